@@ -1,0 +1,56 @@
+# Two commands on a fresh machine with Python 3.11+:  `make run`  and  `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+
+# uv from PATH, or bootstrapped into .tools/ with pip when the machine has none.
+UV_ON_PATH := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV_ON_PATH),)
+UV := $(CURDIR)/.tools/bin/uv
+else
+UV := $(UV_ON_PATH)
+endif
+
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+export UV_NO_PROGRESS := 1
+
+.PHONY: help setup run test lint format clean
+
+help:
+	@echo "make run    - set up, then run full_pipeline on the embedded defaults"
+	@echo "make test   - set up, then run the whole test suite"
+	@echo "make lint   - ruff"
+
+$(CURDIR)/.tools/bin/uv:
+	@echo "uv not found: installing it into .tools/ with pip"
+	$(PYTHON) -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+embedded/.venv/.synced: embedded/pyproject.toml embedded/uv.lock | $(UV)
+	@echo "Preparing the embedded Airbyte environment (PyAirbyte, isolated from the app)"
+	$(UV) sync --frozen --project embedded
+	@touch $@
+
+setup: .venv/.synced embedded/.venv/.synced
+
+run: setup
+	.venv/bin/elt run
+
+test: setup
+	.venv/bin/python -m pytest
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: setup
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+clean:
+	rm -rf .venv embedded/.venv .tools .elt dbt_project/target dbt_project/dbt_packages dbt_project/logs

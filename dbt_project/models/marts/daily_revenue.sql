@@ -1,0 +1,10 @@
+-- One row per purchase day: purchases, gross revenue, returns and net revenue.
+select
+    purchase_date,
+    count(*) as purchases,
+    sum(amount) as gross_revenue,
+    sum(case when purchase_status = 'returned' then 1 else 0 end) as returns,
+    sum(case when purchase_status = 'returned' then amount else 0 end) as returned_revenue,
+    sum(case when purchase_status = 'purchased' then amount else 0 end) as net_revenue
+from {{ ref('fct_purchases') }}
+group by purchase_date

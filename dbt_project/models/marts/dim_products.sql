@@ -1,0 +1,8 @@
+select
+    product_id,
+    make,
+    model,
+    model_year,
+    price,
+    created_at
+from {{ ref('stg_products') }}

@@ -1,0 +1,1 @@
+"""Airbyte backends: the embedded PyAirbyte runner and (production) the Airbyte HTTP API."""

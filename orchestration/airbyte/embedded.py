@@ -1,0 +1,210 @@
+"""The embedded Airbyte: PyAirbyte + the real source-faker connector, writing Airbyte's raw
+layout into the DuckDB warehouse.
+
+PyAirbyte lives in its own environment (`embedded/`, with its own lock) so its pins never reach
+the production environment; this module builds that environment with uv on first use and runs
+the connector there as a subprocess that reports progress as JSON lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from orchestration.airbyte.results import SyncResult
+from orchestration.errors import ConfigError, StepFailed
+from orchestration.logs import get_logger
+from orchestration.settings import Settings
+
+CONNECTION_NAME = "embedded:source-faker"
+HEARTBEAT_SECONDS = 15.0
+
+
+def uv_binary() -> str:
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if not found:
+            raise ConfigError(
+                "the embedded Airbyte needs uv to build its environment: `pip install uv`, "
+                "or set AIRBYTE_SERVER_URL to use an Airbyte server"
+            ) from None
+        return found
+
+
+def embedded_python(project_dir: Path) -> Path:
+    return project_dir / ".venv" / "bin" / "python"
+
+
+def ensure_environment(settings: Settings) -> Path:
+    """Build (once) the isolated PyAirbyte environment; later calls only check it is in sync."""
+    project_dir = settings.embedded_project_dir.resolve()
+    if not (project_dir / "pyproject.toml").exists():
+        raise ConfigError(
+            f"EMBEDDED_AIRBYTE_PROJECT_DIR={project_dir} holds no pyproject.toml: point it at "
+            "the repository's embedded/ folder"
+        )
+    python = embedded_python(project_dir)
+    log = get_logger()
+    if not python.exists():
+        log.info("Building the embedded Airbyte environment (PyAirbyte), first run only...")
+    cmd = [uv_binary(), "sync", "--frozen", "--quiet", "--project", str(project_dir)]
+    for line in _stream(cmd, env=_uv_env(), phase="building the PyAirbyte environment"):
+        log.debug(line)
+    return python
+
+
+def run_embedded_sync(settings: Settings) -> SyncResult:
+    """Sync source-faker's streams into `<DUCKDB_PATH>` schema `AIRBYTE_RAW_SCHEMA`."""
+    log = get_logger()
+    python = ensure_environment(settings)
+    home = settings.elt_home.resolve()
+    airbyte_dir = home / "airbyte"
+    airbyte_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        str(python),
+        str(settings.embedded_project_dir.resolve() / "faker_sync.py"),
+        "--duckdb",
+        str(settings.duckdb_path.resolve()),
+        "--schema",
+        settings.airbyte_raw_schema,
+        "--streams",
+        ",".join(settings.streams),
+        "--count",
+        str(settings.faker_count),
+    ]
+    if settings.faker_seed is not None:
+        cmd += ["--seed", str(settings.faker_seed)]
+    env = {
+        **_uv_env(),
+        "AIRBYTE_OFFLINE_MODE": "1",  # no connector registry: install from the package index
+        "DO_NOT_TRACK": "1",
+        "AIRBYTE_PROJECT_DIR": str(airbyte_dir),
+        "AIRBYTE_LOGGING_ROOT": str(airbyte_dir / "logs"),
+        "PYTHONWARNINGS": "ignore",
+    }
+    started = datetime.now(UTC)
+    outcome: dict[str, object] | None = None
+    phase = {"now": "starting the connector"}  # read by the heartbeat while the sync runs
+    for line in _stream(cmd, env=env, phase=lambda: phase["now"], json_events=True):
+        event = json.loads(line)
+        name = event["event"]
+        if name == "installing_connector":
+            phase["now"] = "installing the source-faker connector"
+            log.info(
+                "Installing the source-faker connector from the package index (first run only)..."
+            )
+        elif name == "reading":
+            phase["now"] = "reading source-faker"
+            log.info(
+                "Syncing source-faker (%s records per stream) into %s.%s ...",
+                event["count"],
+                settings.duckdb_path,
+                settings.airbyte_raw_schema,
+            )
+        elif name == "result":
+            outcome = event
+    if outcome is None:
+        raise StepFailed("the embedded Airbyte sync ended without reporting a result")
+    streams = {str(k): int(v) for k, v in dict(outcome["streams"]).items()}  # type: ignore[arg-type]
+    result = SyncResult(
+        connection_id=CONNECTION_NAME,
+        status="succeeded",
+        rows_synced=sum(streams.values()),
+        bytes_synced=int(outcome.get("bytes", 0)),  # type: ignore[arg-type]
+        started_at=started,
+        ended_at=datetime.now(UTC),
+        streams=streams,
+        backend="embedded",
+    )
+    log.info(
+        "Embedded sync done: %s rows (%s) in %.1fs",
+        result.rows_synced,
+        ", ".join(f"{k}={v}" for k, v in streams.items()),
+        result.duration_seconds or 0,
+    )
+    return result
+
+
+def _uv_env() -> dict[str, str]:
+    # The child gets our environment minus our virtualenv, so uv and PyAirbyte see their own.
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+    }
+    env["UV_NO_PROGRESS"] = "1"
+    return env
+
+
+def _stream(
+    cmd: list[str],
+    *,
+    env: dict[str, str],
+    phase: str | object,
+    json_events: bool = False,
+) -> Iterator[str]:
+    """Run `cmd`, yield its stdout lines, log a heartbeat while it is quiet, fail with its tail.
+
+    With `json_events`, only lines that parse as JSON objects are yielded; other stdout and all
+    stderr go to the debug log and, on failure, into the error message.
+    """
+    log = get_logger()
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        bufsize=1,
+    )
+    lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
+    stderr_tail: list[str] = []
+
+    def pump(stream_name: str, stream: object) -> None:
+        for raw in stream:  # type: ignore[attr-defined]
+            lines.put((stream_name, raw.rstrip("\n")))
+        lines.put((stream_name, None))
+
+    threads = [
+        threading.Thread(target=pump, args=("out", proc.stdout), daemon=True),
+        threading.Thread(target=pump, args=("err", proc.stderr), daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    open_streams, started = 2, time.monotonic()
+    try:
+        while open_streams:
+            try:
+                name, line = lines.get(timeout=HEARTBEAT_SECONDS)
+            except queue.Empty:
+                current = phase() if callable(phase) else phase
+                log.info("... still %s (%.0fs)", current, time.monotonic() - started)
+                continue
+            if line is None:
+                open_streams -= 1
+            elif name == "out" and (not json_events or line.startswith("{")):
+                yield line
+            elif line.strip():
+                stderr_tail = [*stderr_tail[-19:], line]
+                log.debug(line)
+        code = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if code != 0:
+        detail = " | ".join(line.strip() for line in stderr_tail[-5:])
+        raise StepFailed(f"`{Path(cmd[0]).name} {Path(cmd[1]).name}` exited with {code}: {detail}")
+
+
+__all__ = ["CONNECTION_NAME", "ensure_environment", "run_embedded_sync"]

@@ -1,0 +1,41 @@
+"""The outcome of one Airbyte sync, whichever backend ran it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    connection_id: str
+    status: str
+    job_id: str | None = None
+    rows_synced: int = 0
+    bytes_synced: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    streams: dict[str, int] = field(default_factory=dict)
+    backend: str = "airbyte-api"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return round((self.ended_at - self.started_at).total_seconds(), 3)
+
+    def as_row(self) -> dict[str, object]:
+        return {
+            "connection": self.connection_id,
+            "job_id": self.job_id or "",
+            "status": self.status,
+            "rows": self.rows_synced,
+            "bytes": self.bytes_synced,
+            "duration_s": self.duration_seconds,
+            "started_at": self.started_at.isoformat() if self.started_at else "",
+            "ended_at": self.ended_at.isoformat() if self.ended_at else "",
+        }

@@ -1,0 +1,165 @@
+"""`elt`: run the pipeline and its pieces from a terminal.
+
+Every command prints a short summary and exits 0 only on success; a failure prints one line
+(`error: ...`) unless `--debug` asks for the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orchestration.errors import StepFailed, UserError
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="ELT orchestration: Airbyte sync -> dbt build -> freshness SLA, on Prefect.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+state = {"debug": False}
+
+Select = Annotated[
+    list[str] | None,
+    typer.Option("--select", "-s", help="dbt selection (repeatable), e.g. -s marts"),
+]
+Exclude = Annotated[list[str] | None, typer.Option("--exclude", help="dbt exclusion (repeatable)")]
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on failure.")] = False,
+) -> None:
+    state["debug"] = debug
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Run a flow, turning any failure into one line on stderr and exit code 1."""
+    try:
+        return action()
+    except (UserError, StepFailed) as exc:
+        if state["debug"]:
+            raise
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    except KeyboardInterrupt:
+        console.print("[red]error:[/red] interrupted", highlight=False)
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if state["debug"]:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        console.print(
+            f"[red]error:[/red] {type(exc).__name__}: {first} (rerun with --debug for details)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    raise typer.Exit(1)
+
+
+def _preflight(needs_warehouse: bool = True) -> None:
+    """Check settings before any work (and before Prefect starts)."""
+    from orchestration.settings import get_settings
+
+    def check() -> None:
+        settings = get_settings()
+        if needs_warehouse:
+            settings.require_warehouse()
+
+    _run(check)
+
+
+def _table(title: str, rows: list[dict[str, object]]) -> None:
+    if not rows:
+        return
+    table = Table(title=title, title_justify="left")
+    for column in rows[0]:
+        table.add_column(str(column))
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    console.print(table)
+
+
+@app.command()
+def run(
+    count: Annotated[int | None, typer.Option(help="Embedded faker: records per stream.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Embedded faker: seed for repeatable data.")
+    ] = None,
+    select: Select = None,
+) -> None:
+    """Run the full pipeline: sync, dbt build, freshness check."""
+    _preflight()
+    from orchestration.flows.full_pipeline import full_pipeline
+
+    summary = _run(lambda: full_pipeline(faker_count=count, faker_seed=seed, select=select))
+    console.rule("full pipeline")
+    for line in summary.lines():
+        console.print(f"  {line}", highlight=False)
+
+
+@app.command()
+def sync(
+    count: Annotated[int | None, typer.Option(help="Embedded faker: records per stream.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Embedded faker: seed for repeatable data.")
+    ] = None,
+) -> None:
+    """Run the Airbyte sync(s) and print rows per stream."""
+    _preflight(needs_warehouse=False)
+    from orchestration.flows.airbyte_sync import airbyte_sync
+
+    results = _run(lambda: airbyte_sync(faker_count=count, faker_seed=seed))
+    _table("Airbyte syncs", [r.as_row() for r in results])
+    for r in results:
+        for stream, rows in r.streams.items():
+            console.print(f"  {stream}: {rows} rows", highlight=False)
+
+
+@app.command()
+def transform(select: Select = None, exclude: Exclude = None) -> None:
+    """Run `dbt deps` and `dbt build` (optionally a selection)."""
+    _preflight()
+    from orchestration.flows.dbt_transform import dbt_transform
+
+    result = _run(lambda: dbt_transform(select=select, exclude=exclude))
+    counts = ", ".join(f"{k}={v}" for k, v in sorted(result.status_counts().items()))
+    console.print(
+        f"dbt build OK: {result.count('model')} models, {result.count('test')} tests "
+        f"({counts}) in {result.elapsed_s:.1f}s",
+        highlight=False,
+    )
+
+
+@app.command()
+def freshness(
+    threshold_hours: Annotated[
+        float | None, typer.Option(help="Override FRESHNESS_THRESHOLD_HOURS.")
+    ] = None,
+) -> None:
+    """Check the freshness SLA of every raw table."""
+    _preflight()
+    from orchestration.flows.freshness import freshness_check
+
+    results = _run(lambda: freshness_check(threshold_hours=threshold_hours))
+    _table("Freshness", [r.as_row() for r in results])
+
+
+def main() -> None:
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The first start of the ephemeral API migrates its database: slower than Prefect's 20 s.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

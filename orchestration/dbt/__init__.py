@@ -1,0 +1,1 @@
+"""dbt invocation and result summaries."""

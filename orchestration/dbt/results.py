@@ -1,0 +1,71 @@
+"""What a dbt invocation did, node by node, in plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    duration_s: float
+    rows_affected: int | None = None
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_STATUSES
+
+    def as_row(self) -> dict[str, object]:
+        return {
+            "node": self.name,
+            "type": self.resource_type,
+            "status": self.status,
+            "duration_s": round(self.duration_s, 3),
+            "rows_affected": "" if self.rows_affected is None else self.rows_affected,
+            "message": self.message,
+        }
+
+
+@dataclass
+class DbtRunResult:
+    command: str
+    success: bool
+    nodes: list[NodeResult] = field(default_factory=list)
+    error: str | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def failed_nodes(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.failed]
+
+    def count(self, resource_type: str, *, ok_only: bool = False) -> int:
+        return sum(
+            1 for n in self.nodes if n.resource_type == resource_type and not (ok_only and n.failed)
+        )
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for n in self.nodes:
+            counts[n.status] = counts.get(n.status, 0) + 1
+        return counts
+
+    def failure_message(self) -> str:
+        """One message naming every failed node and dbt's reason, or dbt's own error."""
+        if self.failed_nodes:
+            parts = [
+                f"{n.resource_type} {n.name} {n.status}: {_one_line(n.message)}"
+                for n in self.failed_nodes
+            ]
+            return f"dbt {self.command} failed: " + "; ".join(parts)
+        return f"dbt {self.command} failed: {_one_line(self.error or 'unknown error')}"
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

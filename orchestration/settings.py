@@ -1,0 +1,204 @@
+"""The one place that reads the environment: every setting, typed, with its default.
+
+Settings come from environment variables and an optional `.env` file in the working
+directory (environment variables win). Secrets are `SecretStr` so they never print.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orchestration.errors import ConfigError
+
+SNOWFLAKE_TARGETS = ("dev", "prod")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # --- Airbyte ---
+    airbyte_server_url: str = Field(default="", alias="AIRBYTE_SERVER_URL")
+    airbyte_connection_id: str = Field(default="", alias="AIRBYTE_CONNECTION_ID")
+    airbyte_raw_schema: str = Field(default="raw", alias="AIRBYTE_RAW_SCHEMA")
+    airbyte_streams: str = Field(default="users,products,purchases", alias="AIRBYTE_STREAMS")
+
+    # --- Embedded Airbyte (PyAirbyte + source-faker), used when AIRBYTE_SERVER_URL is empty ---
+    faker_count: int = Field(default=1000, ge=1, alias="FAKER_COUNT")
+    faker_seed: int | None = Field(default=None, alias="FAKER_SEED")
+    elt_home: Path = Field(default=Path(".elt"), alias="ELT_HOME")
+    embedded_project_dir: Path = Field(
+        default=REPO_ROOT / "embedded", alias="EMBEDDED_AIRBYTE_PROJECT_DIR"
+    )
+
+    # --- dbt ---
+    dbt_project_dir: Path = Field(default=Path("./dbt_project"), alias="DBT_PROJECT_DIR")
+    dbt_profiles_dir: Path | None = Field(default=None, alias="DBT_PROFILES_DIR")
+    dbt_target: Literal["local", "dev", "prod"] = Field(default="local", alias="DBT_TARGET")
+    dbt_threads: int = Field(default=4, ge=1, alias="DBT_THREADS")
+    duckdb_path: Path = Field(default=Path(".elt/warehouse.duckdb"), alias="DUCKDB_PATH")
+
+    # --- S3 landing zone ---
+    s3_bucket: str = Field(default="my-data-lake-landing", alias="S3_BUCKET")
+    s3_prefix: str = Field(default="inbound/", alias="S3_PREFIX")
+
+    # --- Freshness SLA ---
+    freshness_threshold_hours: float = Field(default=25, gt=0, alias="FRESHNESS_THRESHOLD_HOURS")
+
+    # --- Snowflake (targets dev and prod) ---
+    snowflake_account: str = Field(default="", alias="SNOWFLAKE_ACCOUNT")
+    snowflake_user: str = Field(default="", alias="SNOWFLAKE_USER")
+    snowflake_password: SecretStr = Field(default=SecretStr(""), alias="SNOWFLAKE_PASSWORD")
+    snowflake_private_key_path: str = Field(default="", alias="SNOWFLAKE_PRIVATE_KEY_PATH")
+    snowflake_private_key_passphrase: SecretStr = Field(
+        default=SecretStr(""), alias="SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"
+    )
+    snowflake_database: str = Field(default="", alias="SNOWFLAKE_DATABASE")
+    snowflake_schema: str = Field(default="", alias="SNOWFLAKE_SCHEMA")
+    snowflake_warehouse: str = Field(default="", alias="SNOWFLAKE_WAREHOUSE")
+    snowflake_role: str = Field(default="", alias="SNOWFLAKE_ROLE")
+    # Only for private endpoints or a local Snowflake emulator; empty means the account URL.
+    snowflake_host: str = Field(default="", alias="SNOWFLAKE_HOST")
+    snowflake_port: int = Field(default=443, alias="SNOWFLAKE_PORT")
+    snowflake_protocol: Literal["https", "http"] = Field(
+        default="https", alias="SNOWFLAKE_PROTOCOL"
+    )
+
+    @field_validator("faker_seed", mode="before")
+    @classmethod
+    def _empty_seed_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    # --- derived ---
+    @property
+    def embedded_airbyte(self) -> bool:
+        return not self.airbyte_server_url.strip()
+
+    @property
+    def uses_snowflake(self) -> bool:
+        return self.dbt_target in SNOWFLAKE_TARGETS
+
+    @property
+    def streams(self) -> list[str]:
+        return [s.strip() for s in self.airbyte_streams.split(",") if s.strip()]
+
+    @property
+    def connection_ids(self) -> list[str]:
+        return [c.strip() for c in self.airbyte_connection_id.split(",") if c.strip()]
+
+    @cached_property
+    def resolved_profiles_dir(self) -> Path:
+        return (self.dbt_profiles_dir or self.dbt_project_dir).resolve()
+
+    def missing_snowflake_settings(self) -> list[str]:
+        """Names of the Snowflake variables a Snowflake target needs but that are empty."""
+        required = {
+            "SNOWFLAKE_ACCOUNT": self.snowflake_account,
+            "SNOWFLAKE_USER": self.snowflake_user,
+            "SNOWFLAKE_DATABASE": self.snowflake_database,
+            "SNOWFLAKE_SCHEMA": self.snowflake_schema,
+            "SNOWFLAKE_WAREHOUSE": self.snowflake_warehouse,
+        }
+        missing = [name for name, value in required.items() if not value.strip()]
+        if not (
+            self.snowflake_password.get_secret_value() or self.snowflake_private_key_path.strip()
+        ):
+            missing.append("SNOWFLAKE_PASSWORD or SNOWFLAKE_PRIVATE_KEY_PATH")
+        return missing
+
+    def require_warehouse(self) -> None:
+        """Fail before any work when the selected target cannot connect."""
+        if not self.uses_snowflake:
+            return
+        missing = self.missing_snowflake_settings()
+        if missing:
+            raise ConfigError(
+                f"DBT_TARGET={self.dbt_target} needs Snowflake settings; missing: "
+                f"{', '.join(missing)}. Set them in the environment or .env "
+                "(see .env.example), or use DBT_TARGET=local for DuckDB."
+            )
+
+    def dbt_env(self) -> dict[str, str]:
+        """Variables the dbt profile and project read through `env_var()`.
+
+        dbt reads them from the process environment; exporting them from here keeps `.env`
+        values working and keeps secrets out of any file on disk.
+        """
+        env = {
+            "DUCKDB_PATH": str(self.duckdb_path.resolve()),
+            "AIRBYTE_RAW_SCHEMA": self.airbyte_raw_schema,
+            "FRESHNESS_THRESHOLD_HOURS": f"{self.freshness_threshold_hours:g}",
+            "DBT_THREADS": str(self.dbt_threads),
+        }
+        if self.uses_snowflake:
+            env.update(
+                {
+                    "SNOWFLAKE_ACCOUNT": self.snowflake_account,
+                    "SNOWFLAKE_USER": self.snowflake_user,
+                    "SNOWFLAKE_DATABASE": self.snowflake_database,
+                    "SNOWFLAKE_SCHEMA": self.snowflake_schema,
+                    "SNOWFLAKE_WAREHOUSE": self.snowflake_warehouse,
+                    "SNOWFLAKE_ROLE": self.snowflake_role,
+                    "SNOWFLAKE_HOST": self.snowflake_host,
+                    "SNOWFLAKE_PORT": str(self.snowflake_port),
+                    "SNOWFLAKE_PROTOCOL": self.snowflake_protocol,
+                    "SNOWFLAKE_PRIVATE_KEY_PATH": self.snowflake_private_key_path,
+                    "SNOWFLAKE_PASSWORD": self.snowflake_password.get_secret_value(),
+                    "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": (
+                        self.snowflake_private_key_passphrase.get_secret_value()
+                    ),
+                }
+            )
+        return env
+
+    def snowflake_connect_args(self) -> dict[str, object]:
+        """Keyword arguments for `snowflake.connector.connect` (password or key-pair)."""
+        args: dict[str, object] = {
+            "account": self.snowflake_account,
+            "user": self.snowflake_user,
+            "database": self.snowflake_database,
+            "schema": self.snowflake_schema,
+            "warehouse": self.snowflake_warehouse,
+            "port": self.snowflake_port,
+            "protocol": self.snowflake_protocol,
+        }
+        if self.snowflake_role:
+            args["role"] = self.snowflake_role
+        if self.snowflake_host:
+            args["host"] = self.snowflake_host
+        if self.snowflake_private_key_path:
+            args["private_key_file"] = self.snowflake_private_key_path
+            passphrase = self.snowflake_private_key_passphrase.get_secret_value()
+            if passphrase:
+                args["private_key_file_pwd"] = passphrase
+        else:
+            args["password"] = self.snowflake_password.get_secret_value()
+        return args
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment and `.env`, with explicit overrides (flow parameters)."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except Exception as exc:  # pydantic.ValidationError: make it one line naming the variable
+        raise ConfigError(_describe_validation_error(exc)) from None
+
+
+def _describe_validation_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return f"invalid settings: {exc}"
+    parts = []
+    for err in errors():
+        name = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+        secret = any(word in name.upper() for word in ("PASSWORD", "PASSPHRASE", "SECRET", "TOKEN"))
+        got = "" if secret else f" (got {err.get('input')!r})"
+        parts.append(f"{name}: {err.get('msg')}{got}")
+    return "invalid settings: " + "; ".join(parts) + ". Fix them in the environment or .env."

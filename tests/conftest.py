@@ -1,0 +1,143 @@
+"""Shared fixtures: a Prefect API for the session, an isolated environment per test, and one
+real embedded pipeline run whose DuckDB warehouse later tests copy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# The source-faker connector is installed once here and reused by every test run.
+CONNECTOR_CACHE = REPO / ".elt"
+FAKER_COUNT = 100
+FAKER_SEED = 42
+
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+# Variables a developer's shell or .env may hold that would leak into the tests' settings.
+SETTING_VARIABLES = [
+    "AIRBYTE_SERVER_URL",
+    "AIRBYTE_CONNECTION_ID",
+    "AIRBYTE_RAW_SCHEMA",
+    "AIRBYTE_STREAMS",
+    "FAKER_COUNT",
+    "FAKER_SEED",
+    "ELT_HOME",
+    "DBT_PROJECT_DIR",
+    "DBT_PROFILES_DIR",
+    "DBT_TARGET",
+    "DBT_THREADS",
+    "DUCKDB_PATH",
+    "S3_BUCKET",
+    "S3_PREFIX",
+    "FRESHNESS_THRESHOLD_HOURS",
+    "SNOWFLAKE_ACCOUNT",
+    "SNOWFLAKE_USER",
+    "SNOWFLAKE_PASSWORD",
+    "SNOWFLAKE_DATABASE",
+    "SNOWFLAKE_SCHEMA",
+    "SNOWFLAKE_WAREHOUSE",
+    "SNOWFLAKE_ROLE",
+    "SNOWFLAKE_PRIVATE_KEY_PATH",
+    "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
+    "SNOWFLAKE_HOST",
+    "SNOWFLAKE_PORT",
+    "SNOWFLAKE_PROTOCOL",
+]
+
+
+def base_env(workdir: Path) -> dict[str, str]:
+    return {
+        "DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
+        "ELT_HOME": str(CONNECTOR_CACHE),
+        "DBT_PROJECT_DIR": str(REPO / "dbt_project"),
+        "FAKER_COUNT": str(FAKER_COUNT),
+        "FAKER_SEED": str(FAKER_SEED),
+    }
+
+
+def apply_env(mp: pytest.MonkeyPatch, workdir: Path, **extra: str) -> None:
+    for name in SETTING_VARIABLES:
+        mp.delenv(name, raising=False)
+    mp.chdir(workdir)  # no developer .env is read
+    for key, value in {**base_env(workdir), **extra}.items():
+        mp.setenv(key, value)
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """A temporary Prefect API (own SQLite database) for the whole session."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture
+def elt_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated working directory and settings; returns the working directory."""
+    apply_env(monkeypatch, tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(prefect_api: str, tmp_path_factory: pytest.TempPathFactory):
+    """One real `full_pipeline` run on the embedded defaults: (final state, warehouse path)."""
+    from orchestration.flows.full_pipeline import full_pipeline
+
+    workdir = tmp_path_factory.mktemp("pipeline")
+    with pytest.MonkeyPatch.context() as mp:
+        apply_env(mp, workdir)
+        state = full_pipeline(return_state=True)
+    return state, workdir / "warehouse.duckdb"
+
+
+@pytest.fixture
+def warehouse(pipeline_run, elt_env: Path) -> Path:
+    """A private copy of the pipeline's warehouse (raw tables and marts) for one test."""
+    _, source = pipeline_run
+    target = elt_env / "warehouse.duckdb"
+    shutil.copyfile(source, target)
+    return target
+
+
+def query(path: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def scalar(path: Path, sql: str) -> object:
+    return query(path, sql)[0][0]
+
+
+def flow_run_artifacts(flow_run_id, key: str) -> list[dict]:
+    """Artifacts with `key` published during a flow run, read back from the Prefect API."""
+    from prefect.client.orchestration import get_client
+
+    body = {
+        "artifacts": {"flow_run_id": {"any_": [str(flow_run_id)]}, "key": {"any_": [key]}},
+        "flow_runs": {},
+        "task_runs": {},
+        "limit": 50,
+        "offset": 0,
+        "sort": "CREATED_DESC",
+    }
+    with get_client(sync_client=True) as client:
+        return client.request("POST", "/artifacts/filter", json=body).json()
+
+
+def read_events(name: str, since: str) -> list[dict]:
+    """Events called `name` that the Prefect server persisted since an ISO timestamp."""
+    from prefect.client.orchestration import get_client
+
+    body = {"filter": {"event": {"name": [name]}, "occurred": {"since": since}}, "limit": 50}
+    with get_client(sync_client=True) as client:
+        return client.request("POST", "/events/filter", json=body).json()["events"]

@@ -1,0 +1,43 @@
+"""The whole pipeline on the embedded defaults: real source-faker -> DuckDB -> dbt -> freshness."""
+
+from __future__ import annotations
+
+from tests.conftest import FAKER_COUNT, query, scalar
+
+
+def test_full_pipeline_completes_and_marts_hold_the_synced_rows(pipeline_run):
+    state, warehouse = pipeline_run
+    assert state.is_completed(), state.message
+    summary = state.result()
+
+    (sync,) = summary.syncs
+    assert sync.streams == {"users": FAKER_COUNT, "products": FAKER_COUNT, "purchases": FAKER_COUNT}
+    assert sync.rows_synced == 3 * FAKER_COUNT
+
+    # Raw tables are in Airbyte's destination layout.
+    raw_columns = {r[0] for r in query(warehouse, "describe raw.purchases")}
+    assert {"_airbyte_raw_id", "_airbyte_extracted_at", "_airbyte_meta", "id"} <= raw_columns
+
+    # Marts hold what the raw tables imply.
+    assert scalar(warehouse, "select count(*) from analytics.dim_users") == FAKER_COUNT
+    assert scalar(warehouse, "select count(*) from analytics.dim_products") == scalar(
+        warehouse, "select count(distinct id) from raw.products"
+    )
+    completed = scalar(
+        warehouse, "select count(distinct id) from raw.purchases where purchased_at is not null"
+    )
+    assert completed > 0
+    assert scalar(warehouse, "select count(*) from analytics.fct_purchases") == completed
+    assert scalar(warehouse, "select sum(purchases) from analytics.daily_revenue") == completed
+    assert scalar(warehouse, "select count(*) from analytics.daily_revenue") == scalar(
+        warehouse,
+        "select count(distinct cast(purchased_at as date)) from raw.purchases "
+        "where purchased_at is not null",
+    )
+
+    build = summary.build
+    assert build.count("model", ok_only=True) == 7
+    assert build.count("test", ok_only=True) >= 20
+    assert not build.failed_nodes
+    assert summary.freshness and all(r.passed for r in summary.freshness)
+    assert {r.table for r in summary.freshness} == {"users", "products", "purchases"}

@@ -1,0 +1,94 @@
+"""The same dbt project and freshness check on the Snowflake target, against a fakesnow server
+(the Snowflake wire protocol on loopback), after loading it with the embedded sync's raw tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import fakesnow
+import pytest
+import snowflake.connector
+
+from orchestration.flows.dbt_transform import dbt_transform
+from orchestration.flows.freshness import freshness_check
+from tests.conftest import FAKER_COUNT
+
+SNOWFLAKE_TYPES = {"BIGINT": "NUMBER(38,0)", "VARCHAR": "VARCHAR", "JSON": "VARCHAR"}
+
+
+def snowflake_type(duckdb_type: str, column: str) -> str:
+    if column == "_airbyte_extracted_at":
+        return "TIMESTAMP_TZ"  # what Airbyte's Snowflake destination writes
+    if duckdb_type.startswith("DECIMAL"):
+        return duckdb_type.replace("DECIMAL", "NUMBER")
+    if duckdb_type == "TIMESTAMP":
+        return "TIMESTAMP_NTZ"
+    return SNOWFLAKE_TYPES[duckdb_type]
+
+
+def load_raw_tables(source: Path, conn, tables: list[str]) -> None:
+    cur = conn.cursor()
+    with duckdb.connect(str(source), read_only=True) as db:
+        for table in tables:
+            columns = db.execute(f"describe raw.{table}").fetchall()
+            names = [c[0] for c in columns]
+            ddl = ", ".join(f"{c[0]} {snowflake_type(c[1], c[0])}" for c in columns)
+            cur.execute(f"create table RAW.{table} ({ddl})")
+            select = ", ".join(
+                f"{n} at time zone 'UTC'"
+                if n == "_airbyte_extracted_at"
+                else (f"cast({n} as varchar)" if c[1] == "JSON" else n)
+                for n, c in zip(names, columns, strict=True)
+            )
+            rows = db.execute(f"select {select} from raw.{table}").fetchall()
+            placeholders = ", ".join(["%s"] * len(names))
+            cur.executemany(
+                f"insert into RAW.{table} ({', '.join(names)}) values ({placeholders})", rows
+            )
+
+
+@pytest.fixture
+def fake_snowflake(warehouse, monkeypatch):
+    with fakesnow.server() as kwargs:
+        conn = snowflake.connector.connect(**kwargs)
+        conn.cursor().execute("create database ELT")
+        conn.cursor().execute("use database ELT")
+        conn.cursor().execute("create schema RAW")
+        conn.cursor().execute("create schema ANALYTICS")
+        load_raw_tables(warehouse, conn, ["users", "products", "purchases"])
+        monkeypatch.setenv("DBT_TARGET", "dev")
+        for key, value in {
+            "SNOWFLAKE_ACCOUNT": kwargs["account"],
+            "SNOWFLAKE_USER": kwargs["user"],
+            "SNOWFLAKE_PASSWORD": kwargs["password"],
+            "SNOWFLAKE_DATABASE": "ELT",
+            "SNOWFLAKE_SCHEMA": "ANALYTICS",
+            "SNOWFLAKE_WAREHOUSE": "COMPUTE_WH",
+            "SNOWFLAKE_HOST": kwargs["host"],
+            "SNOWFLAKE_PORT": str(kwargs["port"]),
+            "SNOWFLAKE_PROTOCOL": kwargs["protocol"],
+        }.items():
+            monkeypatch.setenv(key, value)
+        yield conn
+        conn.close()
+
+
+def test_dbt_build_and_freshness_on_the_snowflake_target(fake_snowflake, warehouse):
+    result = dbt_transform()
+
+    assert not result.failed_nodes
+    assert result.count("model") == 7
+    cur = fake_snowflake.cursor()
+    cur.execute("select count(*) from ELT.ANALYTICS.DIM_USERS")
+    assert cur.fetchone()[0] == FAKER_COUNT
+    cur.execute("select sum(purchases) from ELT.ANALYTICS.DAILY_REVENUE")
+    snowflake_purchases = cur.fetchone()[0]
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        duckdb_purchases = db.execute(
+            "select sum(purchases) from analytics.daily_revenue"
+        ).fetchone()[0]
+    assert snowflake_purchases == duckdb_purchases  # same models, same answer on both warehouses
+
+    freshness = freshness_check()
+    assert all(r.passed for r in freshness)

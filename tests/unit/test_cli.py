@@ -1,0 +1,35 @@
+"""The `elt` console script as a user runs it (a subprocess, real exit codes and output)."""
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import SETTING_VARIABLES
+
+
+def elt(*args: str, cwd, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**clean, "COLUMNS": "200", **env},
+        timeout=120,
+    )
+
+
+def test_help_lists_the_commands(tmp_path):
+    proc = elt("--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    for command in ("run", "sync", "transform", "freshness"):
+        assert f" {command} " in proc.stdout
+
+
+def test_snowflake_target_without_settings_exits_with_one_line(tmp_path):
+    proc = elt("transform", cwd=tmp_path, DBT_TARGET="prod")
+    assert proc.returncode == 1
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: DBT_TARGET=prod needs Snowflake settings; missing: ")
+    assert "SNOWFLAKE_ACCOUNT" in lines[0] and "SNOWFLAKE_WAREHOUSE" in lines[0]
