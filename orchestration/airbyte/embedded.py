@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -150,7 +150,7 @@ def _stream(
     cmd: list[str],
     *,
     env: dict[str, str],
-    phase: str | object,
+    phase: str | Callable[[], str],
     json_events: bool = False,
 ) -> Iterator[str]:
     """Run `cmd`, yield its stdout lines, log a heartbeat while it is quiet, fail with its tail.

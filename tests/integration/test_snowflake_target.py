@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -12,8 +13,9 @@ import snowflake.connector
 
 from orchestration.flows.dbt_transform import dbt_transform
 from orchestration.flows.freshness import freshness_check
-from tests.conftest import FAKER_COUNT
+from tests.conftest import FAKER_COUNT, REPO
 
+SECRET = f"pw-{uuid.uuid4().hex}"
 SNOWFLAKE_TYPES = {"BIGINT": "NUMBER(38,0)", "VARCHAR": "VARCHAR", "JSON": "VARCHAR"}
 
 
@@ -61,7 +63,7 @@ def fake_snowflake(warehouse, monkeypatch):
         for key, value in {
             "SNOWFLAKE_ACCOUNT": kwargs["account"],
             "SNOWFLAKE_USER": kwargs["user"],
-            "SNOWFLAKE_PASSWORD": kwargs["password"],
+            "SNOWFLAKE_PASSWORD": SECRET,  # fakesnow accepts any password
             "SNOWFLAKE_DATABASE": "ELT",
             "SNOWFLAKE_SCHEMA": "ANALYTICS",
             "SNOWFLAKE_WAREHOUSE": "COMPUTE_WH",
@@ -92,3 +94,16 @@ def test_dbt_build_and_freshness_on_the_snowflake_target(fake_snowflake, warehou
 
     freshness = freshness_check()
     assert all(r.passed for r in freshness)
+
+
+def test_the_snowflake_password_is_never_written_to_disk(fake_snowflake, elt_env):
+    dbt_transform(select=["stg_users"])
+    written = [REPO / "dbt_project" / "target", REPO / "dbt_project" / "logs", elt_env]
+    leaks = [
+        path
+        for root in written
+        if root.exists()
+        for path in root.rglob("*")
+        if path.is_file() and SECRET.encode() in path.read_bytes()
+    ]
+    assert leaks == []
