@@ -49,7 +49,8 @@ def _run(action: Callable[[], T]) -> T:
     except (UserError, StepFailed) as exc:
         if state["debug"]:
             raise
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
     except KeyboardInterrupt:
         console.print("[red]error:[/red] interrupted", highlight=False)
         raise typer.Exit(130) from None
@@ -103,11 +104,18 @@ def run(
     summary = _run(lambda: full_pipeline(faker_count=count, faker_seed=seed, select=select))
     console.rule("full pipeline")
     for line in summary.lines():
-        console.print(f"  {line}", highlight=False)
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
 
 
 @app.command()
 def sync(
+    connection: Annotated[
+        list[str] | None,
+        typer.Option("--connection", "-c", help="Airbyte connection id (repeatable)."),
+    ] = None,
+    max_concurrent: Annotated[
+        int | None, typer.Option(help="Syncs running at once (AIRBYTE_MAX_CONCURRENT_SYNCS).")
+    ] = None,
     count: Annotated[int | None, typer.Option(help="Embedded faker: records per stream.")] = None,
     seed: Annotated[
         int | None, typer.Option(help="Embedded faker: seed for repeatable data.")
@@ -117,7 +125,14 @@ def sync(
     _preflight(needs_warehouse=False)
     from orchestration.flows.airbyte_sync import airbyte_sync
 
-    results = _run(lambda: airbyte_sync(faker_count=count, faker_seed=seed))
+    results = _run(
+        lambda: airbyte_sync(
+            connection_ids=connection or None,
+            max_concurrent=max_concurrent,
+            faker_count=count,
+            faker_seed=seed,
+        )
+    )
     _table("Airbyte syncs", [r.as_row() for r in results])
     for r in results:
         for stream, rows in r.streams.items():

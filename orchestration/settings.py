@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestration.errors import ConfigError
+
+if TYPE_CHECKING:
+    from orchestration.airbyte.client import AirbyteApiConfig
 
 SNOWFLAKE_TARGETS = ("dev", "prod")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +30,16 @@ class Settings(BaseSettings):
     # --- Airbyte ---
     airbyte_server_url: str = Field(default="", alias="AIRBYTE_SERVER_URL")
     airbyte_connection_id: str = Field(default="", alias="AIRBYTE_CONNECTION_ID")
+    airbyte_client_id: str = Field(default="", alias="AIRBYTE_CLIENT_ID")
+    airbyte_client_secret: SecretStr = Field(default=SecretStr(""), alias="AIRBYTE_CLIENT_SECRET")
+    airbyte_api_token: SecretStr = Field(default=SecretStr(""), alias="AIRBYTE_API_TOKEN")
+    airbyte_username: str = Field(default="", alias="AIRBYTE_USERNAME")
+    airbyte_password: SecretStr = Field(default=SecretStr(""), alias="AIRBYTE_PASSWORD")
+    airbyte_poll_interval_seconds: float = Field(
+        default=10, gt=0, alias="AIRBYTE_POLL_INTERVAL_SECONDS"
+    )
+    airbyte_timeout_seconds: float = Field(default=3600, gt=0, alias="AIRBYTE_TIMEOUT_SECONDS")
+    airbyte_max_concurrent_syncs: int = Field(default=4, ge=1, alias="AIRBYTE_MAX_CONCURRENT_SYNCS")
     airbyte_raw_schema: str = Field(default="raw", alias="AIRBYTE_RAW_SCHEMA")
     airbyte_streams: str = Field(default="users,products,purchases", alias="AIRBYTE_STREAMS")
 
@@ -96,6 +109,27 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_profiles_dir(self) -> Path:
         return (self.dbt_profiles_dir or self.dbt_project_dir).resolve()
+
+    def airbyte_api_config(self) -> AirbyteApiConfig:
+        from orchestration.airbyte.client import AirbyteApiConfig
+
+        url = self.airbyte_server_url.strip()
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"AIRBYTE_SERVER_URL={url!r} is not an http(s) URL: use e.g. "
+                "http://localhost:8000/api/public/v1 (self-managed) or "
+                "https://api.airbyte.com/v1 (Cloud)"
+            )
+        if self.airbyte_client_id and not self.airbyte_client_secret.get_secret_value():
+            raise ConfigError("AIRBYTE_CLIENT_ID is set without AIRBYTE_CLIENT_SECRET: set both")
+        return AirbyteApiConfig(
+            server_url=url,
+            client_id=self.airbyte_client_id,
+            client_secret=self.airbyte_client_secret,
+            api_token=self.airbyte_api_token,
+            username=self.airbyte_username,
+            password=self.airbyte_password,
+        )
 
     def missing_snowflake_settings(self) -> list[str]:
         """Names of the Snowflake variables a Snowflake target needs but that are empty."""

@@ -123,9 +123,8 @@ def flow_run_artifacts(flow_run_id, key: str) -> list[dict]:
     from prefect.client.orchestration import get_client
 
     body = {
+        # no flow_runs/task_runs filters: those join and drop flow-level artifacts
         "artifacts": {"flow_run_id": {"any_": [str(flow_run_id)]}, "key": {"any_": [key]}},
-        "flow_runs": {},
-        "task_runs": {},
         "limit": 50,
         "offset": 0,
         "sort": "CREATED_DESC",

@@ -17,6 +17,7 @@ class SyncResult:
     ended_at: datetime | None = None
     streams: dict[str, int] = field(default_factory=dict)
     backend: str = "airbyte-api"
+    error: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -27,6 +28,11 @@ class SyncResult:
         if self.started_at is None or self.ended_at is None:
             return None
         return round((self.ended_at - self.started_at).total_seconds(), 3)
+
+    def failure_line(self) -> str:
+        job = f" job {self.job_id}" if self.job_id else ""
+        reason = f": {self.error}" if self.error else ""
+        return f"connection {self.connection_id}{job} {self.status}{reason}"
 
     def as_row(self) -> dict[str, object]:
         return {

@@ -56,7 +56,7 @@ def test_select_builds_only_the_selection_and_publishes_a_node_table(warehouse):
     assert all(n.status in ("success", "pass") for n in result.nodes)
 
     (artifact,) = flow_run_artifacts(state.state_details.flow_run_id, "dbt-build-results")
-    table = json.loads(artifact["data"]) if isinstance(artifact["data"], str) else artifact["data"]
+    table = json.loads(artifact["data"])
     assert {row["node"] for row in table} == names
     assert {"status", "duration_s", "rows_affected", "type"} <= set(table[0])
 

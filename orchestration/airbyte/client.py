@@ -1,0 +1,264 @@
+"""A small client for the Airbyte public API (`/api/public/v1` self-managed, `/v1` Cloud).
+
+It retries only transient faults (connect/read errors and timeouts, 429 honouring
+`Retry-After`, 5xx) with capped exponential backoff; any other 4xx fails at once with a message
+that says what to fix. Client-credential tokens are refreshed before they expire and once on a
+401. Secrets never appear in messages or logs.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+from pydantic import SecretStr
+
+from orchestration.airbyte.errors import AirbyteApiError, AirbyteTransientError
+
+AuthMode = Literal["client_credentials", "bearer", "basic", "none"]
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+ACTIVE_STATUSES = frozenset({"pending", "queued", "running", "incomplete"})
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class AirbyteApiConfig:
+    server_url: str
+    client_id: str = ""
+    client_secret: SecretStr = field(default_factory=lambda: SecretStr(""))
+    api_token: SecretStr = field(default_factory=lambda: SecretStr(""))
+    username: str = ""
+    password: SecretStr = field(default_factory=lambda: SecretStr(""))
+    request_timeout: float = 30.0
+    max_attempts: int = 6
+    backoff_initial: float = 1.0
+    backoff_max: float = 30.0
+
+    @property
+    def auth_mode(self) -> AuthMode:
+        if self.client_id or self.client_secret.get_secret_value():
+            return "client_credentials"
+        if self.api_token.get_secret_value():
+            return "bearer"
+        if self.username:
+            return "basic"
+        return "none"
+
+
+class AirbyteClient:
+    """Thread-safe: one client can serve many concurrent syncs."""
+
+    def __init__(
+        self,
+        config: AirbyteApiConfig,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=config.server_url.rstrip("/") + "/",
+            timeout=config.request_timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "elt-orchestration"},
+        )
+        self._token_lock = threading.Lock()
+        self._token: str | None = None
+        self._token_expires_at = 0.0
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> AirbyteClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- jobs -----------------------------------------------------------------------------
+    def create_sync_job(self, connection_id: str) -> dict[str, Any]:
+        """One `POST /jobs`, never retried here: see `jobs.start_sync` for the safe retry."""
+        return self.request(
+            "POST", "jobs", json={"connectionId": connection_id, "jobType": "sync"}, retry=False
+        )
+
+    def get_job(self, job_id: int | str) -> dict[str, Any]:
+        return self.request("GET", f"jobs/{job_id}")
+
+    def cancel_job(self, job_id: int | str) -> dict[str, Any]:
+        return self.request("DELETE", f"jobs/{job_id}")
+
+    def list_sync_jobs(
+        self, connection_id: str, *, status: str | None = None, created_since: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Sync jobs of a connection, newest first (optionally by status / creation time)."""
+        params: dict[str, Any] = {
+            "connectionId": connection_id,
+            "jobType": "sync",
+            "orderBy": "createdAt|DESC",
+            "limit": 20,
+        }
+        if status:
+            params["status"] = status
+        if created_since:
+            params["createdAtStart"] = created_since
+        return list(self.request("GET", "jobs", params=params).get("data", []))
+
+    # --- transport ------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        retry: bool = True,
+    ) -> dict[str, Any]:
+        """One API call with retries of transient faults; raises AirbyteApiError otherwise.
+
+        With `retry=False` a transient fault is raised at once (the caller decides whether a
+        retry is safe, as for `POST /jobs`).
+        """
+        attempt = 0
+        refreshed_after_401 = False
+        while True:
+            attempt += 1
+            try:
+                response = self._http.request(
+                    method, path, json=json, params=params, headers=self._auth_headers()
+                )
+            except httpx.TransportError as exc:  # connect/read errors and timeouts
+                fault = AirbyteTransientError(f"{method} {path}: {type(exc).__name__}")
+                if not retry:
+                    raise fault from None
+                self.backoff_or_raise(attempt, fault)
+                continue
+            if response.status_code == 401 and not refreshed_after_401 and self._refreshable():
+                refreshed_after_401 = True
+                self._invalidate_token()
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                fault = AirbyteTransientError(
+                    f"{method} {path}: HTTP {response.status_code} {_problem(response)}".strip(),
+                    retry_after=_retry_after(response),
+                )
+                if not retry:
+                    raise fault
+                self.backoff_or_raise(attempt, fault)
+                continue
+            if response.status_code >= 400:
+                raise AirbyteApiError(
+                    self._describe(method, path, response), status_code=response.status_code
+                )
+            return response.json() if response.content else {}
+
+    def backoff_or_raise(self, attempt: int, fault: AirbyteTransientError) -> None:
+        """Sleep before retry `attempt + 1`, or raise once the attempts are used up."""
+        if attempt >= self.config.max_attempts:
+            raise AirbyteTransientError(f"{fault} (gave up after {attempt} attempts)")
+        delay = min(self.config.backoff_max, self.config.backoff_initial * 2 ** (attempt - 1))
+        delay = delay * (0.5 + random.random() / 2)  # jitter: concurrent syncs do not stampede
+        if fault.retry_after is not None:  # the server knows best; cap absurd values
+            delay = min(max(fault.retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)
+        self._sleep(delay)
+
+    def _describe(self, method: str, path: str, response: httpx.Response) -> str:
+        code, detail = response.status_code, _problem(response)
+        url = f"{self.config.server_url.rstrip('/')}/{path}"
+        if code in (401, 403):
+            return (
+                f"Airbyte rejected the credentials (HTTP {code}) at {url}: check "
+                f"AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET, AIRBYTE_API_TOKEN or "
+                f"AIRBYTE_USERNAME/AIRBYTE_PASSWORD ({self.config.auth_mode} auth in use)"
+            )
+        if code == 404:
+            return f"Airbyte has no such resource (HTTP 404) for {method} {url}: {detail}".rstrip(
+                ": "
+            )
+        return f"Airbyte refused {method} {url} (HTTP {code}): {detail}".rstrip(": ")
+
+    # --- auth -----------------------------------------------------------------------------
+    def _refreshable(self) -> bool:
+        return self.config.auth_mode == "client_credentials"
+
+    def _invalidate_token(self) -> None:
+        with self._token_lock:
+            self._token = None
+
+    def _auth_headers(self) -> dict[str, str]:
+        mode = self.config.auth_mode
+        if mode == "bearer":
+            return {"Authorization": f"Bearer {self.config.api_token.get_secret_value()}"}
+        if mode == "basic":
+            raw = f"{self.config.username}:{self.config.password.get_secret_value()}"
+            return {"Authorization": "Basic " + base64.b64encode(raw.encode()).decode()}
+        if mode == "client_credentials":
+            return {"Authorization": f"Bearer {self._access_token()}"}
+        return {}
+
+    def _access_token(self) -> str:
+        with self._token_lock:
+            if self._token is None or time.monotonic() >= self._token_expires_at:
+                self._token, lifetime = self._fetch_token()
+                # Refresh ahead of expiry: a token must outlive the request it is sent with.
+                margin = min(60.0, lifetime * 0.2)
+                self._token_expires_at = time.monotonic() + max(lifetime - margin, 0.0)
+            return self._token
+
+    def _fetch_token(self) -> tuple[str, float]:
+        body = {
+            "client_id": self.config.client_id,
+            "client_secret": self.config.client_secret.get_secret_value(),
+            "grant-type": "client_credentials",
+        }
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.post("applications/token", json=body)  # no auth header
+            except httpx.TransportError as exc:
+                fault = AirbyteTransientError(f"POST applications/token: {type(exc).__name__}")
+                self.backoff_or_raise(attempt, fault)
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                fault = AirbyteTransientError(
+                    f"POST applications/token: HTTP {response.status_code}",
+                    retry_after=_retry_after(response),
+                )
+                self.backoff_or_raise(attempt, fault)
+                continue
+            if response.status_code >= 400:
+                raise AirbyteApiError(
+                    f"Airbyte refused the client credentials (HTTP {response.status_code}) at "
+                    f"{self.config.server_url.rstrip('/')}/applications/token: check "
+                    "AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET"
+                )
+            payload = response.json()
+            return str(payload["access_token"]), float(payload.get("expires_in") or 180)
+
+
+def _problem(response: httpx.Response) -> str:
+    """The human part of an Airbyte problem document (or a short body)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip()
+    if isinstance(body, dict):
+        parts = [str(body[k]) for k in ("title", "detail", "message") if body.get(k)]
+        return " - ".join(dict.fromkeys(parts))
+    return str(body)[:200]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,25 @@
+"""Airbyte API failures, split by what the caller should do about them."""
+
+from __future__ import annotations
+
+from orchestration.errors import StepFailed, UserError
+
+
+class AirbyteApiError(UserError):
+    """A permanent API error (wrong credentials, unknown connection, rejected request)."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class AirbyteTransientError(Exception):
+    """A fault worth retrying: connection/read errors, timeouts, 429, 5xx."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AirbyteJobFailed(StepFailed):
+    """The sync job ended in `failed` or `cancelled`, or never ended in time."""
