@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -231,18 +232,10 @@ def test_flow_publishes_a_table_and_cli_prints_it(fake, monkeypatch, prefect_api
     state = airbyte_sync(return_state=True)
     assert state.is_failed()
     (artifact,) = flow_run_artifacts(state.state_details.flow_run_id, "airbyte-sync-results")
-    rows = (
-        {r["connection"]: r for r in artifact["data"]}
-        if isinstance(artifact["data"], list)
-        else None
-    )
-    if rows is None:
-        import json
-
-        rows = {r["connection"]: r for r in json.loads(artifact["data"])}
-    assert (
-        rows[CONN]["rows"] == 77 and rows[CONN]["bytes"] == 7700 and rows[CONN]["job_id"] == "1001"
-    )
+    rows = {r["connection"]: r for r in json.loads(artifact["data"])}
+    (conn_job,) = [j for j in fake.jobs.values() if j.connection_id == CONN]
+    assert rows[CONN]["job_id"] == str(conn_job.job_id)
+    assert (rows[CONN]["rows"], rows[CONN]["bytes"]) == (77, 7700)
     assert rows["conn-b"]["status"] == "failed"
 
     env = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
