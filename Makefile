@@ -15,11 +15,12 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export UV_NO_PROGRESS := 1
 
-.PHONY: help setup run test lint format clean
+.PHONY: help setup run test bench lint format clean
 
 help:
 	@echo "make run    - set up, then run full_pipeline on the embedded defaults"
 	@echo "make test   - set up, then run the whole test suite"
+	@echo "make bench  - benchmarks in bench/ (ratios against their targets)"
 	@echo "make lint   - ruff"
 
 $(CURDIR)/.tools/bin/uv:
@@ -43,6 +44,9 @@ run: setup
 
 test: setup
 	.venv/bin/python -m pytest
+
+bench: setup
+	.venv/bin/python bench/airbyte_concurrency.py
 
 lint: setup
 	.venv/bin/ruff check .

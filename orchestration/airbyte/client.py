@@ -40,6 +40,12 @@ class AirbyteApiConfig:
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
 
+    def __post_init__(self) -> None:
+        for name in ("client_secret", "api_token", "password"):  # accept plain strings too
+            value = getattr(self, name)
+            if not isinstance(value, SecretStr):
+                object.__setattr__(self, name, SecretStr(str(value or "")))
+
     @property
     def auth_mode(self) -> AuthMode:
         if self.client_id or self.client_secret.get_secret_value():
