@@ -66,14 +66,21 @@ def _run(action: Callable[[], T]) -> T:
     raise typer.Exit(1)
 
 
-def _preflight(needs_warehouse: bool = True) -> None:
+def _preflight(
+    needs_warehouse: bool = True,
+    needs_airbyte: bool = False,
+    connection_ids: list[str] | None = None,
+    **overrides: object,
+) -> None:
     """Check settings before any work (and before Prefect starts)."""
     from orchestration.settings import get_settings
 
     def check() -> None:
-        settings = get_settings()
+        settings = get_settings(**overrides)
         if needs_warehouse:
             settings.require_warehouse()
+        if needs_airbyte:
+            settings.require_airbyte(connection_ids)
 
     _run(check)
 
@@ -98,7 +105,7 @@ def run(
     select: Select = None,
 ) -> None:
     """Run the full pipeline: sync, dbt build, freshness check."""
-    _preflight()
+    _preflight(needs_airbyte=True)
     from orchestration.flows.full_pipeline import full_pipeline
 
     summary = _run(lambda: full_pipeline(faker_count=count, faker_seed=seed, select=select))
@@ -122,7 +129,7 @@ def sync(
     ] = None,
 ) -> None:
     """Run the Airbyte sync(s) and print rows per stream."""
-    _preflight(needs_warehouse=False)
+    _preflight(needs_warehouse=False, needs_airbyte=True, connection_ids=connection)
     from orchestration.flows.airbyte_sync import airbyte_sync
 
     results = _run(
@@ -140,18 +147,70 @@ def sync(
 
 
 @app.command()
-def transform(select: Select = None, exclude: Exclude = None) -> None:
-    """Run `dbt deps` and `dbt build` (optionally a selection)."""
-    _preflight()
+def transform(
+    select: Select = None,
+    exclude: Exclude = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
+    ] = False,
+    dbt_vars: Annotated[
+        str | None,
+        typer.Option("--vars", help='dbt vars as YAML/JSON, e.g. \'{"day": "2026-11-01"}\''),
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="dbt target (DBT_TARGET).")] = None,
+    threads: Annotated[int | None, typer.Option(help="dbt threads (DBT_THREADS).")] = None,
+    project_dir: Annotated[
+        str | None, typer.Option(help="dbt project folder (DBT_PROJECT_DIR).")
+    ] = None,
+    profiles_dir: Annotated[
+        str | None, typer.Option(help="Folder of profiles.yml (DBT_PROFILES_DIR).")
+    ] = None,
+    retry: Annotated[
+        bool, typer.Option("--retry", help="`dbt retry`: rebuild only what failed last time.")
+    ] = False,
+    node_tasks: Annotated[
+        bool, typer.Option("--node-tasks", help="One Prefect task per dbt node (slow).")
+    ] = False,
+) -> None:
+    """Run `dbt deps` (when packages changed) and `dbt build` on any dbt project."""
+    parsed_vars = _run(lambda: _parse_vars(dbt_vars))
+    _preflight(dbt_target=target, dbt_project_dir=project_dir, dbt_profiles_dir=profiles_dir)
     from orchestration.flows.dbt_transform import dbt_transform
 
-    result = _run(lambda: dbt_transform(select=select, exclude=exclude))
+    result = _run(
+        lambda: dbt_transform(
+            select=select,
+            exclude=exclude,
+            full_refresh=full_refresh,
+            vars=parsed_vars,
+            target=target,
+            threads=threads,
+            project_dir=project_dir,
+            profiles_dir=profiles_dir,
+            retry=retry,
+            node_tasks=node_tasks,
+        )
+    )
     counts = ", ".join(f"{k}={v}" for k, v in sorted(result.status_counts().items()))
     console.print(
-        f"dbt build OK: {result.count('model')} models, {result.count('test')} tests "
+        f"dbt {result.command} OK: {result.count('model')} models, {result.count('test')} tests "
         f"({counts}) in {result.elapsed_s:.1f}s",
         highlight=False,
     )
+
+
+def _parse_vars(text: str | None) -> dict[str, object] | None:
+    if not text:
+        return None
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UserError(f"--vars is not valid YAML/JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise UserError('--vars must be a mapping, e.g. \'{"day": "2026-11-01"}\'')
+    return value
 
 
 @app.command()

@@ -110,6 +110,17 @@ class Settings(BaseSettings):
     def resolved_profiles_dir(self) -> Path:
         return (self.dbt_profiles_dir or self.dbt_project_dir).resolve()
 
+    def require_airbyte(self, connection_ids: list[str] | None = None) -> None:
+        """Fail before any work when the Airbyte API settings cannot work."""
+        if self.embedded_airbyte:
+            return
+        self.airbyte_api_config()
+        if not (connection_ids or self.connection_ids):
+            raise ConfigError(
+                "AIRBYTE_SERVER_URL is set but no connection is: set AIRBYTE_CONNECTION_ID "
+                "(one id or a comma-separated list) or pass --connection"
+            )
+
     def airbyte_api_config(self) -> AirbyteApiConfig:
         from orchestration.airbyte.client import AirbyteApiConfig
 

@@ -1,22 +1,23 @@
 """Run dbt in-process through its programmatic API (`dbtRunner`) and collect node results.
 
-In-process avoids a second Python start-up and gives structured events: each finished node is
-logged as it completes, so a long build shows progress.
+In-process avoids a second Python start-up and gives structured events, which `progress`
+turns into live progress without a Prefect task per node (the cost that makes per-node task
+runs several times slower than dbt itself).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from typing import Any
 
 from dbt.cli.main import dbtRunner
 
 from orchestration.dbt.results import DbtRunResult, NodeResult
 from orchestration.errors import ConfigError
-from orchestration.logs import get_logger
 from orchestration.settings import Settings
 
 NODE_COMMANDS = {"build", "run", "test", "seed", "snapshot", "retry"}
@@ -28,67 +29,59 @@ def dbt_args(
     *,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    full_refresh: bool = False,
+    dbt_vars: Mapping[str, object] | None = None,
 ) -> list[str]:
+    """The dbt command line for `command` against the configured project, profile and target."""
     project_dir = settings.dbt_project_dir.resolve()
     if not (project_dir / "dbt_project.yml").exists():
         raise ConfigError(
-            f"DBT_PROJECT_DIR={project_dir} has no dbt_project.yml: point DBT_PROJECT_DIR at "
-            "your dbt project"
+            f"DBT_PROJECT_DIR={project_dir} has no dbt_project.yml: point DBT_PROJECT_DIR "
+            "(or --project-dir) at your dbt project"
         )
-    args = [
-        command,
-        "--project-dir",
-        str(project_dir),
-        "--profiles-dir",
-        str(settings.resolved_profiles_dir),
-    ]
-    if command in NODE_COMMANDS or command in {"parse", "compile", "ls", "source"}:
-        args += ["--target", settings.dbt_target]
-    if command in NODE_COMMANDS - {"retry"}:
+    profiles_dir = settings.resolved_profiles_dir
+    if not (profiles_dir / "profiles.yml").exists():
+        raise ConfigError(
+            f"DBT_PROFILES_DIR={profiles_dir} has no profiles.yml: point DBT_PROFILES_DIR "
+            "(or --profiles-dir) at the folder that holds it"
+        )
+    args = [command, "--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir)]
+    if command == "deps":
+        return args
+    args += ["--target", settings.dbt_target]
+    if command in NODE_COMMANDS:
         args += ["--threads", str(settings.dbt_threads)]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dict(dbt_vars))]
+    if command in NODE_COMMANDS - {"retry"}:
         if select:
             args += ["--select", *select]
         if exclude:
             args += ["--exclude", *exclude]
+        if full_refresh and command in {"build", "run", "seed"}:
+            args.append("--full-refresh")
     return args
 
 
-def run_dbt(args: list[str], settings: Settings) -> DbtRunResult:
-    """Invoke dbt with `args`; never raises for dbt failures, the result says what failed."""
-    log = get_logger()
+def run_dbt(
+    args: list[str],
+    settings: Settings,
+    *,
+    callbacks: Sequence[Callable[[Any], None]] = (),
+) -> DbtRunResult:
+    """Invoke dbt with `args`; never raises for dbt failures, the result says what failed.
+
+    `callbacks` receive dbt's structured events as they happen (see `progress.NodeProgress`).
+    """
     command = args[0]
-    finished: list[str] = []
-    failed: list[str] = []
-
-    def on_event(event: object) -> None:
-        info = event.info  # type: ignore[attr-defined]
-        if info.name != "NodeFinished":
-            return
-        data = event.data  # type: ignore[attr-defined]
-        node = data.node_info
-        status = data.run_result.status
-        finished.append(node.unique_id)
-        if status in ("error", "fail", "runtime error"):
-            failed.append(node.unique_id)
-        log.info(
-            "dbt %s: %s %s %s in %.2fs (%d done, %d failed)",
-            command,
-            node.resource_type,
-            node.node_name,
-            status,
-            data.run_result.execution_time,
-            len(finished),
-            len(failed),
-        )
-
     started = time.monotonic()
     with exported_env(settings.dbt_env()):
         try:
-            res = dbtRunner(callbacks=[on_event]).invoke([*args, "--quiet"])
+            res = dbtRunner(callbacks=list(callbacks)).invoke([*args, "--quiet"])
         finally:
             release_duckdb()
     elapsed = time.monotonic() - started
-    nodes = _node_results(res.result)
+    nodes = node_results(res.result)
     error = None
     if not res.success and not any(n.failed for n in nodes):
         error = str(res.exception) if res.exception else _result_error(res.result)
@@ -133,7 +126,7 @@ def release_duckdb() -> None:
             env.close()
 
 
-def _node_results(result: object) -> list[NodeResult]:
+def node_results(result: object) -> list[NodeResult]:
     nodes = []
     for r in getattr(result, "results", None) or []:
         node = getattr(r, "node", None)
@@ -158,7 +151,3 @@ def _node_results(result: object) -> list[NodeResult]:
 
 def _result_error(result: object) -> str:
     return str(result) if result is not None else "dbt did not start (see the dbt log above)"
-
-
-def project_path(settings: Settings) -> Path:
-    return settings.dbt_project_dir.resolve()

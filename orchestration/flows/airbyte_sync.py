@@ -14,7 +14,7 @@ from orchestration.airbyte.embedded import run_embedded_sync
 from orchestration.airbyte.jobs import sync_many
 from orchestration.airbyte.results import SyncResult
 from orchestration.artifacts import publish_table
-from orchestration.errors import ConfigError, StepFailed
+from orchestration.errors import StepFailed
 from orchestration.settings import Settings, get_settings
 
 
@@ -26,11 +26,7 @@ def embedded_sync_task(settings: Settings) -> SyncResult:
 def api_sync(
     settings: Settings, connection_ids: list[str], max_concurrent: int
 ) -> list[SyncResult]:
-    if not connection_ids:
-        raise ConfigError(
-            "AIRBYTE_SERVER_URL is set but no connection is: set AIRBYTE_CONNECTION_ID "
-            "(one id or a comma-separated list) or pass connection_ids"
-        )
+    settings.require_airbyte(connection_ids)
     with AirbyteClient(settings.airbyte_api_config()) as client:
         return sync_many(
             client,

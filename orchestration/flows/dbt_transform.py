@@ -1,58 +1,173 @@
-"""`dbt_transform`: `dbt deps` then `dbt build`, with a per-node result table."""
+"""`dbt_transform`: `dbt deps` (when packages changed) then `dbt build`, at dbt's own speed.
+
+dbt runs in-process; its events drive live progress (log lines and a progress artifact), a
+Prefect event per failed node and, at the end, a table artifact with every node. A retried
+flow run (Prefect retries, or `retry=True`) runs `dbt retry`: only what failed or was skipped.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+from prefect.runtime import flow_run
 
 from orchestration.artifacts import publish_table
+from orchestration.dbt.deps import deps_needed, record_deps
+from orchestration.dbt.progress import FinishedNode, NodeProgress
 from orchestration.dbt.results import DbtRunResult
-from orchestration.dbt.runner import dbt_args, run_dbt
+from orchestration.dbt.runner import (
+    dbt_args,
+    exported_env,
+    node_results,
+    release_duckdb,
+    run_dbt,
+)
 from orchestration.errors import StepFailed
+from orchestration.logs import get_logger
 from orchestration.settings import Settings, get_settings
 
+NODE_FAILED_EVENT = "elt.dbt.node.failed"
 
-@task(name="dbt", cache_policy=NO_CACHE)
+
+def emit_node_failed(node: FinishedNode, target: str) -> None:
+    emit_event(
+        event=NODE_FAILED_EVENT,
+        resource={
+            "prefect.resource.id": f"dbt.{target}.{node.unique_id}",
+            "prefect.resource.name": node.name,
+        },
+        payload={
+            "status": node.status,
+            "resource_type": node.resource_type,
+            "message": node.message[:2000],
+        },
+    )
+
+
+@task(name="dbt", cache_policy=NO_CACHE, task_run_name="dbt {command}")
 def dbt_command(
     command: str,
     settings: Settings,
-    select: list[str] | None = None,
-    exclude: list[str] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> DbtRunResult:
-    result = run_dbt(
-        dbt_args(command, settings, select=select or (), exclude=exclude or ()), settings
+    """Run one dbt command with live progress; fail with every failed node named."""
+    progress_id = create_progress_artifact(
+        progress=0.0, key=f"dbt-{command}-progress", description=f"dbt {command}: nodes done"
     )
+    progress = NodeProgress(
+        command,
+        on_progress=lambda pct: update_progress_artifact(progress_id, pct),
+        on_failure=lambda node: emit_node_failed(node, settings.dbt_target),
+    )
+    result = run_dbt(dbt_args(command, settings, **(options or {})), settings, callbacks=[progress])
     if result.nodes:
+        progress.report()
         publish_table(
             f"dbt-{command}-results",
             [n.as_row() for n in result.nodes],
-            f"dbt {command}: every node's status, duration and rows affected",
+            f"dbt {command}: every node's status, duration, rows affected and message",
         )
     if not result.success:
         raise StepFailed(result.failure_message())
     return result
 
 
-def run_commands(
-    commands: list[str],
-    *,
-    target: str | None,
-    select: list[str] | None,
-    exclude: list[str] | None,
-) -> list[DbtRunResult]:
-    settings = get_settings(dbt_target=target)
+@task(name="dbt-deps", cache_policy=NO_CACHE)
+def dbt_deps(settings: Settings) -> None:
+    result = run_dbt(dbt_args("deps", settings), settings)
+    if not result.success:
+        raise StepFailed(result.failure_message())
+    record_deps(settings.dbt_project_dir.resolve())
+
+
+def install_packages(settings: Settings) -> None:
+    if deps_needed(settings.dbt_project_dir.resolve()):
+        dbt_deps(settings)
+    else:
+        get_logger().info("dbt packages up to date: skipping dbt deps")
+
+
+def transform_settings(
+    target: str | None = None,
+    threads: int | None = None,
+    project_dir: str | None = None,
+    profiles_dir: str | None = None,
+) -> Settings:
+    settings = get_settings(
+        dbt_target=target,
+        dbt_threads=threads,
+        dbt_project_dir=project_dir,
+        dbt_profiles_dir=profiles_dir,
+    )
     settings.require_warehouse()
-    return [dbt_command(c, settings, select, exclude) for c in commands]
+    return settings
+
+
+def build_with_node_tasks(settings: Settings, args: list[str]) -> DbtRunResult:
+    """Opt-in: prefect-dbt's runner, one Prefect task per dbt node (costly on big projects)."""
+    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+
+    runner = PrefectDbtRunner(
+        settings=PrefectDbtSettings(
+            project_dir=settings.dbt_project_dir.resolve(),
+            profiles_dir=settings.resolved_profiles_dir,
+        ),
+        raise_on_failure=False,
+    )
+    with exported_env(settings.dbt_env()):
+        try:
+            res = runner.invoke(args)
+        finally:
+            release_duckdb()
+    result = DbtRunResult(
+        command=args[0],
+        success=bool(res.success),
+        nodes=node_results(res.result),
+        error=None if res.success else str(res.exception or "dbt failed"),
+    )
+    if not result.success:
+        raise StepFailed(result.failure_message())
+    return result
 
 
 @flow(name="dbt-transform", log_prints=True)
 def dbt_transform(
     select: list[str] | None = None,
     exclude: list[str] | None = None,
+    full_refresh: bool = False,
+    vars: dict[str, Any] | None = None,
     target: str | None = None,
+    threads: int | None = None,
+    project_dir: str | None = None,
+    profiles_dir: str | None = None,
+    retry: bool = False,
+    node_tasks: bool = False,
 ) -> DbtRunResult:
-    """Install dbt packages, then build (seeds, models, snapshots, tests) the selection."""
-    return run_commands(["deps", "build"], target=target, select=select, exclude=exclude)[-1]
+    """Install dbt packages if needed, then build (seeds, models, snapshots, tests).
+
+    With `retry=True`, or when Prefect retries this flow run, `dbt retry` rebuilds only the
+    nodes that failed or were skipped in the previous build. `node_tasks=True` runs each dbt
+    node as a Prefect task (prefect-dbt), for small projects that want a task per node.
+    """
+    settings = transform_settings(target, threads, project_dir, profiles_dir)
+    install_packages(settings)
+    retrying = retry or (flow_run.run_count or 1) > 1
+    command = "retry" if retrying else "build"
+    if retrying:
+        get_logger().info("Retrying: dbt retry rebuilds only what failed or was skipped")
+    options = {
+        "select": select or (),
+        "exclude": exclude or (),
+        "full_refresh": full_refresh,
+        "dbt_vars": vars,
+    }
+    if node_tasks:
+        return build_with_node_tasks(settings, dbt_args(command, settings, **options))
+    return dbt_command(command, settings, options)
 
 
 if __name__ == "__main__":

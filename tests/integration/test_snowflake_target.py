@@ -7,9 +7,11 @@ import uuid
 from pathlib import Path
 
 import duckdb
-import fakesnow
 import pytest
 import snowflake.connector
+
+# Bound now: once fakesnow imports its `server` submodule, `fakesnow.server` names the module.
+from fakesnow import server as start_fakesnow_server
 
 from orchestration.flows.dbt_transform import dbt_transform
 from orchestration.flows.freshness import freshness_check
@@ -36,7 +38,7 @@ def load_raw_tables(source: Path, conn, tables: list[str]) -> None:
             columns = db.execute(f"describe raw.{table}").fetchall()
             names = [c[0] for c in columns]
             ddl = ", ".join(f"{c[0]} {snowflake_type(c[1], c[0])}" for c in columns)
-            cur.execute(f"create table RAW.{table} ({ddl})")
+            cur.execute(f"create or replace table RAW.{table} ({ddl})")
             select = ", ".join(
                 f"{n} at time zone 'UTC'"
                 if n == "_airbyte_extracted_at"
@@ -50,14 +52,23 @@ def load_raw_tables(source: Path, conn, tables: list[str]) -> None:
             )
 
 
-@pytest.fixture
-def fake_snowflake(warehouse, monkeypatch):
-    with fakesnow.server() as kwargs:
+@pytest.fixture(scope="module")
+def fakesnow_kwargs():
+    """A Snowflake wire-protocol server on loopback for this module's tests."""
+    with start_fakesnow_server() as kwargs:
         conn = snowflake.connector.connect(**kwargs)
-        conn.cursor().execute("create database ELT")
+        conn.cursor().execute("create database if not exists ELT")
+        conn.close()
+        yield kwargs
+
+
+@pytest.fixture
+def fake_snowflake(fakesnow_kwargs, warehouse, monkeypatch):
+    kwargs = fakesnow_kwargs
+    with snowflake.connector.connect(**kwargs) as conn:
         conn.cursor().execute("use database ELT")
-        conn.cursor().execute("create schema RAW")
-        conn.cursor().execute("create schema ANALYTICS")
+        conn.cursor().execute("create schema if not exists RAW")
+        conn.cursor().execute("create schema if not exists ANALYTICS")
         load_raw_tables(warehouse, conn, ["users", "products", "purchases"])
         monkeypatch.setenv("DBT_TARGET", "dev")
         for key, value in {
@@ -73,7 +84,6 @@ def fake_snowflake(warehouse, monkeypatch):
         }.items():
             monkeypatch.setenv(key, value)
         yield conn
-        conn.close()
 
 
 def test_dbt_build_and_freshness_on_the_snowflake_target(fake_snowflake, warehouse):

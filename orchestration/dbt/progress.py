@@ -1,0 +1,95 @@
+"""Live progress of a dbt invocation from dbt's structured events.
+
+`NodeProgress` is a dbt callback: it counts finished nodes against the run's total, logs a line
+at most every `interval` seconds ("37/200 nodes done, 0 failed"), reports failures as they
+happen, and forwards the fraction done and each failure to optional hooks (a Prefect progress
+artifact and events, in the flow).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from orchestration.dbt.results import FAILED_STATUSES
+from orchestration.logs import get_logger
+
+
+@dataclass(frozen=True)
+class FinishedNode:
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    duration_s: float
+    message: str
+
+
+class NodeProgress:
+    def __init__(
+        self,
+        command: str,
+        *,
+        interval: float = 2.0,
+        on_progress: Callable[[float], None] | None = None,
+        on_failure: Callable[[FinishedNode], None] | None = None,
+    ) -> None:
+        self.command = command
+        self.interval = interval
+        self.on_progress = on_progress
+        self.on_failure = on_failure
+        self.total = 0
+        self.done = 0
+        self.failed = 0
+        self._last_report = time.monotonic()
+        self._lock = threading.Lock()  # dbt calls back from its worker threads
+        self._log = get_logger()
+
+    def __call__(self, event: Any) -> None:
+        name = event.info.name
+        if name == "LogStartLine" and not self.total:
+            self.total = int(getattr(event.data, "total", 0) or 0)
+        elif name == "NodeFinished":
+            self._finished(event.data)
+
+    def _finished(self, data: Any) -> None:
+        node, result = data.node_info, data.run_result
+        finished = FinishedNode(
+            unique_id=node.unique_id,
+            name=node.node_name,
+            resource_type=node.resource_type,
+            status=str(result.status),
+            duration_s=float(result.execution_time or 0.0),
+            message=str(result.message or ""),
+        )
+        with self._lock:
+            self.done += 1
+            failed = finished.status in FAILED_STATUSES
+            self.failed += failed
+            report = time.monotonic() - self._last_report >= self.interval
+            if report:
+                self._last_report = time.monotonic()
+        if failed:
+            self._log.error(
+                "dbt %s: %s %s %s: %s",
+                self.command,
+                finished.resource_type,
+                finished.name,
+                finished.status,
+                finished.message,
+            )
+            if self.on_failure:
+                self.on_failure(finished)
+        if report:
+            self.report()
+
+    def report(self) -> None:
+        total = max(self.total, self.done)
+        self._log.info(
+            "dbt %s: %d/%d nodes done, %d failed", self.command, self.done, total, self.failed
+        )
+        if self.on_progress and total:
+            self.on_progress(100.0 * self.done / total)
