@@ -47,6 +47,7 @@ test: setup
 
 bench: setup
 	.venv/bin/python bench/airbyte_concurrency.py
+	.venv/bin/python bench/dbt_overhead.py
 
 lint: setup
 	.venv/bin/ruff check .

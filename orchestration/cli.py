@@ -26,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+status_console = Console(stderr=True)  # summaries of commands whose stdout is data
 state = {"debug": False}
 
 Select = Annotated[
@@ -195,6 +196,52 @@ def transform(
     console.print(
         f"dbt {result.command} OK: {result.count('model')} models, {result.count('test')} tests "
         f"({counts}) in {result.elapsed_s:.1f}s",
+        highlight=False,
+    )
+
+
+@app.command()
+def sensor(
+    bucket: Annotated[str | None, typer.Option(help="Bucket (S3_BUCKET).")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Key prefix (S3_PREFIX).")] = None,
+    poll_interval: Annotated[
+        float | None, typer.Option(help="Seconds between polls (S3_POLL_INTERVAL_SECONDS).")
+    ] = None,
+    max_polls: Annotated[int | None, typer.Option(help="Stop after this many polls.")] = None,
+    max_runtime: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (a new run continues).")
+    ] = None,
+    start: Annotated[
+        str, typer.Option(help="Where a new cursor starts: beginning or now.")
+    ] = "beginning",
+    deployment: Annotated[
+        str | None,
+        typer.Option(help="Deployment started per batch (S3_SENSOR_DEPLOYMENT), e.g. flow/name."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Objects per batch.")] = 100,
+) -> None:
+    """Watch an S3 prefix; print (or hand to a deployment) each batch of new objects."""
+    if start not in ("beginning", "now"):
+        console.print("[red]error:[/red] --start must be 'beginning' or 'now'", highlight=False)
+        raise typer.Exit(1)
+    _preflight(needs_warehouse=False, s3_bucket=bucket, s3_prefix=prefix)
+    from orchestration.flows.sensors.s3_sensor import s3_sensor
+
+    stats = _run(
+        lambda: s3_sensor(
+            bucket=bucket,
+            prefix=prefix,
+            poll_interval=poll_interval,
+            max_polls=max_polls,
+            max_runtime=max_runtime,
+            start=start,  # type: ignore[arg-type]
+            deployment=deployment,
+            batch_size=batch_size,
+        )
+    )
+    status_console.print(
+        f"s3 sensor: {stats.polls} polls, {stats.objects} new objects in {stats.batches} "
+        f"batches, {stats.list_requests} list requests, {stats.errors} errors",
         highlight=False,
     )
 

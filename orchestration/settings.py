@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # --- S3 landing zone ---
     s3_bucket: str = Field(default="my-data-lake-landing", alias="S3_BUCKET")
     s3_prefix: str = Field(default="inbound/", alias="S3_PREFIX")
+    s3_poll_interval_seconds: float = Field(default=30, gt=0, alias="S3_POLL_INTERVAL_SECONDS")
+    s3_sensor_deployment: str = Field(default="", alias="S3_SENSOR_DEPLOYMENT")
 
     # --- Freshness SLA ---
     freshness_threshold_hours: float = Field(default=25, gt=0, alias="FRESHNESS_THRESHOLD_HOURS")

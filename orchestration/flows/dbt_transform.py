@@ -109,12 +109,15 @@ def transform_settings(
 
 def build_with_node_tasks(settings: Settings, args: list[str]) -> DbtRunResult:
     """Opt-in: prefect-dbt's runner, one Prefect task per dbt node (costly on big projects)."""
+    from dbt_common.events.base_types import EventLevel
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
     runner = PrefectDbtRunner(
         settings=PrefectDbtSettings(
             project_dir=settings.dbt_project_dir.resolve(),
             profiles_dir=settings.resolved_profiles_dir,
+            # explicit: its default maps Prefect's "WARNING" to a level dbt does not have
+            log_level=EventLevel.INFO,
         ),
         raise_on_failure=False,
     )

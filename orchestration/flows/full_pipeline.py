@@ -13,6 +13,7 @@ from orchestration.flows.airbyte_sync import airbyte_sync
 from orchestration.flows.dbt_transform import dbt_transform
 from orchestration.flows.freshness import freshness_check
 from orchestration.freshness import FreshnessResult
+from orchestration.logs import get_logger
 
 
 @dataclass
@@ -48,8 +49,16 @@ def full_pipeline(
     faker_seed: int | None = None,
     select: list[str] | None = None,
     freshness_threshold_hours: float | None = None,
+    s3_keys: list[str] | None = None,
 ) -> PipelineSummary:
-    """Extract/load, transform, then check the freshness SLA; stops at the first failure."""
+    """Extract/load, transform, then check the freshness SLA; stops at the first failure.
+
+    `s3_keys` is set when the S3 sensor started this run: the new landing files, logged.
+    """
+    if s3_keys:
+        get_logger().info(
+            "Started by the S3 sensor for %d new file(s): %s", len(s3_keys), s3_keys[:20]
+        )
     summary = PipelineSummary()
     summary.syncs = airbyte_sync(faker_count=faker_count, faker_seed=faker_seed)
     summary.build = dbt_transform(select=select)

@@ -1,0 +1,1 @@
+"""Sensors: long-running watchers that trigger work when something new arrives."""

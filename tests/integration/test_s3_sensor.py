@@ -1,0 +1,257 @@
+"""The S3 sensor against a moto server on loopback (real HTTP) and the session's Prefect API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from prefect import flow
+from prefect.client.orchestration import get_client
+
+from orchestration.errors import UserError
+from orchestration.flows.sensors.s3_sensor import s3_client
+from orchestration.sensors.s3 import S3Sensor
+from orchestration.sensors.store import PrefectCursorStore
+from orchestration.sensors.triggers import deployment_trigger
+from tests.conftest import SETTING_VARIABLES
+from tests.fakes.s3 import Throttle, moto_server
+
+PREFIX = "inbound/"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3(s3_endpoint, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return s3_client()
+
+
+@pytest.fixture
+def bucket(s3) -> str:
+    name = f"landing-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+class Recorder:
+    """The downstream hook: records each batch (keys) and its idempotency key."""
+
+    def __init__(self, fail_times: int = 0) -> None:
+        self.batches: list[list[str]] = []
+        self.keys: list[str] = []
+        self.fail_times = fail_times
+
+    def __call__(self, batch, idempotency_key: str) -> str:
+        self.keys.append(idempotency_key)
+        if self.fail_times > 0:
+            self.fail_times -= 1
+            raise RuntimeError("downstream unavailable")
+        self.batches.append([o.key for o in batch])
+        return "recorded"
+
+    @property
+    def delivered(self) -> list[str]:
+        return [k for batch in self.batches for k in batch]
+
+
+def put(s3, bucket: str, *keys: str) -> None:
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=f"data of {key}".encode())
+
+
+def sensor(s3, bucket: str, trigger, **kwargs) -> S3Sensor:
+    return S3Sensor(s3, bucket, PREFIX, PrefectCursorStore(bucket, PREFIX), trigger, **kwargs)
+
+
+def test_new_files_are_delivered_once_and_not_again_after_a_restart(s3, bucket):
+    put(s3, bucket, "inbound/a.csv", "inbound/b.csv", "other/ignored.csv")
+    first = Recorder()
+    sensor(s3, bucket, first).run(poll_interval=0.01, max_polls=2)
+    assert sorted(first.delivered) == ["inbound/a.csv", "inbound/b.csv"]
+    assert len(first.batches) == 1
+
+    restarted = Recorder()
+    sensor(s3, bucket, restarted).run(poll_interval=0.01, max_polls=1)
+    assert restarted.delivered == []
+    put(s3, bucket, "inbound/c.csv")
+    sensor(s3, bucket, restarted).run(poll_interval=0.01, max_polls=1)
+    assert restarted.delivered == ["inbound/c.csv"]
+
+
+def test_keys_arriving_out_of_lexicographic_order_are_not_skipped(s3, bucket):
+    recorder = Recorder()
+    put(s3, bucket, "inbound/z.csv")
+    sensor(s3, bucket, recorder).run(poll_interval=0.01, max_polls=1)
+    put(s3, bucket, "inbound/a.csv")  # sorts before the last key the cursor saw
+    sensor(s3, bucket, recorder).run(poll_interval=0.01, max_polls=1)
+    assert recorder.batches == [["inbound/z.csv"], ["inbound/a.csv"]]
+
+
+def test_many_objects_in_one_second_are_batched_without_loss_or_repeat(s3, bucket):
+    keys = [f"inbound/part-{i:02d}.csv" for i in range(7)]
+    put(s3, bucket, *keys)
+    recorder = Recorder()
+    sensor(s3, bucket, recorder, batch_size=3).run(poll_interval=0.01, max_polls=1)
+    assert [len(b) for b in recorder.batches] == [3, 3, 1]
+    assert sorted(recorder.delivered) == keys
+    sensor(s3, bucket, recorder, batch_size=3).run(poll_interval=0.01, max_polls=1)
+    assert sorted(recorder.delivered) == keys  # nothing re-delivered
+
+
+def test_deleting_the_last_seen_object_replays_and_skips_nothing(s3, bucket):
+    recorder = Recorder()
+    put(s3, bucket, "inbound/a.csv", "inbound/b.csv")
+    sensor(s3, bucket, recorder).run(poll_interval=0.01, max_polls=1)
+    s3.delete_object(Bucket=bucket, Key="inbound/b.csv")
+    put(s3, bucket, "inbound/c.csv")
+    sensor(s3, bucket, recorder).run(poll_interval=0.01, max_polls=1)
+    assert recorder.batches[1:] == [["inbound/c.csv"]]
+
+
+def test_an_overwritten_object_is_delivered_again(s3, bucket):
+    recorder = Recorder()
+    put(s3, bucket, "inbound/daily.csv")
+    sensor(s3, bucket, recorder).run(poll_interval=0.01, max_polls=1)
+    time.sleep(1.1)  # S3 LastModified has one-second resolution
+    put(s3, bucket, "inbound/daily.csv")
+    sensor(s3, bucket, recorder).run(poll_interval=0.01, max_polls=1)
+    assert recorder.batches == [["inbound/daily.csv"], ["inbound/daily.csv"]]
+
+
+def test_a_failed_trigger_keeps_the_batch_and_retries_it_with_the_same_key(s3, bucket):
+    put(s3, bucket, "inbound/a.csv")
+    recorder = Recorder(fail_times=1)
+    stats = sensor(s3, bucket, recorder).run(poll_interval=0.01, max_polls=3)
+    assert stats.errors == 1
+    assert recorder.batches == [["inbound/a.csv"]]
+    assert recorder.keys[0] == recorder.keys[1]  # the retry is the same batch
+
+
+@flow(name="landing-consumer")
+def landing_consumer(s3_keys: list[str]) -> int:
+    return len(s3_keys)
+
+
+def test_crash_between_trigger_and_cursor_write_starts_exactly_one_run(s3, bucket):
+    name = f"landing-{uuid.uuid4().hex[:8]}"
+    deployment_id = landing_consumer.to_deployment(name=name).apply()
+    real_trigger = deployment_trigger(f"landing-consumer/{name}")
+
+    def trigger_then_die(batch, key):
+        real_trigger(batch, key)  # the flow run is created...
+        raise KeyboardInterrupt  # ...and the process dies before the cursor is written
+
+    put(s3, bucket, "inbound/a.csv", "inbound/b.csv")
+    with pytest.raises(KeyboardInterrupt):
+        sensor(s3, bucket, trigger_then_die).poll_once()
+
+    restarted = sensor(s3, bucket, real_trigger)  # a new process: cursor from Prefect
+    assert [o.key for o in restarted.cursor.pending] == ["inbound/a.csv", "inbound/b.csv"]
+    restarted.run(poll_interval=0.01, max_polls=2)
+
+    with get_client(sync_client=True) as client:
+        runs = client.request(
+            "POST",
+            "/flow_runs/filter",
+            json={"deployments": {"id": {"any_": [str(deployment_id)]}}, "limit": 50},
+        ).json()
+    assert len(runs) == 1
+    assert sorted(runs[0]["parameters"]["s3_keys"]) == ["inbound/a.csv", "inbound/b.csv"]
+    assert restarted.cursor.pending == []
+
+
+def test_missing_bucket_stops_at_once_with_a_clear_message(s3):
+    with pytest.raises(
+        UserError, match="bucket no-such-bucket-xyz does not exist: check S3_BUCKET"
+    ):
+        S3Sensor(
+            s3,
+            "no-such-bucket-xyz",
+            PREFIX,
+            PrefectCursorStore("no-such-bucket-xyz", PREFIX),
+            Recorder(),
+        ).run(poll_interval=0.01, max_polls=5)
+
+
+def test_throttling_is_retried_and_never_kills_the_loop(s3, bucket):
+    put(s3, bucket, "inbound/a.csv")
+    throttle = Throttle(times=7)  # more than one poll's botocore retries (5 attempts)
+    throttle.attach(s3)
+    recorder = Recorder()
+    started = time.monotonic()
+    stats = sensor(s3, bucket, recorder).run(poll_interval=0.01, max_polls=3)
+    assert throttle.sent == 7
+    assert stats.errors == 1  # one poll gave up; the loop went on
+    assert recorder.delivered == ["inbound/a.csv"]
+    assert time.monotonic() - started < 60
+
+
+def test_date_partitioned_prefix_lists_only_recent_partitions(s3, bucket):
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC)
+    old_days = [(today - timedelta(days=d)).strftime("%Y/%m/%d") for d in range(40, 45)]
+    put(s3, bucket, *[f"inbound/{day}/file-{i}.csv" for day in old_days for i in range(3)])
+    recorder = Recorder()
+    first = sensor(s3, bucket, recorder)
+    first.run(poll_interval=0.01, max_polls=1)  # from the beginning: one full listing
+    assert len(recorder.delivered) == 15 and first.layout == "yyyy/mm/dd"
+
+    put(s3, bucket, f"inbound/{today:%Y/%m/%d}/new.csv")
+    second = sensor(s3, bucket, recorder)
+    second.run(poll_interval=0.01, max_polls=1)
+    assert recorder.batches[-1] == [f"inbound/{today:%Y/%m/%d}/new.csv"]
+    assert second.stats.list_requests <= 2  # today's (and at most yesterday's) partition
+
+
+def test_cli_prints_exactly_the_new_objects(s3, bucket, s3_endpoint, prefect_api, tmp_path):
+    put(s3, bucket, "inbound/a.csv", "inbound/b.csv")
+    env = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
+    env.update(PREFECT_API_URL=prefect_api, AWS_ENDPOINT_URL=s3_endpoint)
+    command = [
+        sys.executable,
+        "-m",
+        "orchestration.cli",
+        "sensor",
+        "--bucket",
+        bucket,
+        "--prefix",
+        PREFIX,
+        "--max-polls",
+        "1",
+    ]
+
+    def run() -> list[str]:
+        proc = subprocess.run(
+            command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout.splitlines()
+
+    assert run() == ["inbound/a.csv", "inbound/b.csv"]
+    put(s3, bucket, "inbound/c.csv")
+    assert run() == ["inbound/c.csv"]
+    assert run() == []
+
+    missing = subprocess.run(
+        [*command[:5], "no-such-bucket-cli", *command[6:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert missing.returncode == 1
+    assert "error: S3 sensor stopped: bucket no-such-bucket-cli does not exist" in missing.stdout
