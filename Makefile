@@ -48,6 +48,7 @@ test: setup
 bench: setup
 	.venv/bin/python bench/airbyte_concurrency.py
 	.venv/bin/python bench/dbt_overhead.py
+	.venv/bin/python bench/s3_sensor_scale.py
 
 lint: setup
 	.venv/bin/ruff check .
