@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,3 +142,21 @@ def read_events(name: str, since: str) -> list[dict]:
     body = {"filter": {"event": {"name": [name]}, "occurred": {"since": since}}, "limit": 50}
     with get_client(sync_client=True) as client:
         return client.request("POST", "/events/filter", json=body).json()["events"]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for an `elt` subprocess: this one minus any setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
+    return {**env, "COLUMNS": "200", **extra}
+
+
+def run_elt(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run `elt ARGS` as a user would: a new process, its exit code and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=cli_env(**env),
+        timeout=300,
+    )

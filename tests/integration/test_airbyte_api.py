@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from orchestration.airbyte.errors import AirbyteApiError
 from orchestration.airbyte.jobs import run_sync, start_sync, sync_many
 from orchestration.errors import StepFailed
 from orchestration.flows.airbyte_sync import airbyte_sync
-from tests.conftest import SETTING_VARIABLES, flow_run_artifacts
+from tests.conftest import cli_env, flow_run_artifacts, run_elt
 from tests.fakes.airbyte_server import FakeAirbyte, Script
 
 FAST = {"poll_interval": 0.02, "timeout": 10.0}
@@ -238,21 +237,13 @@ def test_flow_publishes_a_table_and_cli_prints_it(fake, monkeypatch, prefect_api
     assert (rows[CONN]["rows"], rows[CONN]["bytes"]) == (77, 7700)
     assert rows["conn-b"]["status"] == "failed"
 
-    env = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
-    env.update(
+    proc = run_elt(
+        "sync",
+        cwd=tmp_path,
         PREFECT_API_URL=prefect_api,
         AIRBYTE_SERVER_URL=fake.url,
         AIRBYTE_CONNECTION_ID=CONN,
         AIRBYTE_POLL_INTERVAL_SECONDS="0.02",
-        COLUMNS="200",
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "sync"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert CONN in proc.stdout and "1003" in proc.stdout and "77" in proc.stdout
@@ -261,8 +252,7 @@ def test_flow_publishes_a_table_and_cli_prints_it(fake, monkeypatch, prefect_api
 def test_sigterm_during_a_sync_cancels_the_airbyte_job(fake, prefect_api, tmp_path):
     """A Prefect worker cancels a flow run with SIGTERM: the running Airbyte job must go too."""
     fake.add_connection(CONN, Script(statuses=["running"]))
-    env = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
-    env.update(
+    env = cli_env(
         PREFECT_API_URL=prefect_api,
         AIRBYTE_SERVER_URL=fake.url,
         AIRBYTE_CONNECTION_ID=CONN,

@@ -4,9 +4,6 @@ any project through the CLI."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,7 +13,7 @@ import pytest
 from bench.generate_dbt_project import generate
 from orchestration.errors import StepFailed
 from orchestration.flows.dbt_transform import NODE_FAILED_EVENT, dbt_transform
-from tests.conftest import SETTING_VARIABLES, flow_run_artifacts, read_events, scalar
+from tests.conftest import flow_run_artifacts, read_events, run_elt, scalar
 from tests.integration.test_dbt_transform import copy_project
 
 BROKEN = "select purchase_id, no_such_column as amount from {{ ref('fct_purchases') }}\n"
@@ -153,29 +150,20 @@ def test_deps_run_only_when_packages_change(warehouse, elt_env, monkeypatch):
 
 def test_cli_runs_any_project_with_its_own_profiles(tmp_path, prefect_api):
     project = generate(tmp_path / "other_project", models=5)
-    env = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
-    env.update(PREFECT_API_URL=prefect_api, BENCH_DUCKDB_PATH=str(tmp_path / "other.duckdb"))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestration.cli",
-            "transform",
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(project),
-            "--threads",
-            "2",
-            "--vars",
-            '{"unused": 1}',
-            "--full-refresh",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
+    proc = run_elt(
+        "transform",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--threads",
+        "2",
+        "--vars",
+        '{"unused": 1}',
+        "--full-refresh",
         cwd=tmp_path,
-        timeout=300,
+        PREFECT_API_URL=prefect_api,
+        BENCH_DUCKDB_PATH=str(tmp_path / "other.duckdb"),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "dbt build OK: 5 models, 5 tests" in proc.stdout

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
@@ -13,7 +10,7 @@ import pytest
 
 from orchestration.errors import StepFailed
 from orchestration.flows.freshness import BREACHED_EVENT, OK_EVENT, freshness_check
-from tests.conftest import read_events
+from tests.conftest import read_events, run_elt
 
 
 def age_table(warehouse, table: str, hours: int) -> None:
@@ -81,12 +78,8 @@ def test_threshold_override_and_missing_table(warehouse, monkeypatch):
 
 def test_cli_freshness_prints_one_line_on_breach(warehouse, prefect_api):
     age_table(warehouse, "purchases", hours=30)
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "freshness"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PREFECT_API_URL": prefect_api},
-        timeout=300,
+    proc = run_elt(
+        "freshness", cwd=warehouse.parent, PREFECT_API_URL=prefect_api, DUCKDB_PATH=str(warehouse)
     )
     assert proc.returncode == 1
     error_lines = [line for line in proc.stdout.splitlines() if line.startswith("error:")]

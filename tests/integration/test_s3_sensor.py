@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 
@@ -17,7 +14,7 @@ from orchestration.flows.sensors.s3_sensor import s3_client
 from orchestration.sensors.s3 import S3Sensor
 from orchestration.sensors.store import PrefectCursorStore
 from orchestration.sensors.triggers import deployment_trigger
-from tests.conftest import SETTING_VARIABLES
+from tests.conftest import run_elt
 from tests.fakes.s3 import Throttle, moto_server
 
 PREFIX = "inbound/"
@@ -218,25 +215,11 @@ def test_date_partitioned_prefix_lists_only_recent_partitions(s3, bucket):
 
 def test_cli_prints_exactly_the_new_objects(s3, bucket, s3_endpoint, prefect_api, tmp_path):
     put(s3, bucket, "inbound/a.csv", "inbound/b.csv")
-    env = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
-    env.update(PREFECT_API_URL=prefect_api, AWS_ENDPOINT_URL=s3_endpoint)
-    command = [
-        sys.executable,
-        "-m",
-        "orchestration.cli",
-        "sensor",
-        "--bucket",
-        bucket,
-        "--prefix",
-        PREFIX,
-        "--max-polls",
-        "1",
-    ]
+    env = {"PREFECT_API_URL": prefect_api, "AWS_ENDPOINT_URL": s3_endpoint}
+    args = ["sensor", "--bucket", bucket, "--prefix", PREFIX, "--max-polls", "1"]
 
     def run() -> list[str]:
-        proc = subprocess.run(
-            command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
-        )
+        proc = run_elt(*args, cwd=tmp_path, **env)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout.splitlines()
 
@@ -245,13 +228,6 @@ def test_cli_prints_exactly_the_new_objects(s3, bucket, s3_endpoint, prefect_api
     assert run() == ["inbound/c.csv"]
     assert run() == []
 
-    missing = subprocess.run(
-        [*command[:5], "no-such-bucket-cli", *command[6:]],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    missing = run_elt(*args[:2], "no-such-bucket-cli", *args[3:], cwd=tmp_path, **env)
     assert missing.returncode == 1
     assert "error: S3 sensor stopped: bucket no-such-bucket-cli does not exist" in missing.stdout

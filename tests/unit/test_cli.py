@@ -1,22 +1,12 @@
 """The `elt` console script as a user runs it (a subprocess, real exit codes and output)."""
 
-import os
 import subprocess
-import sys
 
-from tests.conftest import SETTING_VARIABLES
+from tests.conftest import run_elt
 
 
 def elt(*args: str, cwd, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
-    return subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**clean, "COLUMNS": "200", **env},
-        timeout=120,
-    )
+    return run_elt(*args, cwd=cwd, **env)
 
 
 def test_help_lists_the_commands(tmp_path):
