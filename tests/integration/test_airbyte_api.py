@@ -246,7 +246,8 @@ def test_flow_publishes_a_table_and_cli_prints_it(fake, monkeypatch, prefect_api
         AIRBYTE_POLL_INTERVAL_SECONDS="0.02",
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert CONN in proc.stdout and "1003" in proc.stdout and "77" in proc.stdout
+    assert CONN in proc.stdout and "1003" in proc.stdout  # the job id
+    assert " 77 " in proc.stdout and " 7700 " in proc.stdout  # rows and bytes
 
 
 def test_sigterm_during_a_sync_cancels_the_airbyte_job(fake, prefect_api, tmp_path):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+import subprocess
+import sys
 import time
 import uuid
 
@@ -14,7 +18,7 @@ from orchestration.flows.sensors.s3_sensor import s3_client
 from orchestration.sensors.s3 import S3Sensor
 from orchestration.sensors.store import PrefectCursorStore
 from orchestration.sensors.triggers import deployment_trigger
-from tests.conftest import run_elt
+from tests.conftest import cli_env, run_elt
 from tests.fakes.s3 import Throttle, moto_server
 
 PREFIX = "inbound/"
@@ -231,3 +235,43 @@ def test_cli_prints_exactly_the_new_objects(s3, bucket, s3_endpoint, prefect_api
     missing = run_elt(*args[:2], "no-such-bucket-cli", *args[3:], cwd=tmp_path, **env)
     assert missing.returncode == 1
     assert "error: S3 sensor stopped: bucket no-such-bucket-cli does not exist" in missing.stdout
+
+
+def test_max_runtime_ends_the_run_and_heartbeats_are_logged(s3, bucket, caplog):
+    caplog.set_level(logging.INFO, logger="elt")
+    started = time.monotonic()
+    stats = sensor(s3, bucket, Recorder(), heartbeat_every=2).run(
+        poll_interval=0.05, max_runtime=0.5
+    )
+    assert 0.5 <= time.monotonic() - started < 10
+    assert stats.polls >= 2
+    assert any("heartbeat: " in r.getMessage() for r in caplog.records)
+
+
+def test_sigterm_stops_the_cli_sensor_cleanly_after_the_batch(
+    s3, bucket, s3_endpoint, prefect_api, tmp_path
+):
+    put(s3, bucket, "inbound/a.csv")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestration.cli",
+            "sensor",
+            "--bucket",
+            bucket,
+            "--poll-interval",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=cli_env(PREFECT_API_URL=prefect_api, AWS_ENDPOINT_URL=s3_endpoint),
+    )
+    assert proc.stdout.readline().strip() == "inbound/a.csv"  # the batch was delivered
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "stopping after the current batch" in err
+    assert "1 new objects in 1 batches" in err
