@@ -275,3 +275,20 @@ def test_sigterm_stops_the_cli_sensor_cleanly_after_the_batch(
     assert proc.returncode == 0, err
     assert "stopping after the current batch" in err
     assert "1 new objects in 1 batches" in err
+
+
+def test_a_cursor_too_big_for_a_variable_moves_to_a_block(s3, bucket):
+    from prefect.variables import Variable
+
+    keys = [f"inbound/{'x' * 60}-{i:03d}.csv" for i in range(80)]  # ~6 KB of keys in the window
+    put(s3, bucket, *keys)
+    recorder = Recorder()
+    first = sensor(s3, bucket, recorder)
+    first.run(poll_interval=0.01, max_polls=1)
+    assert sorted(recorder.delivered) == keys
+    assert str(Variable.get(first.store.name)).startswith("block:")
+
+    restarted = sensor(s3, bucket, recorder)  # loads the cursor back from the block
+    assert len(restarted.cursor.seen) == 80
+    restarted.run(poll_interval=0.01, max_polls=1)
+    assert len(recorder.delivered) == 80
