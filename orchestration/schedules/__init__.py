@@ -1,0 +1,1 @@
+"""Schedules of the deployments (prefect.yaml must agree: a test compares them)."""
