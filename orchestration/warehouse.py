@@ -67,19 +67,6 @@ def newest_extracted_at(settings: Settings, tables: Sequence[str]) -> dict[str, 
     return newest
 
 
-def row_counts(settings: Settings, schema: str, tables: Sequence[str]) -> dict[str, int | None]:
-    """Rows per table in `schema` (None for a table that does not exist)."""
-    counts: dict[str, int | None] = {}
-    with connect(settings) as conn:
-        present = existing_tables(conn, schema)
-        for table in tables:
-            if table.lower() in present:
-                counts[table] = int(_query(conn, f"select count(*) from {schema}.{table}")[0][0])
-            else:
-                counts[table] = None
-    return counts
-
-
 def as_utc(value: datetime) -> datetime:
     """Airbyte writes UTC; DuckDB returns it naive, Snowflake as TIMESTAMP_TZ."""
     if value.tzinfo is None:
