@@ -210,16 +210,13 @@ def test_wrong_credentials_fail_fast_and_say_so(auth, config):
 def test_concurrent_connections_bounded_and_every_outcome_reported(fake):
     ids = [fake.add_connection(f"conn-{i}", Script(duration=0.3)) for i in range(6)]
     fake.add_connection("conn-bad", Script(statuses=["running", "failed"]))
-    started = time.monotonic()
     with client_for(fake) as client:
         results = sync_many(
             client, [*ids, "conn-bad"], poll_interval=0.05, timeout=10, max_concurrent=3
         )
-    elapsed = time.monotonic() - started
     assert [r.connection_id for r in results] == [*ids, "conn-bad"]
     assert [r.status for r in results] == ["succeeded"] * 6 + ["failed"]
-    assert fake.max_active <= 3
-    assert elapsed < 6 * 0.3  # ran in parallel, not one after another
+    assert 2 <= fake.max_active <= 3  # ran in parallel, never more than the bound
 
 
 def test_flow_publishes_a_table_and_cli_prints_it(fake, monkeypatch, prefect_api, tmp_path):

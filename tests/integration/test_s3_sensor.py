@@ -191,12 +191,10 @@ def test_throttling_is_retried_and_never_kills_the_loop(s3, bucket):
     throttle = Throttle(times=7)  # more than one poll's botocore retries (5 attempts)
     throttle.attach(s3)
     recorder = Recorder()
-    started = time.monotonic()
     stats = sensor(s3, bucket, recorder).run(poll_interval=0.01, max_polls=3)
     assert throttle.sent == 7
     assert stats.errors == 1  # one poll gave up; the loop went on
     assert recorder.delivered == ["inbound/a.csv"]
-    assert time.monotonic() - started < 60
 
 
 def test_date_partitioned_prefix_lists_only_recent_partitions(s3, bucket):
