@@ -126,19 +126,22 @@ class AirbyteClient:
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         retry: bool = True,
+        authenticate: bool = True,
     ) -> dict[str, Any]:
         """One API call with retries of transient faults; raises AirbyteApiError otherwise.
 
         With `retry=False` a transient fault is raised at once (the caller decides whether a
-        retry is safe, as for `POST /jobs`).
+        retry is safe, as for `POST /jobs`). `authenticate=False` sends no credentials (the
+        token request itself).
         """
         attempt = 0
-        refreshed_after_401 = False
+        refreshed_after_401 = not authenticate
         while True:
             attempt += 1
+            headers = self._auth_headers() if authenticate else {}
             try:
                 response = self._http.request(
-                    method, path, json=json, params=params, headers=self._auth_headers()
+                    method, path, json=json, params=params, headers=headers
                 )
             except httpx.TransportError as exc:  # connect/read errors and timeouts
                 fault = AirbyteTransientError(f"{method} {path}: {type(exc).__name__}")
@@ -224,30 +227,16 @@ class AirbyteClient:
             "client_secret": self.config.client_secret.get_secret_value(),
             "grant-type": "client_credentials",
         }
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self._http.post("applications/token", json=body)  # no auth header
-            except httpx.TransportError as exc:
-                fault = AirbyteTransientError(f"POST applications/token: {type(exc).__name__}")
-                self.backoff_or_raise(attempt, fault)
-                continue
-            if response.status_code == 429 or response.status_code >= 500:
-                fault = AirbyteTransientError(
-                    f"POST applications/token: HTTP {response.status_code}",
-                    retry_after=_retry_after(response),
-                )
-                self.backoff_or_raise(attempt, fault)
-                continue
-            if response.status_code >= 400:
-                raise AirbyteApiError(
-                    f"Airbyte refused the client credentials (HTTP {response.status_code}) at "
-                    f"{self.config.server_url.rstrip('/')}/applications/token: check "
-                    "AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET"
-                )
-            payload = response.json()
-            return str(payload["access_token"]), float(payload.get("expires_in") or 180)
+        try:
+            payload = self.request("POST", "applications/token", json=body, authenticate=False)
+        except AirbyteApiError as exc:
+            raise AirbyteApiError(
+                f"Airbyte refused the client credentials (HTTP {exc.status_code}) at "
+                f"{self.config.server_url.rstrip('/')}/applications/token: check "
+                "AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET",
+                status_code=exc.status_code,
+            ) from None
+        return str(payload["access_token"]), float(payload.get("expires_in") or 180)
 
 
 def _problem(response: httpx.Response) -> str:

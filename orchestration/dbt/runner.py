@@ -68,16 +68,21 @@ def run_dbt(
     settings: Settings,
     *,
     callbacks: Sequence[Callable[[Any], None]] = (),
+    runner: Any = None,
 ) -> DbtRunResult:
     """Invoke dbt with `args`; never raises for dbt failures, the result says what failed.
 
     `callbacks` receive dbt's structured events as they happen (see `progress.NodeProgress`).
+    `runner` replaces dbt's own `dbtRunner` (e.g. prefect-dbt's, which logs for itself).
     """
     command = args[0]
     started = time.monotonic()
     with exported_env(settings.dbt_env()):
         try:
-            res = dbtRunner(callbacks=list(callbacks)).invoke([*args, "--quiet"])
+            if runner is None:
+                res = dbtRunner(callbacks=list(callbacks)).invoke([*args, "--quiet"])
+            else:
+                res = runner.invoke(args)
         finally:
             release_duckdb()
     elapsed = time.monotonic() - started

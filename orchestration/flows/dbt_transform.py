@@ -19,13 +19,7 @@ from orchestration.artifacts import publish_table
 from orchestration.dbt.deps import deps_needed, record_deps
 from orchestration.dbt.progress import FinishedNode, NodeProgress
 from orchestration.dbt.results import DbtRunResult
-from orchestration.dbt.runner import (
-    dbt_args,
-    exported_env,
-    node_results,
-    release_duckdb,
-    run_dbt,
-)
+from orchestration.dbt.runner import dbt_args, run_dbt
 from orchestration.errors import StepFailed
 from orchestration.logs import get_logger
 from orchestration.settings import Settings, get_settings
@@ -121,17 +115,7 @@ def build_with_node_tasks(settings: Settings, args: list[str]) -> DbtRunResult:
         ),
         raise_on_failure=False,
     )
-    with exported_env(settings.dbt_env()):
-        try:
-            res = runner.invoke(args)
-        finally:
-            release_duckdb()
-    result = DbtRunResult(
-        command=args[0],
-        success=bool(res.success),
-        nodes=node_results(res.result),
-        error=None if res.success else str(res.exception or "dbt failed"),
-    )
+    result = run_dbt(args, settings, runner=runner)
     if not result.success:
         raise StepFailed(result.failure_message())
     return result

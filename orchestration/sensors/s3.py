@@ -148,21 +148,15 @@ class S3Sensor:
                 backoff = poll_interval
             except UserError:
                 raise
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            except Exception as exc:  # S3 fault, or a failed trigger (its batch stays pending)
                 self.stats.errors += 1
                 self.stats.polls += 1
                 backoff = min(max(backoff * 2, 1.0), 300.0)
-                self.log.warning("S3 poll failed (%s); retrying in %.0fs", exc, backoff)
-            except Exception as exc:  # a failed trigger: the batch stays pending
-                self.stats.errors += 1
-                self.stats.polls += 1
-                backoff = min(max(backoff * 2, 1.0), 300.0)
-                self.log.warning(
-                    "Triggering downstream work failed (%s); the batch is kept and retried in "
-                    "%.0fs",
-                    exc,
-                    backoff,
+                s3_fault = isinstance(
+                    exc, (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
                 )
+                what = "S3 poll" if s3_fault else "Triggering downstream work (batch kept)"
+                self.log.warning("%s failed (%s); retrying in %.0fs", what, exc, backoff)
             if self.stats.polls % self.heartbeat_every == 0:
                 self.heartbeat()
             if max_polls is not None and self.stats.polls >= max_polls:
