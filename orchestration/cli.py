@@ -34,6 +34,14 @@ Select = Annotated[
     typer.Option("--select", "-s", help="dbt selection (repeatable), e.g. -s marts"),
 ]
 Exclude = Annotated[list[str] | None, typer.Option("--exclude", help="dbt exclusion (repeatable)")]
+BlockName = Annotated[
+    str | None,
+    typer.Option(
+        "--block",
+        help="Take the configuration from the blocks saved under this name "
+        "(`elt blocks register --name NAME`) instead of the environment.",
+    ),
+]
 
 
 @app.callback()
@@ -104,12 +112,15 @@ def run(
         int | None, typer.Option(help="Embedded faker: seed for repeatable data.")
     ] = None,
     select: Select = None,
+    block: BlockName = None,
 ) -> None:
     """Run the full pipeline: sync, dbt build, freshness check."""
-    _preflight(needs_airbyte=True)
+    _preflight(needs_airbyte=True, block_name=block)
     from orchestration.flows.full_pipeline import full_pipeline
 
-    summary = _run(lambda: full_pipeline(faker_count=count, faker_seed=seed, select=select))
+    summary = _run(
+        lambda: full_pipeline(faker_count=count, faker_seed=seed, select=select, block_name=block)
+    )
     console.rule("full pipeline")
     for line in summary.lines():
         console.print(f"  {line}", highlight=False, soft_wrap=True)
@@ -128,9 +139,12 @@ def sync(
     seed: Annotated[
         int | None, typer.Option(help="Embedded faker: seed for repeatable data.")
     ] = None,
+    block: BlockName = None,
 ) -> None:
     """Run the Airbyte sync(s) and print rows per stream."""
-    _preflight(needs_warehouse=False, needs_airbyte=True, connection_ids=connection)
+    _preflight(
+        needs_warehouse=False, needs_airbyte=True, connection_ids=connection, block_name=block
+    )
     from orchestration.flows.airbyte_sync import airbyte_sync
 
     results = _run(
@@ -139,6 +153,7 @@ def sync(
             max_concurrent=max_concurrent,
             faker_count=count,
             faker_seed=seed,
+            block_name=block,
         )
     )
     _table("Airbyte syncs", [r.as_row() for r in results])
@@ -172,10 +187,16 @@ def transform(
     node_tasks: Annotated[
         bool, typer.Option("--node-tasks", help="One Prefect task per dbt node (slow).")
     ] = False,
+    block: BlockName = None,
 ) -> None:
     """Run `dbt deps` (when packages changed) and `dbt build` on any dbt project."""
     parsed_vars = _run(lambda: _parse_vars(dbt_vars))
-    _preflight(dbt_target=target, dbt_project_dir=project_dir, dbt_profiles_dir=profiles_dir)
+    _preflight(
+        block_name=block,
+        dbt_target=target,
+        dbt_project_dir=project_dir,
+        dbt_profiles_dir=profiles_dir,
+    )
     from orchestration.flows.dbt_transform import dbt_transform
 
     result = _run(
@@ -190,6 +211,7 @@ def transform(
             profiles_dir=profiles_dir,
             retry=retry,
             node_tasks=node_tasks,
+            block_name=block,
         )
     )
     counts = ", ".join(f"{k}={v}" for k, v in sorted(result.status_counts().items()))
@@ -219,12 +241,13 @@ def sensor(
         typer.Option(help="Deployment started per batch (S3_SENSOR_DEPLOYMENT), e.g. flow/name."),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Objects per batch.")] = 100,
+    block: BlockName = None,
 ) -> None:
     """Watch an S3 prefix; print (or hand to a deployment) each batch of new objects."""
     if start not in ("beginning", "now"):
         console.print("[red]error:[/red] --start must be 'beginning' or 'now'", highlight=False)
         raise typer.Exit(1)
-    _preflight(needs_warehouse=False, s3_bucket=bucket, s3_prefix=prefix)
+    _preflight(needs_warehouse=False, block_name=block, s3_bucket=bucket, s3_prefix=prefix)
     from orchestration.flows.sensors.s3_sensor import s3_sensor
 
     stats = _run(
@@ -237,6 +260,7 @@ def sensor(
             start=start,  # type: ignore[arg-type]
             deployment=deployment,
             batch_size=batch_size,
+            block_name=block,
         )
     )
     status_console.print(
@@ -265,13 +289,82 @@ def freshness(
     threshold_hours: Annotated[
         float | None, typer.Option(help="Override FRESHNESS_THRESHOLD_HOURS.")
     ] = None,
+    block: BlockName = None,
 ) -> None:
     """Check the freshness SLA of every raw table."""
-    _preflight()
+    _preflight(block_name=block)
     from orchestration.flows.freshness import freshness_check
 
-    results = _run(lambda: freshness_check(threshold_hours=threshold_hours))
+    results = _run(lambda: freshness_check(threshold_hours=threshold_hours, block_name=block))
     _table("Freshness", [r.as_row() for r in results])
+
+
+blocks_app = typer.Typer(
+    help="Prefect blocks holding the Airbyte, Snowflake, dbt and S3 configuration.",
+    no_args_is_help=True,
+)
+app.add_typer(blocks_app, name="blocks")
+BlocksName = Annotated[str, typer.Option("--name", help="Name the blocks are saved under.")]
+
+
+@blocks_app.command("register")
+def blocks_register(name: BlocksName = "default") -> None:
+    """Validate the environment/.env, then save every block (unchanged ones are left alone)."""
+    from orchestration.blocks.register import describe, register_blocks, validated_settings
+
+    settings = _run(validated_settings)
+    for saved in _run(lambda: register_blocks(settings, name)):
+        console.print(
+            f"{saved.status:<9} {describe(saved.ref, saved.block)}", highlight=False, soft_wrap=True
+        )
+
+
+@blocks_app.command("show")
+def blocks_show(
+    name: Annotated[
+        str | None, typer.Option("--name", help="Only the blocks of this name.")
+    ] = None,
+) -> None:
+    """List the saved blocks, secrets masked."""
+    from orchestration.blocks.register import describe, saved_blocks
+
+    found = _run(lambda: saved_blocks(name))
+    if not found:
+        console.print(
+            "no blocks saved"
+            + (f" under the name {name!r}" if name else "")
+            + ": register them with `elt blocks register"
+            + (f" --name {name}`" if name else "`"),
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    for ref, block in found:
+        console.print(describe(ref, block), highlight=False, soft_wrap=True)
+
+
+@app.command()
+def serve() -> None:
+    """Serve the deployments of prefect.yaml (same schedules) from this process, no work pool."""
+    from orchestration.schedules.serve import serve as serve_deployments
+
+    _run(serve_deployments)
+
+
+@app.command()
+def prepare(
+    embedded: Annotated[
+        bool,
+        typer.Option(help="Also build the embedded PyAirbyte environment and its connector."),
+    ] = False,
+) -> None:
+    """Install dbt packages and parse the project (and the embedded Airbyte) ahead of runs."""
+    from orchestration.prepare import prepare_dbt, prepare_embedded
+
+    _preflight()
+    console.print(_run(prepare_dbt), highlight=False)
+    if embedded:
+        console.print(_run(prepare_embedded), highlight=False)
 
 
 def main() -> None:

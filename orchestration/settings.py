@@ -6,11 +6,12 @@ directory (environment variables win). Secrets are `SecretStr` so they never pri
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestration.errors import ConfigError
@@ -56,6 +57,9 @@ class Settings(BaseSettings):
     dbt_profiles_dir: Path | None = Field(default=None, alias="DBT_PROFILES_DIR")
     dbt_target: Literal["local", "dev", "prod"] = Field(default="local", alias="DBT_TARGET")
     dbt_threads: int = Field(default=4, ge=1, alias="DBT_THREADS")
+    # Default selection when a run names none (dbt syntax, space-separated).
+    dbt_select: str = Field(default="", alias="DBT_SELECT")
+    dbt_exclude: str = Field(default="", alias="DBT_EXCLUDE")
     duckdb_path: Path = Field(default=Path(".elt/warehouse.duckdb"), alias="DUCKDB_PATH")
 
     # --- S3 landing zone ---
@@ -63,6 +67,13 @@ class Settings(BaseSettings):
     s3_prefix: str = Field(default="inbound/", alias="S3_PREFIX")
     s3_poll_interval_seconds: float = Field(default=30, gt=0, alias="S3_POLL_INTERVAL_SECONDS")
     s3_sensor_deployment: str = Field(default="", alias="S3_SENSOR_DEPLOYMENT")
+    # Empty AWS values leave boto3's own chain (env, profile, instance role) in charge.
+    aws_access_key_id: str = Field(default="", alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: SecretStr = Field(default=SecretStr(""), alias="AWS_SECRET_ACCESS_KEY")
+    aws_region: str = Field(
+        default="", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION", "aws_region")
+    )
+    aws_endpoint_url: str = Field(default="", alias="AWS_ENDPOINT_URL")
 
     # --- Freshness SLA ---
     freshness_threshold_hours: float = Field(default=25, gt=0, alias="FRESHNESS_THRESHOLD_HOURS")
@@ -107,6 +118,14 @@ class Settings(BaseSettings):
     @property
     def connection_ids(self) -> list[str]:
         return [c.strip() for c in self.airbyte_connection_id.split(",") if c.strip()]
+
+    @property
+    def default_select(self) -> list[str]:
+        return self.dbt_select.split()
+
+    @property
+    def default_exclude(self) -> list[str]:
+        return self.dbt_exclude.split()
 
     @cached_property
     def resolved_profiles_dir(self) -> Path:
@@ -230,10 +249,28 @@ class Settings(BaseSettings):
         return args
 
 
-def get_settings(**overrides: object) -> Settings:
-    """Settings from the environment and `.env`, with explicit overrides (flow parameters)."""
+def default_block_name() -> str | None:
+    """ELT_BLOCK (environment, then `.env`): the blocks a worker's runs use by default."""
+    from dotenv import dotenv_values
+
+    return os.environ.get("ELT_BLOCK") or dotenv_values(".env").get("ELT_BLOCK") or None
+
+
+def get_settings(block_name: str | None = None, **overrides: object) -> Settings:
+    """Settings from the environment and `.env`, with explicit overrides (flow parameters).
+
+    With `block_name` (or ELT_BLOCK), the blocks saved under that name supply the Airbyte,
+    dbt, S3 and Snowflake values instead of the environment; explicit overrides still win.
+    """
+    values: dict[str, object] = {}
+    block_name = block_name or default_block_name()
+    if block_name:
+        from orchestration.blocks.mapping import settings_from_blocks
+
+        values.update(settings_from_blocks(block_name))
+    values.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings(**values)
     except Exception as exc:  # pydantic.ValidationError: make it one line naming the variable
         raise ConfigError(_describe_validation_error(exc)) from None
 

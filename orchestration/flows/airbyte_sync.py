@@ -43,9 +43,12 @@ def airbyte_sync(
     max_concurrent: int | None = None,
     faker_count: int | None = None,
     faker_seed: int | None = None,
+    block_name: str | None = None,
 ) -> list[SyncResult]:
-    """Sync Airbyte connections; with no AIRBYTE_SERVER_URL, the embedded source-faker."""
-    settings = get_settings(faker_count=faker_count, faker_seed=faker_seed)
+    """Sync Airbyte connections; with no AIRBYTE_SERVER_URL, the embedded source-faker.
+
+    `block_name` takes the Airbyte settings from the blocks saved under that name."""
+    settings = get_settings(block_name, faker_count=faker_count, faker_seed=faker_seed)
     if settings.embedded_airbyte:
         results = [embedded_sync_task(settings)]
     else:

@@ -90,8 +90,10 @@ def transform_settings(
     threads: int | None = None,
     project_dir: str | None = None,
     profiles_dir: str | None = None,
+    block_name: str | None = None,
 ) -> Settings:
     settings = get_settings(
+        block_name,
         dbt_target=target,
         dbt_threads=threads,
         dbt_project_dir=project_dir,
@@ -133,22 +135,25 @@ def dbt_transform(
     profiles_dir: str | None = None,
     retry: bool = False,
     node_tasks: bool = False,
+    block_name: str | None = None,
 ) -> DbtRunResult:
     """Install dbt packages if needed, then build (seeds, models, snapshots, tests).
 
     With `retry=True`, or when Prefect retries this flow run, `dbt retry` rebuilds only the
     nodes that failed or were skipped in the previous build. `node_tasks=True` runs each dbt
     node as a Prefect task (prefect-dbt), for small projects that want a task per node.
+    `block_name` takes the dbt (and Snowflake) settings from the blocks of that name; the
+    Snowflake credentials reach dbt's profile as environment variables, never as a file.
     """
-    settings = transform_settings(target, threads, project_dir, profiles_dir)
+    settings = transform_settings(target, threads, project_dir, profiles_dir, block_name)
     install_packages(settings)
     retrying = retry or (flow_run.run_count or 1) > 1
     command = "retry" if retrying else "build"
     if retrying:
         get_logger().info("Retrying: dbt retry rebuilds only what failed or was skipped")
     options = {
-        "select": select or (),
-        "exclude": exclude or (),
+        "select": select or settings.default_select,
+        "exclude": exclude or settings.default_exclude,
         "full_refresh": full_refresh,
         "dbt_vars": vars,
     }

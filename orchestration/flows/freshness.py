@@ -33,9 +33,10 @@ def emit_freshness_event(result: FreshnessResult, target: str) -> None:
 def freshness_check(
     threshold_hours: float | None = None,
     tables: list[str] | None = None,
+    block_name: str | None = None,
 ) -> list[FreshnessResult]:
     """Fail when the newest raw row of any table is older than the threshold."""
-    settings = get_settings(freshness_threshold_hours=threshold_hours)
+    settings = get_settings(block_name, freshness_threshold_hours=threshold_hours)
     settings.require_warehouse()
     threshold = settings.freshness_threshold_hours
     newest = newest_extracted_at(settings, tables or settings.streams)

@@ -50,19 +50,25 @@ def full_pipeline(
     select: list[str] | None = None,
     freshness_threshold_hours: float | None = None,
     s3_keys: list[str] | None = None,
+    block_name: str | None = None,
 ) -> PipelineSummary:
     """Extract/load, transform, then check the freshness SLA; stops at the first failure.
 
     `s3_keys` is set when the S3 sensor started this run: the new landing files, logged.
+    `block_name` takes the configuration from the blocks saved under that name.
     """
     if s3_keys:
         get_logger().info(
             "Started by the S3 sensor for %d new file(s): %s", len(s3_keys), s3_keys[:20]
         )
     summary = PipelineSummary()
-    summary.syncs = airbyte_sync(faker_count=faker_count, faker_seed=faker_seed)
-    summary.build = dbt_transform(select=select)
-    summary.freshness = freshness_check(threshold_hours=freshness_threshold_hours)
+    summary.syncs = airbyte_sync(
+        faker_count=faker_count, faker_seed=faker_seed, block_name=block_name
+    )
+    summary.build = dbt_transform(select=select, block_name=block_name)
+    summary.freshness = freshness_check(
+        threshold_hours=freshness_threshold_hours, block_name=block_name
+    )
     publish_markdown(
         "full-pipeline-summary",
         "\n".join(f"- {line}" for line in summary.lines()),

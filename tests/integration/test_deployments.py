@@ -1,18 +1,20 @@
-"""`prefect deploy --all` against a real `prefect server start`, then a process worker runs the
-daily deployment on the embedded defaults to Completed."""
+"""Against a real `prefect server start`: block registration, `prefect deploy --all`, a process
+worker running the daily deployment from the blocks on the embedded defaults, and `elt serve`."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from orchestration.schedules.daily import DAILY_SCHEDULE
-from tests.conftest import CONNECTOR_CACHE, REPO, cli_env
+from tests.conftest import CONNECTOR_CACHE, REPO, cli_env, query
 from tests.fakes.s3 import free_port
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -57,9 +59,117 @@ def prefect(*args: str, env: dict[str, str], timeout: float = 300) -> str:
     return proc.stdout
 
 
-def test_deploy_all_then_a_worker_runs_the_daily_pipeline(prefect_server, tmp_path):
+def elt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def register(name: str, env: dict[str, str], *, script: bool = False) -> dict[str, str]:
+    """Register the blocks; returns {block ref: status} as printed."""
+    command = (
+        [sys.executable, "-m", "orchestration.blocks.connections", "--name", name]
+        if script
+        else [sys.executable, "-m", "orchestration.cli", "blocks", "register", "--name", name]
+    )
+    proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    statuses = {}
+    for line in proc.stdout.splitlines():
+        status, ref = line.split()[:2]
+        statuses[ref.rstrip(":")] = status
+    return statuses | {"_output": proc.stdout}
+
+
+def block_documents(api: str, name: str) -> dict[str, dict]:
+    docs = httpx.post(f"{api}/block_documents/filter", json={"include_secrets": False}).json()
+    return {f"{d['block_type']['slug']}/{d['name']}": d for d in docs if d["name"] == name}
+
+
+SECRETS = {
+    "AIRBYTE_CLIENT_SECRET": f"airbyte-{uuid.uuid4().hex}",
+    "SNOWFLAKE_PASSWORD": f"snowflake-{uuid.uuid4().hex}",
+    "AWS_SECRET_ACCESS_KEY": f"aws-{uuid.uuid4().hex}",
+}
+
+
+def test_block_registration_is_idempotent_and_never_shows_a_secret(prefect_server):
+    env = {
+        **prefect_server,
+        "AIRBYTE_SERVER_URL": "https://api.airbyte.com/v1",
+        "AIRBYTE_CONNECTION_ID": "conn-a,conn-b",
+        "AIRBYTE_CLIENT_ID": "client-1",
+        "DBT_TARGET": "prod",
+        "DBT_PROJECT_DIR": str(REPO / "dbt_project"),
+        "SNOWFLAKE_ACCOUNT": "acme-eu1",
+        "SNOWFLAKE_USER": "ELT",
+        "SNOWFLAKE_DATABASE": "ANALYTICS",
+        "SNOWFLAKE_SCHEMA": "MARTS",
+        "SNOWFLAKE_WAREHOUSE": "TRANSFORM_WH",
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+        **SECRETS,
+    }
+    api = env["PREFECT_API_URL"]
+    name = "prod-like"
+    refs = {
+        f"{slug}/{name}"
+        for slug in (
+            "elt-airbyte-connection",
+            "snowflake-credentials",
+            "elt-snowflake-connection",
+            "elt-dbt-config",
+            "aws-credentials",
+            "s3-bucket",
+        )
+    }
+
+    first = register(name, env)
+    saved = block_documents(api, name)
+    second = register(name, env, script=True)
+
+    assert {k: v for k, v in first.items() if k != "_output"} == dict.fromkeys(refs, "created")
+    assert {k: v for k, v in second.items() if k != "_output"} == dict.fromkeys(refs, "unchanged")
+    assert block_documents(api, name) == saved  # same documents, not even re-saved
+    airbyte = httpx.get(
+        f"{api}/block_documents/{saved[f'elt-airbyte-connection/{name}']['id']}",
+        params={"include_secrets": True},
+    ).json()["data"]
+    assert airbyte["connection_ids"] == ["conn-a", "conn-b"]
+    assert airbyte["client_secret"] == SECRETS["AIRBYTE_CLIENT_SECRET"]  # stored, not lost
+
+    shown = elt("blocks", "show", "--name", name, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "client_secret=********" in shown.stdout and "password=********" in shown.stdout
+    inspected = [
+        prefect("block", "inspect", ref, env=env)
+        for ref in (f"elt-snowflake-connection/{name}", f"aws-credentials/{name}")
+    ]
+    for output in [first["_output"], second["_output"], shown.stdout, *inspected]:
+        for secret in SECRETS.values():
+            assert secret not in output
+
+
+def test_an_unknown_block_name_says_how_to_register_it(prefect_server):
+    proc = elt("sync", "--block", "nope", env=prefect_server)
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == (
+        "error: no elt-airbyte-connection block named 'nope' on the Prefect server: register "
+        "the blocks with `elt blocks register --name nope` (or `python -m "
+        "orchestration.blocks.connections --name nope`)"
+    )
+
+
+def test_deploy_all_then_a_worker_runs_the_daily_pipeline_from_the_blocks(prefect_server, tmp_path):
     env = {**prefect_server, "ELT_WORKDIR": str(REPO)}
     api = env["PREFECT_API_URL"]
+    # The blocks choose the dbt project and a default selection the worker's environment lacks.
+    register("ci", {**env, "DBT_PROJECT_DIR": str(REPO / "dbt_project"), "DBT_SELECT": "staging"})
     prefect("work-pool", "create", "elt-process", "--type", "process", env=env)
     prefect("--no-prompt", "deploy", "--all", env=env)
 
@@ -78,13 +188,52 @@ def test_deploy_all_then_a_worker_runs_the_daily_pipeline(prefect_server, tmp_pa
         f"{api}/deployments/{daily['id']}/create_flow_run",
         json={"parameters": {"faker_count": 100, "faker_seed": 7}},
     ).json()
+    warehouse = tmp_path / "warehouse.duckdb"
     worker_env = {
         **env,
-        "DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+        "ELT_BLOCK": "ci",
+        "DUCKDB_PATH": str(warehouse),
         "ELT_HOME": str(CONNECTOR_CACHE),
-        "DBT_PROJECT_DIR": str(REPO / "dbt_project"),
     }
     prefect("worker", "start", "--pool", "elt-process", "--run-once", env=worker_env, timeout=600)
 
     state = httpx.get(f"{api}/flow_runs/{run['id']}").json()["state"]
     assert state["type"] == "COMPLETED", state
+    relations = {
+        row[0] for row in query(warehouse, "select table_name from information_schema.tables")
+    }
+    assert {"stg_users", "stg_products", "stg_purchases", "users"} <= relations
+    assert "dim_users" not in relations  # built only the DbtConfig block's selection
+
+
+def test_elt_serve_serves_the_same_schedules_from_this_process(prefect_server):
+    api = prefect_server["PREFECT_API_URL"]
+    started = datetime.now(UTC).isoformat()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", "serve"],
+        cwd=REPO,
+        env=prefect_server,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            served = {
+                d["name"]: d
+                for d in httpx.post(f"{api}/deployments/filter", json={}).json()
+                if d["updated"] > started  # (re)created by `elt serve`
+            }
+            if len(served) == 4 or time.monotonic() > deadline or server.poll() is not None:
+                break
+            time.sleep(1)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert set(served) == {"daily-full-pipeline", "s3-sensor", "airbyte-sync", "dbt-transform"}
+    (schedule,) = served["daily-full-pipeline"]["schedules"]
+    assert (schedule["schedule"]["cron"], schedule["schedule"]["timezone"]) == (
+        DAILY_SCHEDULE,
+        "UTC",
+    )
+    assert served["s3-sensor"]["parameters"] == {"max_runtime": 3600, "start": "now"}

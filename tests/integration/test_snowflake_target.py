@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -106,14 +107,35 @@ def test_dbt_build_and_freshness_on_the_snowflake_target(fake_snowflake, warehou
     assert all(r.passed for r in freshness)
 
 
-def test_the_snowflake_password_is_never_written_to_disk(fake_snowflake, elt_env):
-    dbt_transform(select=["stg_users"])
-    written = [REPO / "dbt_project" / "target", REPO / "dbt_project" / "logs", elt_env]
-    leaks = [
+def files_holding_the_password(workdir: Path) -> list[Path]:
+    written = [REPO / "dbt_project" / "target", REPO / "dbt_project" / "logs", workdir]
+    return [
         path
         for root in written
         if root.exists()
         for path in root.rglob("*")
         if path.is_file() and SECRET.encode() in path.read_bytes()
     ]
-    assert leaks == []
+
+
+def test_the_snowflake_password_is_never_written_to_disk(fake_snowflake, elt_env):
+    dbt_transform(select=["stg_users"])
+    assert files_holding_the_password(elt_env) == []
+
+
+def test_dbt_takes_the_snowflake_credentials_from_the_block(fake_snowflake, elt_env, monkeypatch):
+    from orchestration.blocks.register import register_blocks, validated_settings
+
+    fake_snowflake.cursor().execute("create schema if not exists FROM_BLOCK")
+    monkeypatch.setenv("SNOWFLAKE_SCHEMA", "FROM_BLOCK")
+    register_blocks(validated_settings(), "snowflake-ci")
+    for name in [v for v in os.environ if v.startswith("SNOWFLAKE_")] + ["DBT_TARGET"]:
+        monkeypatch.delenv(name)  # from here on only the blocks know the warehouse
+
+    result = dbt_transform(select=["stg_users"], block_name="snowflake-ci")
+
+    assert [n.name for n in result.nodes if n.resource_type == "model"] == ["stg_users"]
+    cur = fake_snowflake.cursor()
+    cur.execute("select count(*) from ELT.FROM_BLOCK.STG_USERS")
+    assert cur.fetchone()[0] == FAKER_COUNT
+    assert files_holding_the_password(elt_env) == []

@@ -1,8 +1,9 @@
 """The `elt` console script as a user runs it (a subprocess, real exit codes and output)."""
 
 import subprocess
+import sys
 
-from tests.conftest import run_elt
+from tests.conftest import REPO, cli_env, run_elt
 
 
 def elt(*args: str, cwd, **env: str) -> subprocess.CompletedProcess:
@@ -39,3 +40,51 @@ def test_airbyte_server_url_must_be_http(tmp_path):
     proc = elt("sync", cwd=tmp_path, AIRBYTE_SERVER_URL="localhost:8000", AIRBYTE_CONNECTION_ID="c")
     assert proc.returncode == 1
     assert "AIRBYTE_SERVER_URL='localhost:8000' is not an http(s) URL" in proc.stdout
+
+
+def test_block_registration_lists_every_missing_and_invalid_variable_at_once(tmp_path):
+    secret = "pw-never-printed"
+    env = {
+        "AIRBYTE_SERVER_URL": "http://127.0.0.1:9/api/public/v1",
+        "AIRBYTE_CLIENT_ID": "client",
+        "AIRBYTE_POLL_INTERVAL_SECONDS": "often",
+        "DBT_TARGET": "prod",
+        "SNOWFLAKE_PASSWORD": secret,
+        "DBT_PROJECT_DIR": str(REPO / "dbt_project"),
+        "PREFECT_API_URL": "http://127.0.0.1:9/api",  # nothing is saved: never contacted
+    }
+    proc = elt("blocks", "register", "--name", "production", cwd=tmp_path, **env)
+    assert proc.returncode == 1
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    message = lines[0]
+    assert message.startswith("error: cannot register the blocks; fix these variables")
+    for name in (
+        "AIRBYTE_POLL_INTERVAL_SECONDS (invalid",
+        "AIRBYTE_CONNECTION_ID (missing",
+        "AIRBYTE_CLIENT_SECRET (missing",
+        "SNOWFLAKE_ACCOUNT (missing)",
+        "SNOWFLAKE_USER (missing)",
+        "SNOWFLAKE_DATABASE (missing)",
+        "SNOWFLAKE_SCHEMA (missing)",
+        "SNOWFLAKE_WAREHOUSE (missing)",
+    ):
+        assert name in message
+    assert "SNOWFLAKE_PASSWORD" not in message  # set: not missing
+    assert secret not in message
+
+
+def test_the_registration_script_fails_the_same_way(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.blocks.connections", "--name", "production"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=cli_env(DBT_TARGET="dev", DBT_PROJECT_DIR=str(tmp_path / "nowhere")),
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("error: cannot register the blocks;")
+    assert "SNOWFLAKE_ACCOUNT (missing)" in proc.stderr
+    assert "DBT_PROJECT_DIR (invalid: no dbt_project.yml in" in proc.stderr

@@ -3,6 +3,7 @@
 import yaml
 
 from orchestration.schedules.daily import DAILY_SCHEDULE, DAILY_TIMEZONE
+from orchestration.schedules.serve import load_flow, served_deployments
 from tests.conftest import REPO
 
 
@@ -17,13 +18,23 @@ def test_daily_cron_matches_the_schedule_constant():
 
 
 def test_every_deployment_points_at_an_existing_flow():
-    import importlib
-
     for name, deployment in deployments().items():
-        path, function = deployment["entrypoint"].split(":")
-        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
-        assert callable(getattr(module, function)), name
+        assert callable(load_flow(deployment["entrypoint"])), name
         assert deployment["work_pool"]["name"] == "elt-process"
+
+
+def test_elt_serve_offers_the_same_deployments_as_prefect_yaml():
+    served = {d.name: d for d in served_deployments()}
+    assert set(served) == set(deployments())
+    daily = served["daily-full-pipeline"]
+    (schedule,) = daily.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == (DAILY_SCHEDULE, "UTC")
+    assert daily.entrypoint == "orchestration/flows/full_pipeline.py:full_pipeline"
+    sensor = served["s3-sensor"]
+    assert sensor.parameters == {"max_runtime": 3600, "start": "now"}
+    assert sensor.concurrency_limit == 1
+    assert sensor.concurrency_options.collision_strategy == "CANCEL_NEW"
+    assert served["airbyte-sync"].schedules == []
 
 
 def test_the_sensor_runs_one_at_a_time_and_never_piles_up():

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import threading
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import boto3
-from botocore.config import Config
 from prefect import flow
 
+from orchestration.blocks.mapping import aws_block
 from orchestration.errors import ConfigError
 from orchestration.sensors.s3 import PollStats, S3Sensor, stop_on_signals
 from orchestration.sensors.store import PrefectCursorStore
 from orchestration.sensors.triggers import deployment_trigger, print_batch
-from orchestration.settings import get_settings
+from orchestration.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
-def s3_client(endpoint_url: str | None = None):
-    """boto3 reads credentials, region and AWS_ENDPOINT_URL from the environment itself; its
-    standard retry mode retries throttling, 5xx and connection errors with backoff."""
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10)
-    return boto3.client("s3", endpoint_url=endpoint_url or None, config=config)
+def s3_client(settings: Settings | None = None) -> S3Client:
+    """An S3 client from prefect-aws's AwsCredentials: explicit keys, region and endpoint when
+    set (env, `.env` or the S3 block), boto3's own chain otherwise. Its standard retry mode
+    retries throttling, 5xx and connection errors with backoff."""
+    credentials = aws_block(settings or get_settings())
+    credentials.aws_client_parameters.config = {
+        "retries": {"mode": "standard", "max_attempts": 5},
+        "connect_timeout": 10,
+    }
+    return credentials.get_s3_client()
 
 
 @flow(name="s3-sensor")
@@ -33,6 +40,7 @@ def s3_sensor(
     start: Literal["beginning", "now"] = "beginning",
     deployment: str | None = None,
     batch_size: int = 100,
+    block_name: str | None = None,
 ) -> PollStats:
     """Watch s3://bucket/prefix and hand new objects downstream in batches, oldest first.
 
@@ -40,6 +48,7 @@ def s3_sensor(
     `s3_keys` parameter; without one, each batch is printed and published as an artifact.
     """
     settings = get_settings(
+        block_name,
         s3_bucket=bucket,
         s3_prefix=prefix,
         s3_poll_interval_seconds=poll_interval,
@@ -49,7 +58,7 @@ def s3_sensor(
         raise ConfigError("batch_size must be at least 1")
     target = settings.s3_sensor_deployment
     sensor = S3Sensor(
-        s3_client(),
+        s3_client(settings),
         settings.s3_bucket,
         settings.s3_prefix,
         PrefectCursorStore(settings.s3_bucket, settings.s3_prefix),

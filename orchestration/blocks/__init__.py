@@ -1,0 +1,1 @@
+"""Prefect blocks holding the Airbyte, Snowflake, dbt and S3 configuration."""
