@@ -15,13 +15,16 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export UV_NO_PROGRESS := 1
 
-.PHONY: help setup run test bench lint format clean
+.PHONY: help setup run test bench lint format clean image test-image deploy-local deploy-local-stop
 
 help:
 	@echo "make run    - set up, then run full_pipeline on the embedded defaults"
 	@echo "make test   - set up, then run the whole test suite"
 	@echo "make bench  - benchmarks in bench/ (ratios against their targets)"
 	@echo "make lint   - ruff"
+	@echo "make image  - build the Docker image (EMBEDDED=true adds the embedded Airbyte)"
+	@echo "make test-image    - build both images and run elt --help / elt run inside them"
+	@echo "make deploy-local  - local Prefect server + work pool + blocks + deployments + worker"
 
 $(CURDIR)/.tools/bin/uv:
 	@echo "uv not found: installing it into .tools/ with pip"
@@ -57,6 +60,25 @@ lint: setup
 format: setup
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
+
+IMAGE ?= elt-orchestration
+EMBEDDED ?= false
+image:
+	@if docker info >/dev/null 2>&1; then \
+		docker build --build-arg EMBEDDED=$(EMBEDDED) -t $(IMAGE) . ; \
+	else \
+		bash scripts/image-base-standin.sh "$$(sed -n 's/^ARG BASE_IMAGE=//p' Dockerfile)" && \
+		buildah bud --isolation chroot --network host --layers --build-arg EMBEDDED=$(EMBEDDED) -t $(IMAGE) . ; \
+	fi
+
+test-image:
+	bash scripts/test-image.sh
+
+deploy-local: setup
+	bash scripts/deploy-local.sh
+
+deploy-local-stop:
+	bash scripts/deploy-local.sh stop
 
 clean:
 	rm -rf .venv embedded/.venv .tools .elt dbt_project/target dbt_project/dbt_packages dbt_project/logs

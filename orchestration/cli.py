@@ -6,7 +6,6 @@ Every command prints a short summary and exits 0 only on success; a failure prin
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import Annotated, TypeVar
@@ -368,10 +367,6 @@ def prepare(
 
 
 def main() -> None:
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # The first start of the ephemeral API migrates its database: slower than Prefect's 20 s.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     sys.exit(app())
 
 

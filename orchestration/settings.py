@@ -134,6 +134,7 @@ class Settings(BaseSettings):
     def require_airbyte(self, connection_ids: list[str] | None = None) -> None:
         """Fail before any work when the Airbyte API settings cannot work."""
         if self.embedded_airbyte:
+            self.require_embedded_project()
             return
         self.airbyte_api_config()
         if not (connection_ids or self.connection_ids):
@@ -141,6 +142,17 @@ class Settings(BaseSettings):
                 "AIRBYTE_SERVER_URL is set but no connection is: set AIRBYTE_CONNECTION_ID "
                 "(one id or a comma-separated list) or pass --connection"
             )
+
+    def require_embedded_project(self) -> Path:
+        project_dir = self.embedded_project_dir.resolve()
+        if not (project_dir / "pyproject.toml").exists():
+            raise ConfigError(
+                f"no embedded Airbyte here (EMBEDDED_AIRBYTE_PROJECT_DIR={project_dir} holds no "
+                "pyproject.toml): set AIRBYTE_SERVER_URL to sync through an Airbyte server, or "
+                "point EMBEDDED_AIRBYTE_PROJECT_DIR at the repository's embedded/ folder "
+                "(images: build with --build-arg EMBEDDED=true)"
+            )
+        return project_dir
 
     def airbyte_api_config(self) -> AirbyteApiConfig:
         from orchestration.airbyte.client import AirbyteApiConfig

@@ -37,14 +37,21 @@ cat >"$rootfs/etc/apt/sources.list" <<EOF
 deb $mirror $SUITE main
 deb $mirror $SUITE-updates main
 EOF
-mkdir -p "$rootfs/etc/ssl/certs"
+# The machine's CAs (its egress may re-sign TLS): in the bundle now, and in
+# /usr/local/share/ca-certificates so a later `apt-get install ca-certificates` keeps them.
+mkdir -p "$rootfs/etc/ssl/certs" "$rootfs/usr/local/share/ca-certificates"
 cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
+cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/" 2>/dev/null || true
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb
 
 tar -C "$rootfs" -cf "$workdir/rootfs.tar" .
 container=$(buildah from scratch)
 buildah add --quiet "$container" "$workdir/rootfs.tar" / >/dev/null
-buildah config --cmd /bin/bash --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$container"
+bundle=/etc/ssl/certs/ca-certificates.crt
+buildah config --cmd /bin/bash \
+    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --env SSL_CERT_FILE=$bundle --env PIP_CERT=$bundle --env REQUESTS_CA_BUNDLE=$bundle \
+    "$container"
 buildah commit --quiet "$container" "$IMAGE" >/dev/null
 buildah rm "$container" >/dev/null
 echo "built stand-in $IMAGE"

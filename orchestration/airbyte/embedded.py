@@ -49,12 +49,7 @@ def embedded_python(project_dir: Path) -> Path:
 
 def ensure_environment(settings: Settings) -> Path:
     """Build (once) the isolated PyAirbyte environment; later calls only check it is in sync."""
-    project_dir = settings.embedded_project_dir.resolve()
-    if not (project_dir / "pyproject.toml").exists():
-        raise ConfigError(
-            f"EMBEDDED_AIRBYTE_PROJECT_DIR={project_dir} holds no pyproject.toml: point it at "
-            "the repository's embedded/ folder"
-        )
+    project_dir = settings.require_embedded_project()
     python = embedded_python(project_dir)
     log = get_logger()
     if not python.exists():

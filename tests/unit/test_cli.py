@@ -88,3 +88,12 @@ def test_the_registration_script_fails_the_same_way(tmp_path):
     assert proc.stderr.startswith("error: cannot register the blocks;")
     assert "SNOWFLAKE_ACCOUNT (missing)" in proc.stderr
     assert "DBT_PROJECT_DIR (invalid: no dbt_project.yml in" in proc.stderr
+
+
+def test_without_the_embedded_airbyte_the_fix_is_named_before_any_work(tmp_path):
+    proc = elt("run", cwd=tmp_path, EMBEDDED_AIRBYTE_PROJECT_DIR=str(tmp_path / "missing"))
+    assert proc.returncode == 1
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: no embedded Airbyte here (EMBEDDED_AIRBYTE_PROJECT_DIR=")
+    assert "set AIRBYTE_SERVER_URL" in lines[0]

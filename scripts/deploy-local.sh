@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make deploy-local`: a Prefect server on loopback, the `elt-process` work pool, the blocks
+# registered from .env, every deployment of prefect.yaml, and a process worker running them.
+# `make deploy-local-stop` stops the server and the worker. State lives in .elt/deploy-local/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PORT=${PREFECT_PORT:-4200}
+STATE=$PWD/.elt/deploy-local
+BLOCK=${ELT_BLOCK:-local}
+BIN=$PWD/.venv/bin
+export PREFECT_HOME=${PREFECT_HOME:-$STATE/prefect-home}
+export PREFECT_API_URL=http://127.0.0.1:$PORT/api
+export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 DBT_SEND_ANONYMOUS_USAGE_STATS=false
+export ELT_WORKDIR=$PWD
+mkdir -p "$STATE"
+
+stop() {
+    for name in worker server; do
+        if [ -f "$STATE/$name.pid" ]; then
+            kill "$(cat "$STATE/$name.pid")" 2>/dev/null && echo "stopped the $name" || true
+            rm -f "$STATE/$name.pid"
+        fi
+    done
+}
+[ "${1:-}" = stop ] && { stop; exit 0; }
+
+healthy() { curl -fsS "$PREFECT_API_URL/health" >/dev/null 2>&1; }
+
+if healthy; then
+    echo "Prefect server already answering on $PREFECT_API_URL"
+else
+    echo "starting a Prefect server on 127.0.0.1:$PORT (log: $STATE/server.log)"
+    nohup "$BIN/prefect" server start --host 127.0.0.1 --port "$PORT" >"$STATE/server.log" 2>&1 &
+    echo $! >"$STATE/server.pid"
+    for _ in $(seq 180); do healthy && break; sleep 1; done
+    healthy || { echo "error: the Prefect server did not start; see $STATE/server.log" >&2; exit 1; }
+fi
+
+"$BIN/prefect" work-pool inspect elt-process >/dev/null 2>&1 \
+    || "$BIN/prefect" work-pool create elt-process --type process
+echo "registering the blocks from the environment and .env as '$BLOCK'"
+"$BIN/elt" blocks register --name "$BLOCK"
+"$BIN/prefect" --no-prompt deploy --all
+
+if [ -f "$STATE/worker.pid" ] && kill -0 "$(cat "$STATE/worker.pid")" 2>/dev/null; then
+    echo "worker already running (pid $(cat "$STATE/worker.pid"))"
+else
+    echo "starting a process worker on elt-process (log: $STATE/worker.log)"
+    ELT_BLOCK=$BLOCK nohup "$BIN/prefect" worker start --pool elt-process >"$STATE/worker.log" 2>&1 &
+    echo $! >"$STATE/worker.pid"
+fi
+
+cat <<DONE
+
+Prefect UI:  http://127.0.0.1:$PORT
+Run now:     PREFECT_API_URL=$PREFECT_API_URL .venv/bin/prefect deployment run full-pipeline/daily-full-pipeline
+Stop:        make deploy-local-stop
+DONE
