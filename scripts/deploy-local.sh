@@ -15,12 +15,15 @@ export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 DBT_SEND_ANONYMOUS_
 export ELT_WORKDIR=$PWD
 mkdir -p "$STATE"
 
-stop() {
+stop() {  # SIGINT (the worker shuts down on it, not on SIGTERM), then SIGKILL after 30 s
     for name in worker server; do
-        if [ -f "$STATE/$name.pid" ]; then
-            kill "$(cat "$STATE/$name.pid")" 2>/dev/null && echo "stopped the $name" || true
-            rm -f "$STATE/$name.pid"
-        fi
+        [ -f "$STATE/$name.pid" ] || continue
+        pid=$(cat "$STATE/$name.pid")
+        kill -INT "$pid" 2>/dev/null || true
+        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        rm -f "$STATE/$name.pid"
+        echo "stopped the $name"
     done
 }
 [ "${1:-}" = stop ] && { stop; exit 0; }
