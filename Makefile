@@ -71,7 +71,7 @@ image:
 		buildah bud --isolation chroot --network host --layers --build-arg EMBEDDED=$(EMBEDDED) -t $(IMAGE) . ; \
 	fi
 
-test-image:
+test-image: setup
 	bash scripts/test-image.sh
 
 deploy-local: setup

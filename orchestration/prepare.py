@@ -15,15 +15,14 @@ from orchestration.settings import get_settings
 def prepare_dbt() -> str:
     settings = get_settings()
     project_dir = settings.dbt_project_dir.resolve()
-    for command in ("deps", "parse"):
-        if command == "deps" and not deps_needed(project_dir):
-            continue
+    steps = ["deps", "parse"] if deps_needed(project_dir) else ["parse"]
+    for command in steps:
         result = run_dbt(dbt_args(command, settings), settings)
         if not result.success:
             raise StepFailed(result.failure_message())
         if command == "deps":
             record_deps(project_dir)
-    return f"dbt project ready: packages installed, manifest in {project_dir / 'target'}"
+    return f"dbt project ready ({' + '.join(steps)}): manifest in {project_dir / 'target'}"
 
 
 def prepare_embedded() -> str:

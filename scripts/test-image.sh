@@ -90,4 +90,32 @@ out=$(image_run "$EMBEDDED" FAKER_COUNT=50 -- python -m orchestration.flows.full
     || { echo "$out" | tail -n 30; exit 1; }
 check "python -m orchestration.flows.full_pipeline" "freshness PASS" "$out"
 
+echo "--- a Prefect worker in the image runs the daily deployment"
+# A Prefect server on this machine's loopback (the container shares the host network), the
+# deployments registered from this checkout with the image's work dir, then one worker run.
+PY=$PWD/.venv/bin/python
+PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export PREFECT_API_URL=http://127.0.0.1:$PORT/api PREFECT_HOME=$(mktemp -d)
+server_log=$PREFECT_HOME/server.log
+"$PWD/.venv/bin/prefect" server start --host 127.0.0.1 --port "$PORT" >"$server_log" 2>&1 &
+server_pid=$!
+trap 'kill -INT $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$PREFECT_HOME"' EXIT
+for _ in $(seq 180); do curl -fsS "$PREFECT_API_URL/health" >/dev/null 2>&1 && break; sleep 1; done
+"$PWD/.venv/bin/prefect" work-pool create elt-process --type process >/dev/null
+ELT_WORKDIR=/app "$PWD/.venv/bin/prefect" --no-prompt deploy --all >/dev/null
+run_id=$("$PY" - <<PY
+import httpx
+api = "$PREFECT_API_URL"
+(daily,) = [d for d in httpx.post(f"{api}/deployments/filter", json={}).json()
+            if d["name"] == "daily-full-pipeline"]
+run = httpx.post(f"{api}/deployments/{daily['id']}/create_flow_run",
+                 json={"parameters": {"faker_count": 50}}).json()
+print(run["id"])
+PY
+)
+image_run "$EMBEDDED" "PREFECT_API_URL=$PREFECT_API_URL" -- \
+    prefect worker start --pool elt-process --run-once >/dev/null 2>&1 || true
+state=$(curl -fsS "$PREFECT_API_URL/flow_runs/$run_id" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["state"]["type"])')
+check "prefect worker start --pool elt-process: daily-full-pipeline" "^COMPLETED$" "$state"
+
 echo "image sizes: lean $(image_size "$LEAN"), embedded $(image_size "$EMBEDDED")"

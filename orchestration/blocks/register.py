@@ -154,6 +154,7 @@ def describe(ref: str, block: BaseModel) -> str:
 
 def saved_blocks(name: str | None = None) -> list[tuple[str, Block]]:
     """The saved blocks of the project's types (all names, or one), loaded, as `(ref, block)`."""
+    import httpx
     from prefect.client.orchestration import get_client
 
     found = []
@@ -162,8 +163,10 @@ def saved_blocks(name: str | None = None) -> list[tuple[str, Block]]:
             slug = cls.get_block_type_slug()
             try:
                 documents = client.read_block_documents_by_type(slug, include_secrets=False)
-            except Exception:  # the type is not registered yet: nothing saved
-                continue
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code == 404:  # type not registered yet: nothing saved
+                    continue
+                raise
             for doc in sorted(documents, key=lambda d: d.name or ""):
                 if doc.name and not doc.is_anonymous and name in (None, doc.name):
                     found.append((f"{slug}/{doc.name}", cls.load(doc.name)))
