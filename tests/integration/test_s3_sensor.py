@@ -18,7 +18,7 @@ from orchestration.flows.sensors.s3_sensor import s3_client
 from orchestration.sensors.s3 import S3Sensor
 from orchestration.sensors.store import PrefectCursorStore
 from orchestration.sensors.triggers import deployment_trigger
-from tests.conftest import cli_env, run_elt
+from tests.conftest import REPO, cli_env, run_elt
 from tests.fakes.s3 import Throttle, moto_server
 
 PREFIX = "inbound/"
@@ -290,3 +290,24 @@ def test_a_cursor_too_big_for_a_variable_moves_to_a_block(s3, bucket):
     assert len(restarted.cursor.seen) == 80
     restarted.run(poll_interval=0.01, max_polls=1)
     assert len(recorder.delivered) == 80
+
+
+def test_the_flow_takes_bucket_prefix_endpoint_and_keys_from_the_s3_block(
+    s3, bucket, monkeypatch, tmp_path
+):
+    from orchestration.blocks.register import register_blocks, validated_settings
+    from orchestration.flows.sensors.s3_sensor import s3_sensor
+
+    put(s3, bucket, "inbound/a.csv", "other/ignored.csv")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("S3_BUCKET", bucket)
+    monkeypatch.setenv("S3_PREFIX", PREFIX)
+    monkeypatch.setenv("DBT_PROJECT_DIR", str(REPO / "dbt_project"))
+    register_blocks(validated_settings(), "s3-ci")
+    for name in ("S3_BUCKET", "S3_PREFIX", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID"):
+        monkeypatch.delenv(name)  # only the blocks know the bucket, the endpoint and the keys
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+
+    stats = s3_sensor(block_name="s3-ci", max_polls=1)
+
+    assert (stats.objects, stats.errors) == (1, 0)
