@@ -154,6 +154,17 @@ def settings_from_blocks(name: str) -> dict[str, object]:
 
 def _aws_overrides(credentials: Any) -> dict[str, object]:
     """AwsCredentials, or MinIOCredentials for an S3Bucket made in the UI for MinIO."""
+    unsupported = [
+        field
+        for field in ("profile_name", "assume_role_arn", "aws_session_token")
+        if getattr(credentials, field, None)
+    ]
+    if unsupported:
+        raise ConfigError(
+            f"the S3 block's credentials set {', '.join(unsupported)}, which the sensor does not "
+            "use: give the block access keys, or leave them empty so boto3's own chain "
+            "(profile, instance or task role) applies"
+        )
     if hasattr(credentials, "minio_root_user"):
         key_id, secret = credentials.minio_root_user, credentials.minio_root_password
     else:
