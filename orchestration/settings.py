@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     # Empty AWS values leave boto3's own chain (env, profile, instance role) in charge.
     aws_access_key_id: str = Field(default="", alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: SecretStr = Field(default=SecretStr(""), alias="AWS_SECRET_ACCESS_KEY")
+    aws_session_token: SecretStr = Field(default=SecretStr(""), alias="AWS_SESSION_TOKEN")
     aws_region: str = Field(
         default="", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION", "aws_region")
     )

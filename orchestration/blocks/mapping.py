@@ -59,6 +59,7 @@ def aws_block(settings: Settings) -> AwsCredentials:
     return AwsCredentials(
         aws_access_key_id=_or_none(settings.aws_access_key_id),
         aws_secret_access_key=settings.aws_secret_access_key.get_secret_value() or None,
+        aws_session_token=settings.aws_session_token.get_secret_value() or None,
         region_name=_or_none(settings.aws_region),
         aws_client_parameters=AwsClientParameters(endpoint_url=_or_none(settings.aws_endpoint_url)),
     )

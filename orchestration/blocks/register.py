@@ -67,6 +67,11 @@ def missing_or_invalid(settings: Settings) -> list[str]:
             problems.append("AIRBYTE_CLIENT_SECRET (missing: needed with AIRBYTE_CLIENT_ID)")
     if mapping.snowflake_configured(settings):
         problems += [f"{name} (missing)" for name in settings.missing_snowflake_settings()]
+    if settings.aws_session_token.get_secret_value():
+        problems.append(
+            "AWS_SESSION_TOKEN (invalid for a block: temporary credentials expire; register "
+            "long-lived keys, or none so workers use their own role)"
+        )
     if not settings.s3_bucket.strip():
         problems.append("S3_BUCKET (missing)")
     project = Path(settings.dbt_project_dir)

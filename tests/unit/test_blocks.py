@@ -6,7 +6,7 @@ from pydantic import SecretStr
 
 from orchestration.blocks import mapping
 from orchestration.blocks.connections import AirbyteConnection
-from orchestration.blocks.register import describe, field_values
+from orchestration.blocks.register import describe, field_values, missing_or_invalid
 from orchestration.errors import ConfigError
 from orchestration.settings import Settings
 
@@ -46,3 +46,12 @@ def test_equal_values_compare_equal_whatever_the_block_metadata():
     saved._block_document_name = "prod"
     assert field_values(saved) == field_values(AirbyteConnection(connection_ids=["a"]))
     assert field_values(saved) != field_values(AirbyteConnection(connection_ids=["b"]))
+
+
+def test_temporary_credentials_reach_the_client_but_never_a_block():
+    settings = Settings(
+        aws_access_key_id="ASIA", aws_secret_access_key="secret", aws_session_token="token"
+    )
+    session = mapping.aws_block(settings).get_boto3_session()
+    assert session.get_credentials().token == "token"
+    assert any(p.startswith("AWS_SESSION_TOKEN (invalid") for p in missing_or_invalid(settings))
