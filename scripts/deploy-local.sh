@@ -28,7 +28,10 @@ stop() {  # SIGINT (the worker shuts down on it, not on SIGTERM), then SIGKILL a
 }
 [ "${1:-}" = stop ] && { stop; exit 0; }
 
-healthy() { curl -fsS "$PREFECT_API_URL/health" >/dev/null 2>&1; }
+healthy() {  # the project's own Python (no curl needed)
+    "$BIN/python" -c "import httpx; httpx.get('$PREFECT_API_URL/health', timeout=2).raise_for_status()" \
+        >/dev/null 2>&1
+}
 
 if healthy; then
     echo "Prefect server already answering on $PREFECT_API_URL"

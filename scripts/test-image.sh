@@ -100,7 +100,11 @@ server_log=$PREFECT_HOME/server.log
 "$PWD/.venv/bin/prefect" server start --host 127.0.0.1 --port "$PORT" >"$server_log" 2>&1 &
 server_pid=$!
 trap 'kill -INT $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$PREFECT_HOME"' EXIT
-for _ in $(seq 180); do curl -fsS "$PREFECT_API_URL/health" >/dev/null 2>&1 && break; sleep 1; done
+for _ in $(seq 180); do
+    "$PY" -c "import httpx; httpx.get('$PREFECT_API_URL/health', timeout=2).raise_for_status()" \
+        >/dev/null 2>&1 && break
+    sleep 1
+done
 "$PWD/.venv/bin/prefect" work-pool create elt-process --type process >/dev/null
 ELT_WORKDIR=/app "$PWD/.venv/bin/prefect" --no-prompt deploy --all >/dev/null
 run_id=$("$PY" - <<PY
@@ -115,7 +119,7 @@ PY
 )
 image_run "$EMBEDDED" "PREFECT_API_URL=$PREFECT_API_URL" -- \
     prefect worker start --pool elt-process --run-once >/dev/null 2>&1 || true
-state=$(curl -fsS "$PREFECT_API_URL/flow_runs/$run_id" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["state"]["type"])')
+state=$("$PY" -c "import httpx; print(httpx.get('$PREFECT_API_URL/flow_runs/$run_id').json()['state']['type'])")
 check "prefect worker start --pool elt-process: daily-full-pipeline" "^COMPLETED$" "$state"
 
 echo "image sizes: lean $(image_size "$LEAN"), embedded $(image_size "$EMBEDDED")"
