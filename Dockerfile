@@ -6,9 +6,20 @@
 ARG BASE_IMAGE=debian:bookworm-slim
 
 FROM ${BASE_IMAGE} AS base
+# Shared by the build and the runtime: `elt prepare` at build time sees the run-time paths.
 ENV LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/app/.venv/bin:$PATH \
+    UV_PYTHON=/usr/bin/python3 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_NO_PROGRESS=1 \
+    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+    PREFECT_SERVER_ANALYTICS_ENABLED=false \
+    DO_NOT_TRACK=1 \
+    ELT_HOME=/opt/elt \
+    EMBEDDED_AIRBYTE_PROJECT_DIR=/opt/elt/embedded \
+    DUCKDB_PATH=/data/warehouse.duckdb
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
@@ -21,19 +32,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/uv \
  && /opt/uv/bin/pip install --no-cache-dir --disable-pip-version-check "uv==${UV_VERSION}"
-ENV PATH=/app/.venv/bin:/opt/uv/bin:$PATH \
-    UV_PYTHON=/usr/bin/python3 \
-    UV_PYTHON_DOWNLOADS=never \
+ENV PATH=$PATH:/opt/uv/bin \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
-    UV_NO_CACHE=1 \
-    UV_NO_PROGRESS=1 \
-    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
-    PREFECT_SERVER_ANALYTICS_ENABLED=false \
-    DO_NOT_TRACK=1 \
-    ELT_HOME=/opt/elt \
-    EMBEDDED_AIRBYTE_PROJECT_DIR=/opt/elt/embedded \
-    DUCKDB_PATH=/data/warehouse.duckdb
+    UV_NO_CACHE=1
 WORKDIR /app
 # Dependencies first (cached until the lock changes), then the project itself.
 COPY pyproject.toml uv.lock README.md ./
@@ -55,17 +57,7 @@ RUN if [ "$EMBEDDED" = "true" ]; then \
 
 
 FROM base AS runtime
-ENV PATH=/app/.venv/bin:$PATH \
-    UV_PYTHON=/usr/bin/python3 \
-    UV_PYTHON_DOWNLOADS=never \
-    UV_NO_PROGRESS=1 \
-    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
-    PREFECT_SERVER_ANALYTICS_ENABLED=false \
-    DO_NOT_TRACK=1 \
-    ELT_HOME=/opt/elt \
-    EMBEDDED_AIRBYTE_PROJECT_DIR=/opt/elt/embedded \
-    DUCKDB_PATH=/data/warehouse.duckdb \
-    ELT_WORKDIR=/app
+ENV ELT_WORKDIR=/app
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin elt \
  && mkdir -p /data && chown elt:elt /data
 WORKDIR /app

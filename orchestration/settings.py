@@ -6,7 +6,6 @@ directory (environment variables win). Secrets are `SecretStr` so they never pri
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -27,6 +26,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
+
+    # Blocks (`elt blocks register --name NAME`) to take the configuration from instead.
+    elt_block: str = Field(default="", alias="ELT_BLOCK")
 
     # --- Airbyte ---
     airbyte_server_url: str = Field(default="", alias="AIRBYTE_SERVER_URL")
@@ -262,26 +264,24 @@ class Settings(BaseSettings):
         return args
 
 
-def default_block_name() -> str | None:
-    """ELT_BLOCK (environment, then `.env`): the blocks a worker's runs use by default."""
-    from dotenv import dotenv_values
-
-    return os.environ.get("ELT_BLOCK") or dotenv_values(".env").get("ELT_BLOCK") or None
-
-
 def get_settings(block_name: str | None = None, **overrides: object) -> Settings:
     """Settings from the environment and `.env`, with explicit overrides (flow parameters).
 
     With `block_name` (or ELT_BLOCK), the blocks saved under that name supply the Airbyte,
     dbt, S3 and Snowflake values instead of the environment; explicit overrides still win.
     """
-    values: dict[str, object] = {}
-    block_name = block_name or default_block_name()
-    if block_name:
-        from orchestration.blocks.mapping import settings_from_blocks
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    if not block_name:
+        settings = _build(explicit)
+        block_name = settings.elt_block.strip()
+        if not block_name:
+            return settings
+    from orchestration.blocks.mapping import settings_from_blocks
 
-        values.update(settings_from_blocks(block_name))
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    return _build({**settings_from_blocks(block_name), **explicit})
+
+
+def _build(values: dict[str, object]) -> Settings:
     try:
         return Settings(**values)
     except Exception as exc:  # pydantic.ValidationError: make it one line naming the variable

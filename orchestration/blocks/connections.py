@@ -24,6 +24,8 @@ from prefect_aws.s3 import S3Bucket
 from prefect_snowflake import SnowflakeConnector, SnowflakeCredentials
 from pydantic import Field, SecretStr
 
+from orchestration.airbyte.client import AirbyteApiConfig, AuthMode
+
 
 class AirbyteConnection(Block):
     """An Airbyte server (Cloud or self-managed) and the connections to sync.
@@ -50,14 +52,15 @@ class AirbyteConnection(Block):
     max_concurrent_syncs: int = Field(default=4, ge=1)
 
     @property
-    def auth(self) -> Literal["client_credentials", "bearer", "basic", "none"]:
-        if self.client_id:
-            return "client_credentials"
-        if self.api_token.get_secret_value():
-            return "bearer"
-        if self.username:
-            return "basic"
-        return "none"
+    def auth(self) -> AuthMode:
+        return AirbyteApiConfig(
+            server_url=self.server_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            api_token=self.api_token,
+            username=self.username,
+            password=self.password,
+        ).auth_mode
 
 
 class SnowflakeConnection(SnowflakeConnector):
