@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -26,6 +26,7 @@ app = typer.Typer(
 )
 console = Console()
 status_console = Console(stderr=True)  # summaries of commands whose stdout is data
+error_console = Console(stderr=True)  # `error:` lines never mix with a command's output
 state = {"debug": False}
 
 Select = Annotated[
@@ -58,19 +59,24 @@ def _run(action: Callable[[], T]) -> T:
         if state["debug"]:
             raise
         for line in str(exc).splitlines() or [type(exc).__name__]:
-            console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+            error_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
     except KeyboardInterrupt:
-        console.print("[red]error:[/red] interrupted", highlight=False)
+        error_console.print("[red]error:[/red] interrupted", highlight=False)
         raise typer.Exit(130) from None
     except Exception as exc:
         if state["debug"]:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        console.print(
+        error_console.print(
             f"[red]error:[/red] {type(exc).__name__}: {first} (rerun with --debug for details)",
             highlight=False,
             soft_wrap=True,
         )
+    raise typer.Exit(1)
+
+
+def _fail(message: str) -> NoReturn:
+    error_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -221,14 +227,29 @@ def transform(
     )
 
 
-@app.command()
+sensor_app = typer.Typer(
+    help="Watch an S3 prefix; print (or hand to a deployment) each batch of new objects.",
+    invoke_without_command=True,
+)
+app.add_typer(sensor_app, name="sensor")
+
+
+@sensor_app.callback()
 def sensor(
+    ctx: typer.Context,
     bucket: Annotated[str | None, typer.Option(help="Bucket (S3_BUCKET).")] = None,
     prefix: Annotated[str | None, typer.Option(help="Key prefix (S3_PREFIX).")] = None,
     poll_interval: Annotated[
-        float | None, typer.Option(help="Seconds between polls (S3_POLL_INTERVAL_SECONDS).")
+        float | None,
+        typer.Option(
+            help="Seconds between polls; event mode: longest wait for a message "
+            "(S3_POLL_INTERVAL_SECONDS)."
+        ),
     ] = None,
-    max_polls: Annotated[int | None, typer.Option(help="Stop after this many polls.")] = None,
+    max_polls: Annotated[
+        int | None,
+        typer.Option(min=0, help="Stop after this many polls (exit 1 if one failed)."),
+    ] = None,
     max_runtime: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (a new run continues).")
     ] = None,
@@ -239,14 +260,47 @@ def sensor(
         str | None,
         typer.Option(help="Deployment started per batch (S3_SENSOR_DEPLOYMENT), e.g. flow/name."),
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Objects per batch.")] = 100,
+    batch_size: Annotated[int, typer.Option(min=1, help="Objects per batch.")] = 100,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            help="Key layout (S3_KEY_LAYOUT): 'any' lists the whole prefix every poll; "
+            "'arrival-day' lists recent day partitions, with a full listing every "
+            "--full-scan-every."
+        ),
+    ] = None,
+    full_scan_every: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds between full listings in arrival-day and event modes "
+            "(S3_FULL_SCAN_EVERY_SECONDS)."
+        ),
+    ] = None,
+    events_queue: Annotated[
+        str | None,
+        typer.Option(help="SQS queue URL of the bucket's S3 notifications (S3_EVENTS_QUEUE_URL)."),
+    ] = None,
     block: BlockName = None,
 ) -> None:
-    """Watch an S3 prefix; print (or hand to a deployment) each batch of new objects."""
+    """Watch an S3 prefix; print (or hand to a deployment) each batch of new objects.
+
+    Keys go to stdout, one per line; progress and errors go to stderr."""
+    if ctx.invoked_subcommand:
+        return
     if start not in ("beginning", "now"):
-        console.print("[red]error:[/red] --start must be 'beginning' or 'now'", highlight=False)
-        raise typer.Exit(1)
-    _preflight(needs_warehouse=False, block_name=block, s3_bucket=bucket, s3_prefix=prefix)
+        _fail("--start must be 'beginning' or 'now'")
+    if layout is not None and layout not in ("any", "arrival-day"):
+        _fail("--layout must be 'any' or 'arrival-day'")
+    _preflight(
+        needs_warehouse=False,
+        block_name=block,
+        s3_bucket=bucket,
+        s3_prefix=prefix,
+        s3_poll_interval_seconds=poll_interval,
+        s3_key_layout=layout,
+        s3_full_scan_every_seconds=full_scan_every,
+        s3_events_queue_url=events_queue,
+    )
     from orchestration.flows.sensors.s3_sensor import s3_sensor
 
     stats = _run(
@@ -259,14 +313,40 @@ def sensor(
             start=start,  # type: ignore[arg-type]
             deployment=deployment,
             batch_size=batch_size,
+            layout=layout,  # type: ignore[arg-type]
+            full_scan_every=full_scan_every,
+            events_queue=events_queue,
             block_name=block,
         )
     )
     status_console.print(
         f"s3 sensor: {stats.polls} polls, {stats.objects} new objects in {stats.batches} "
-        f"batches, {stats.list_requests} list requests, {stats.errors} errors",
+        f"batches, {stats.list_requests} list requests, {stats.receives} queue receives, "
+        f"{stats.errors} errors",
         highlight=False,
     )
+
+
+@sensor_app.command("setup-events")
+def sensor_setup_events(
+    queue: Annotated[str, typer.Option(help="SQS queue name or URL.")],
+    bucket: Annotated[str | None, typer.Option(help="Bucket (S3_BUCKET).")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Key prefix (S3_PREFIX).")] = None,
+    block: BlockName = None,
+) -> None:
+    """Send the bucket's s3:ObjectCreated:* events under the prefix to an SQS queue
+    (idempotent: run it again, nothing changes)."""
+    from orchestration.flows.sensors.s3_sensor import aws_client
+    from orchestration.sensors.events import setup_events
+    from orchestration.settings import get_settings
+
+    def apply() -> list[str]:
+        settings = get_settings(block, s3_bucket=bucket, s3_prefix=prefix)
+        s3, sqs = aws_client(settings, "s3"), aws_client(settings, "sqs")
+        return setup_events(s3, sqs, settings.s3_bucket, settings.s3_prefix, queue)
+
+    for line in _run(apply):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def _parse_vars(text: str | None) -> dict[str, object] | None:

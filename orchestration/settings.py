@@ -69,6 +69,21 @@ class Settings(BaseSettings):
     s3_prefix: str = Field(default="inbound/", alias="S3_PREFIX")
     s3_poll_interval_seconds: float = Field(default=30, gt=0, alias="S3_POLL_INTERVAL_SECONDS")
     s3_sensor_deployment: str = Field(default="", alias="S3_SENSOR_DEPLOYMENT")
+    # `any`: every poll lists the whole prefix. `arrival-day`: keys sit under the day they
+    # arrive (yyyy/mm/dd/...): polls list recent partitions, full listings run periodically.
+    s3_key_layout: Literal["any", "arrival-day"] = Field(default="any", alias="S3_KEY_LAYOUT")
+    s3_lookback_partitions: int = Field(default=1, ge=0, alias="S3_LOOKBACK_PARTITIONS")
+    s3_full_scan_every_seconds: float = Field(
+        default=3600, gt=0, alias="S3_FULL_SCAN_EVERY_SECONDS"
+    )
+    # SQS queue receiving the bucket's s3:ObjectCreated:* notifications: event mode.
+    s3_events_queue_url: str = Field(default="", alias="S3_EVENTS_QUEUE_URL")
+    # How long after its LastModified an object may first become visible and still be found.
+    s3_sensor_lookback_seconds: float = Field(
+        default=3600, gt=0, alias="S3_SENSOR_LOOKBACK_SECONDS"
+    )
+    # A sensor that stops renewing its lease (it died) frees its bucket/prefix after this.
+    s3_sensor_lease_seconds: float = Field(default=60, ge=1, alias="S3_SENSOR_LEASE_SECONDS")
     # Empty AWS values leave boto3's own chain (env, profile, instance role) in charge.
     aws_access_key_id: str = Field(default="", alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: SecretStr = Field(default=SecretStr(""), alias="AWS_SECRET_ACCESS_KEY")

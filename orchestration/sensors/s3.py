@@ -1,4 +1,4 @@
-"""The S3 landing-zone sensor loop: poll, hand batches downstream, persist the cursor.
+"""The S3 landing-zone sensor loop: find new objects, hand batches downstream, persist the cursor.
 
 At-least-once with exactly-once runs: a batch is written to the cursor as `pending` before
 its trigger, and committed only after the trigger succeeded; the trigger carries an
@@ -13,15 +13,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import botocore.exceptions
 
 from orchestration.errors import UserError
 from orchestration.logs import get_logger
-from orchestration.sensors.cursor import Cursor, S3Object, batch_key
-from orchestration.sensors.listing import detect_layout, find_new
+from orchestration.sensors.cursor import DEFAULT_LOOKBACK, Cursor, S3Object, batch_key
+from orchestration.sensors.events import EventQueue
+from orchestration.sensors.listing import KeyLayout, Lister
 from orchestration.sensors.triggers import Trigger
 
 PERMANENT_S3_ERRORS = {
@@ -40,17 +42,39 @@ class CursorStore(Protocol):
     def save(self, cursor: Cursor) -> None: ...
 
 
+class Lease(Protocol):
+    def acquire(self, wait_seconds: float, what: str) -> None: ...
+    def check(self) -> None: ...
+    def release(self) -> None: ...
+
+
 @dataclass
 class PollStats:
     polls: int = 0
     batches: int = 0
     objects: int = 0
     list_requests: int = 0
+    receives: int = 0
     errors: int = 0
+    last_error: str = ""
     triggered: list[str] = field(default_factory=list)
 
 
+@dataclass
+class SensorOptions:
+    batch_size: int = 100
+    start: str = "beginning"
+    heartbeat_every: int = 10
+    layout: KeyLayout = "any"
+    lookback_partitions: int = 1
+    full_scan_every: timedelta = timedelta(hours=1)
+    lookback: timedelta = DEFAULT_LOOKBACK
+    lease_wait_seconds: float = 0.0
+
+
 class S3Sensor:
+    """Polls one bucket/prefix, by listing or from an SQS queue of S3 events."""
+
     def __init__(
         self,
         s3: Any,
@@ -59,58 +83,94 @@ class S3Sensor:
         store: CursorStore,
         trigger: Trigger,
         *,
-        batch_size: int = 100,
-        start: str = "beginning",
-        heartbeat_every: int = 10,
+        events: EventQueue | None = None,
+        lease: Lease | None = None,
+        options: SensorOptions | None = None,
+        **overrides: Any,
     ) -> None:
         self.s3, self.bucket, self.prefix = s3, bucket, prefix
         self.store, self.trigger = store, trigger
-        self.batch_size, self.heartbeat_every = batch_size, heartbeat_every
+        self.events, self.lease = events, lease
+        self.options = replace(options or SensorOptions(), **overrides)
+        self.lister = Lister(
+            s3,
+            bucket,
+            prefix,
+            layout="any" if events else self.options.layout,
+            lookback_partitions=self.options.lookback_partitions,
+            full_scan_every=self.options.full_scan_every,
+            periodic=events is not None or self.options.layout == "arrival-day",
+        )
+        self.event_wait = 20.0  # event mode: how long one receive waits for a message
         self.stats = PollStats()
         self.log = get_logger()
-        loaded = store.load()
+        self.cursor = self._load_cursor()
+
+    @property
+    def where(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def _load_cursor(self) -> Cursor:
+        loaded = self.store.load()
         if loaded is None:
             loaded = Cursor()
-            if start == "now":
+            if self.options.start == "now":
                 loaded.start_now()
-        self.cursor = loaded
-        self.layout: str | None = None
+        loaded.lookback = self.options.lookback
+        return loaded
 
     # --- one poll -------------------------------------------------------------------------
     def poll_once(self, stop: threading.Event | None = None) -> int:
-        """Deliver every new object in batches; returns how many objects were delivered."""
+        """Deliver what is new; returns how many objects were delivered."""
         delivered = 0
         if self.cursor.pending:  # a batch handed over before a crash or a failed trigger
             delivered += self._deliver(self.cursor.pending)
-        if self.layout is None:
-            self.layout = self._s3(lambda: detect_layout(self.s3, self.bucket, self.prefix))
-            self.log.info("s3://%s/%s key layout: %s", self.bucket, self.prefix, self.layout)
-        while not (stop and stop.is_set()):
-            listing = self._s3(
-                lambda: find_new(
-                    self.s3,
-                    self.bucket,
-                    self.prefix,
-                    self.cursor,
-                    layout=self.layout or "flat",
-                    batch_size=self.batch_size,
-                )
-            )
-            self.stats.list_requests += listing.list_requests
-            if not listing.batch:
-                break
-            self.cursor.pending = listing.batch
-            self.store.save(self.cursor)
-            delivered += self._deliver(listing.batch)
-            if listing.new_objects <= len(listing.batch):
-                break
+        now = datetime.now(UTC)
+        if self.events is None or self.lister.full_scan_due(self.cursor, now):
+            delivered += self._deliver_listed(stop)
+        if self.events is not None and not (stop and stop.is_set()):
+            delivered += self._deliver_events()
         self.stats.polls += 1
         return delivered
 
+    def _deliver_listed(self, stop: threading.Event | None) -> int:
+        delivered = 0
+        while not (stop and stop.is_set()):
+            listing = self._s3(lambda: self.lister.list_new(self.cursor, self.options.batch_size))
+            self.stats.list_requests += listing.list_requests
+            if listing.batch:
+                delivered += self._deliver(listing.batch)
+            elif listing.full:
+                self.cursor.advance_horizon(self.lister.keep_since(self.cursor))
+                self.store.save(self.cursor)  # records the full scan
+            if listing.new_objects <= len(listing.batch):
+                break
+        return delivered
+
+    def _deliver_events(self) -> int:
+        events = self.events
+        assert events is not None
+        received = self._s3(lambda: events.receive(self.options.batch_size, self.event_wait))
+        self.stats.receives += 1
+        objects = self._s3(lambda: events.read(received.keys)) if received.keys else []
+        new = [o for o in objects if self.cursor.is_new(o, below_horizon_too=True)]
+        delivered = 0
+        size = self.options.batch_size
+        for start in range(0, len(new), size):
+            delivered += self._deliver(new[start : start + size])
+        if received.handles:  # only now: a crash before this makes SQS deliver them again
+            self._s3(lambda: events.delete(received.handles))
+        return delivered
+
     def _deliver(self, batch: list[S3Object]) -> int:
+        if self.lease is not None:
+            self.lease.check()  # never hand over a batch once another sensor may own the cursor
+        if self.cursor.pending != batch:
+            self.cursor.pending = batch
+            self.store.save(self.cursor)
         key = batch_key(self.bucket, self.prefix, batch)
         outcome = self.trigger(batch, key)  # raises: the batch stays pending, retried later
-        self.cursor.commit(batch)
+        self.cursor.commit(batch, keep_since=self.lister.keep_since(self.cursor))
         self.store.save(self.cursor)
         self.stats.batches += 1
         self.stats.objects += len(batch)
@@ -119,9 +179,12 @@ class S3Sensor:
         return len(batch)
 
     def _s3(self, call: Any) -> Any:
-        """Run an S3 call; permanent errors become one clear UserError."""
+        """Run an S3/SQS call; permanent errors become one clear UserError."""
         try:
             return call()
+        except botocore.exceptions.ParamValidationError as exc:  # e.g. an invalid bucket name
+            reason = str(exc).strip().splitlines()[-1]
+            raise UserError(f"S3 sensor stopped: {reason}: check S3_BUCKET") from None
         except botocore.exceptions.ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in PERMANENT_S3_ERRORS:
@@ -138,33 +201,58 @@ class S3Sensor:
         max_runtime: float | None = None,
         stop: threading.Event | None = None,
     ) -> PollStats:
-        """Poll until `max_polls`, `max_runtime`, or `stop`; transient faults never end it."""
+        """Poll until `max_polls`, `max_runtime`, or `stop`; transient faults never end it.
+
+        Listing mode waits `poll_interval` between polls; event mode long-polls the queue for
+        up to `poll_interval` (at most 20 s) instead."""
         stop = stop or threading.Event()
+        if max_polls is not None and max_polls <= 0:
+            return self.stats
+        if self.lease is not None:
+            self.lease.acquire(self.options.lease_wait_seconds, self.where)
+            self.cursor = self._load_cursor()  # what the previous holder left
+        try:
+            return self._loop(poll_interval, max_polls, max_runtime, stop)
+        finally:
+            if self.lease is not None:
+                self.lease.release()
+
+    def _loop(
+        self,
+        poll_interval: float,
+        max_polls: int | None,
+        max_runtime: float | None,
+        stop: threading.Event,
+    ) -> PollStats:
         started = time.monotonic()
-        backoff = poll_interval
+        self.event_wait = min(poll_interval, 20.0)
+        pause_after_success = 0.0 if self.events is not None else poll_interval
+        backoff = pause_after_success
         while not stop.is_set():
             try:
                 self.poll_once(stop)
-                backoff = poll_interval
+                backoff = pause_after_success
             except UserError:
                 raise
             except Exception as exc:  # S3 fault, or a failed trigger (its batch stays pending)
                 self.stats.errors += 1
                 self.stats.polls += 1
-                backoff = min(max(backoff * 2, 1.0), 300.0)
+                self.stats.last_error = _one_line(exc)
+                backoff = min(max(backoff * 2, poll_interval, 1.0), 300.0)
                 s3_fault = isinstance(
                     exc, (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
                 )
                 what = "S3 poll" if s3_fault else "Triggering downstream work (batch kept)"
                 self.log.warning("%s failed (%s); retrying in %.0fs", what, exc, backoff)
-            if self.stats.polls % self.heartbeat_every == 0:
+            if self.stats.polls % self.options.heartbeat_every == 0:
                 self.heartbeat()
             if max_polls is not None and self.stats.polls >= max_polls:
                 break
             if max_runtime is not None and time.monotonic() - started >= max_runtime:
                 self.log.info("max runtime reached: ending this run (a new one continues)")
                 break
-            stop.wait(backoff)
+            if backoff:
+                stop.wait(backoff)
         return self.stats
 
     def heartbeat(self) -> None:
@@ -176,6 +264,11 @@ class S3Sensor:
             self.stats.errors,
             self.cursor.watermark.isoformat() if self.cursor.watermark else "the beginning",
         )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @contextmanager

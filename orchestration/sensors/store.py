@@ -6,7 +6,7 @@ import hashlib
 import re
 
 from prefect.blocks.core import Block
-from prefect.types import MAX_VARIABLE_VALUE_LENGTH
+from prefect.types import check_variable_value
 from prefect.variables import Variable
 
 from orchestration.sensors.cursor import Cursor
@@ -32,6 +32,7 @@ class PrefectCursorStore:
     def __init__(self, bucket: str, prefix: str) -> None:
         self.name = cursor_name(bucket, prefix)
         self.block_name = self.name.replace("_", "-")
+        self.lease_name = f"{self.name}_lease"
 
     def load(self) -> Cursor | None:
         value = Variable.get(self.name, default=None)
@@ -44,8 +45,18 @@ class PrefectCursorStore:
 
     def save(self, cursor: Cursor) -> None:
         text = cursor.to_json()
-        if len(text) + 2 < MAX_VARIABLE_VALUE_LENGTH:  # +2: stored as a JSON string
+        if fits_in_variable(text):
             Variable.set(self.name, text, overwrite=True)
             return
         S3SensorCursor(cursor=text).save(self.block_name, overwrite=True)
         Variable.set(self.name, BLOCK_POINTER + self.block_name, overwrite=True)
+
+
+def fits_in_variable(text: str) -> bool:
+    """Prefect's own rule: the value's JSON encoding (quotes and escapes included, in UTF-8
+    bytes) must not exceed the Variable limit."""
+    try:
+        check_variable_value(text)
+    except ValueError:
+        return False
+    return True

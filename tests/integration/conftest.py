@@ -1,7 +1,71 @@
+"""Integration fixtures: the session's Prefect API for every test; for the S3 sensor, a moto
+server (S3 and SQS over real HTTP) and a recorder of delivered batches."""
+
+from __future__ import annotations
+
+import uuid
+
 import pytest
+
+from orchestration.flows.sensors.s3_sensor import aws_client, s3_client
+from orchestration.settings import get_settings
+from tests.fakes.s3 import moto_server
 
 
 @pytest.fixture(autouse=True)
 def _prefect_api_for_every_integration_test(prefect_api: str) -> str:
     """Flows run against the session's temporary Prefect API, never a per-call ephemeral one."""
     return prefect_api
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3(s3_endpoint, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return s3_client()
+
+
+@pytest.fixture
+def sqs(s3):
+    return aws_client(get_settings(), "sqs")
+
+
+@pytest.fixture
+def bucket(s3) -> str:
+    name = f"landing-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+class Recorder:
+    """The downstream hook: records each batch (keys) and its idempotency key."""
+
+    def __init__(self, fail_times: int = 0) -> None:
+        self.batches: list[list[str]] = []
+        self.keys: list[str] = []
+        self.fail_times = fail_times
+
+    def __call__(self, batch, idempotency_key: str) -> str:
+        self.keys.append(idempotency_key)
+        if self.fail_times > 0:
+            self.fail_times -= 1
+            raise RuntimeError("downstream unavailable")
+        self.batches.append([o.key for o in batch])
+        return "recorded"
+
+    @property
+    def delivered(self) -> list[str]:
+        return [k for batch in self.batches for k in batch]
+
+
+def put(s3, bucket: str, *keys: str) -> None:
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=f"data of {key}".encode())

@@ -158,7 +158,7 @@ def test_block_registration_is_idempotent_and_never_shows_a_secret(prefect_serve
 def test_an_unknown_block_name_says_how_to_register_it(prefect_server):
     proc = elt("sync", "--block", "nope", env=prefect_server)
     assert proc.returncode == 1
-    assert proc.stdout.strip() == (
+    assert proc.stderr.strip() == (
         "error: no elt-airbyte-connection block named 'nope' on the Prefect server: register "
         "the blocks with `elt blocks register --name nope` (or `python -m "
         "orchestration.blocks.connections --name nope`)"

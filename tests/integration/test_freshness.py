@@ -82,7 +82,7 @@ def test_cli_freshness_prints_one_line_on_breach(warehouse, prefect_api):
         "freshness", cwd=warehouse.parent, PREFECT_API_URL=prefect_api, DUCKDB_PATH=str(warehouse)
     )
     assert proc.returncode == 1
-    error_lines = [line for line in proc.stdout.splitlines() if line.startswith("error:")]
+    error_lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1
     assert "purchases (30." in error_lines[0] and "25h" in error_lines[0]
-    assert "Traceback" not in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr

@@ -8,68 +8,21 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
 
 from orchestration.errors import UserError
-from orchestration.flows.sensors.s3_sensor import s3_client
 from orchestration.sensors.s3 import S3Sensor
 from orchestration.sensors.store import PrefectCursorStore
 from orchestration.sensors.triggers import deployment_trigger
 from tests.conftest import REPO, cli_env, run_elt
-from tests.fakes.s3 import Throttle, moto_server
+from tests.fakes.s3 import Throttle
+from tests.integration.conftest import Recorder, put
 
 PREFIX = "inbound/"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    with moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def s3(s3_endpoint, monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    return s3_client()
-
-
-@pytest.fixture
-def bucket(s3) -> str:
-    name = f"landing-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
-class Recorder:
-    """The downstream hook: records each batch (keys) and its idempotency key."""
-
-    def __init__(self, fail_times: int = 0) -> None:
-        self.batches: list[list[str]] = []
-        self.keys: list[str] = []
-        self.fail_times = fail_times
-
-    def __call__(self, batch, idempotency_key: str) -> str:
-        self.keys.append(idempotency_key)
-        if self.fail_times > 0:
-            self.fail_times -= 1
-            raise RuntimeError("downstream unavailable")
-        self.batches.append([o.key for o in batch])
-        return "recorded"
-
-    @property
-    def delivered(self) -> list[str]:
-        return [k for batch in self.batches for k in batch]
-
-
-def put(s3, bucket: str, *keys: str) -> None:
-    for key in keys:
-        s3.put_object(Bucket=bucket, Key=key, Body=f"data of {key}".encode())
 
 
 def sensor(s3, bucket: str, trigger, **kwargs) -> S3Sensor:
@@ -197,22 +150,75 @@ def test_throttling_is_retried_and_never_kills_the_loop(s3, bucket):
     assert recorder.delivered == ["inbound/a.csv"]
 
 
-def test_date_partitioned_prefix_lists_only_recent_partitions(s3, bucket):
-    from datetime import UTC, datetime, timedelta
+def today_partition(days_ago: int = 0) -> str:
+    return f"{datetime.now(UTC) - timedelta(days=days_ago):%Y/%m/%d}"
 
-    today = datetime.now(UTC)
-    old_days = [(today - timedelta(days=d)).strftime("%Y/%m/%d") for d in range(40, 45)]
+
+def test_late_files_same_second_files_and_overwrites_in_old_partitions_are_all_delivered(
+    s3, bucket
+):
+    day = today_partition(3)
+    put(s3, bucket, f"inbound/{day}/a.csv", f"inbound/{day}/b.csv")
+    recorder = Recorder()
+    sensor(s3, bucket, recorder).run(poll_interval=0.01, max_polls=1)
+    assert sorted(recorder.delivered) == [f"inbound/{day}/a.csv", f"inbound/{day}/b.csv"]
+
+    older = today_partition(4)
+    late = [f"inbound/{older}/late.csv"] + [f"inbound/{day}/c{i}.csv" for i in (1, 2, 3)]
+    put(s3, bucket, *late)
+    s3.put_object(Bucket=bucket, Key=f"inbound/{day}/a.csv", Body=b"corrected")
+    restarted = sensor(s3, bucket, recorder)
+    restarted.run(poll_interval=0.01, max_polls=1)
+    assert sorted(recorder.batches[-1]) == sorted([*late, f"inbound/{day}/a.csv"])
+    assert restarted.stats.list_requests == 1  # the whole prefix, one page
+
+    sensor(s3, bucket, recorder).run(poll_interval=0.01, max_polls=1)
+    assert len(recorder.batches) == 2  # nothing delivered twice
+
+
+def test_a_same_second_overwrite_is_delivered(s3, bucket):
+    recorder = Recorder()
+    watcher = sensor(s3, bucket, recorder)
+    s3.put_object(Bucket=bucket, Key="inbound/x.csv", Body=b"v1")
+    watcher.poll_once()
+    s3.put_object(Bucket=bucket, Key="inbound/x.csv", Body=b"v2")
+    watcher.poll_once()
+    assert recorder.batches == [["inbound/x.csv"], ["inbound/x.csv"]]
+
+
+def test_arrival_day_lists_recent_partitions_and_a_full_scan_catches_the_rest(s3, bucket):
+    old_days = [today_partition(d) for d in range(40, 45)]
     put(s3, bucket, *[f"inbound/{day}/file-{i}.csv" for day in old_days for i in range(3)])
     recorder = Recorder()
-    first = sensor(s3, bucket, recorder)
-    first.run(poll_interval=0.01, max_polls=1)  # from the beginning: one full listing
-    assert len(recorder.delivered) == 15 and first.layout == "yyyy/mm/dd"
+    options = {"layout": "arrival-day", "full_scan_every": timedelta(hours=1)}
+    first = sensor(s3, bucket, recorder, **options)
+    first.run(poll_interval=0.01, max_polls=1)  # no full scan yet: one full listing
+    assert len(recorder.delivered) == 15
 
-    put(s3, bucket, f"inbound/{today:%Y/%m/%d}/new.csv")
-    second = sensor(s3, bucket, recorder)
+    backfill = f"inbound/{old_days[0]}/backfill.csv"
+    put(s3, bucket, f"inbound/{today_partition()}/new.csv", backfill)
+    second = sensor(s3, bucket, recorder, **options)
     second.run(poll_interval=0.01, max_polls=1)
-    assert recorder.batches[-1] == [f"inbound/{today:%Y/%m/%d}/new.csv"]
-    assert second.stats.list_requests <= 2  # today's (and at most yesterday's) partition
+    assert recorder.batches[-1] == [f"inbound/{today_partition()}/new.csv"]
+    assert 1 <= second.stats.list_requests <= 3  # today, yesterday (and the horizon's day)
+
+    due = sensor(s3, bucket, recorder, layout="arrival-day", full_scan_every=timedelta(0))
+    due.run(poll_interval=0.01, max_polls=1)  # the reconciliation pass
+    assert recorder.batches[-1] == [backfill]
+    assert len(recorder.delivered) == 17
+
+
+def test_arrival_day_on_a_prefix_that_is_not_day_partitioned_names_the_fix(s3, bucket):
+    put(s3, bucket, "inbound/2026/11/25/a.csv", "inbound/exports/b.csv")
+    recorder = Recorder()
+    with pytest.raises(UserError, match="'exports/', which is not a day partition"):
+        sensor(s3, bucket, recorder, layout="arrival-day").run(poll_interval=0.01, max_polls=1)
+    assert recorder.delivered == []
+
+
+def test_an_invalid_bucket_name_stops_at_once(s3):
+    with pytest.raises(UserError, match=r"Invalid bucket name .*check S3_BUCKET"):
+        sensor(s3, "Not A Bucket!", Recorder()).run(poll_interval=0.01, max_polls=5)
 
 
 def test_cli_prints_exactly_the_new_objects(s3, bucket, s3_endpoint, prefect_api, tmp_path):
@@ -232,7 +238,29 @@ def test_cli_prints_exactly_the_new_objects(s3, bucket, s3_endpoint, prefect_api
 
     missing = run_elt(*args[:2], "no-such-bucket-cli", *args[3:], cwd=tmp_path, **env)
     assert missing.returncode == 1
-    assert "error: S3 sensor stopped: bucket no-such-bucket-cli does not exist" in missing.stdout
+    assert missing.stdout == ""  # the key stream stays clean
+    assert "Traceback" not in missing.stderr
+    assert [line for line in missing.stderr.splitlines() if "error" in line.lower()] == [
+        "error: S3 sensor stopped: bucket no-such-bucket-cli does not exist: check S3_BUCKET "
+        "(or --bucket)"
+    ]
+
+    no_poll = run_elt(*args[:-1], "0", cwd=tmp_path, **env)
+    assert (no_poll.returncode, no_poll.stdout) == (0, "")
+    assert "s3 sensor: 0 polls" in no_poll.stderr
+
+
+def test_cli_exits_non_zero_when_a_poll_failed(bucket, prefect_api, tmp_path):
+    from tests.fakes.s3 import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    proc = run_elt(
+        "sensor", "--bucket", bucket, "--max-polls", "1", "--poll-interval", "0.1",
+        cwd=tmp_path, PREFECT_API_URL=prefect_api, AWS_ENDPOINT_URL=down,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout == ""
+    assert "error: 1 of 1 S3 sensor polls failed; last error: Could not connect" in proc.stderr
 
 
 def test_max_runtime_ends_the_run_and_heartbeats_are_logged(s3, bucket, caplog):
@@ -275,21 +303,31 @@ def test_sigterm_stops_the_cli_sensor_cleanly_after_the_batch(
     assert "1 new objects in 1 batches" in err
 
 
-def test_a_cursor_too_big_for_a_variable_moves_to_a_block(s3, bucket):
+def test_a_cursor_of_any_size_saves_and_loads_at_the_variable_limit(prefect_api):
     from prefect.variables import Variable
 
-    keys = [f"inbound/{'x' * 60}-{i:03d}.csv" for i in range(80)]  # ~6 KB of keys in the window
-    put(s3, bucket, *keys)
-    recorder = Recorder()
-    first = sensor(s3, bucket, recorder)
-    first.run(poll_interval=0.01, max_polls=1)
-    assert sorted(recorder.delivered) == keys
-    assert str(Variable.get(first.store.name)).startswith("block:")
+    from orchestration.sensors.cursor import Cursor, S3Object
+    from orchestration.sensors.store import fits_in_variable
 
-    restarted = sensor(s3, bucket, recorder)  # loads the cursor back from the block
-    assert len(restarted.cursor.seen) == 80
-    restarted.run(poll_interval=0.01, max_polls=1)
-    assert len(recorder.delivered) == 80
+    now = datetime.now(UTC).replace(microsecond=0)
+    # quotes and non-ASCII text grow when Prefect JSON-encodes the value: the old check missed it
+    pending = [S3Object(now, 'inbound/"quoted" é.csv', 1, "etag")]
+
+    def cursor_of(n: int) -> Cursor:
+        objects = [S3Object(now, f"inbound/{i}.csv", 1, "e") for i in range(n)]
+        cursor = Cursor()
+        cursor.commit(objects)
+        cursor.pending = pending
+        return cursor
+
+    n = next(n for n in range(400) if not fits_in_variable(cursor_of(n).to_json()))
+    store = PrefectCursorStore(f"boundary-{uuid.uuid4().hex[:8]}", PREFIX)
+    for size in (n - 1, n, n + 1, n - 1):  # and back below the limit
+        cursor = cursor_of(size)
+        store.save(cursor)
+        assert store.load() == cursor
+        in_block = str(Variable.get(store.name)).startswith("block:")
+        assert in_block == (size >= n)
 
 
 def test_the_flow_takes_bucket_prefix_endpoint_and_keys_from_the_s3_block(

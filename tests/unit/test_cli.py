@@ -39,7 +39,7 @@ def test_airbyte_server_without_connection_exits_with_one_line(tmp_path):
 def test_airbyte_server_url_must_be_http(tmp_path):
     proc = elt("sync", cwd=tmp_path, AIRBYTE_SERVER_URL="localhost:8000", AIRBYTE_CONNECTION_ID="c")
     assert proc.returncode == 1
-    assert "AIRBYTE_SERVER_URL='localhost:8000' is not an http(s) URL" in proc.stdout
+    assert "AIRBYTE_SERVER_URL='localhost:8000' is not an http(s) URL" in proc.stderr
 
 
 def test_block_registration_lists_every_missing_and_invalid_variable_at_once(tmp_path):
