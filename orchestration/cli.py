@@ -138,7 +138,8 @@ def sync(
         typer.Option("--connection", "-c", help="Airbyte connection id (repeatable)."),
     ] = None,
     max_concurrent: Annotated[
-        int | None, typer.Option(help="Syncs running at once (AIRBYTE_MAX_CONCURRENT_SYNCS).")
+        int | None,
+        typer.Option(min=1, help="Syncs running at once (AIRBYTE_MAX_CONCURRENT_SYNCS)."),
     ] = None,
     count: Annotated[int | None, typer.Option(help="Embedded faker: records per stream.")] = None,
     seed: Annotated[
@@ -150,17 +151,27 @@ def sync(
     _preflight(
         needs_warehouse=False, needs_airbyte=True, connection_ids=connection, block_name=block
     )
-    from orchestration.flows.airbyte_sync import airbyte_sync
+    from orchestration.flows.airbyte_sync import AirbyteSyncFailed, airbyte_sync
 
-    results = _run(
-        lambda: airbyte_sync(
-            connection_ids=connection or None,
-            max_concurrent=max_concurrent,
-            faker_count=count,
-            faker_seed=seed,
-            block_name=block,
-        )
-    )
+    def sync_and_show() -> list:
+        try:
+            results = airbyte_sync(
+                connection_ids=connection or None,
+                max_concurrent=max_concurrent,
+                faker_count=count,
+                faker_seed=seed,
+                block_name=block,
+            )
+        except AirbyteSyncFailed as failed:  # show every connection, then the failures
+            _show_syncs(failed.results)
+            raise
+        _show_syncs(results)
+        return results
+
+    _run(sync_and_show)
+
+
+def _show_syncs(results: list) -> None:
     _table("Airbyte syncs", [r.as_row() for r in results])
     for r in results:
         for stream, rows in r.streams.items():

@@ -1,9 +1,12 @@
 """A small client for the Airbyte public API (`/api/public/v1` self-managed, `/v1` Cloud).
 
 It retries only transient faults (connect/read errors and timeouts, 429 honouring
-`Retry-After`, 5xx) with capped exponential backoff; any other 4xx fails at once with a message
-that says what to fix. Client-credential tokens are refreshed before they expire and once on a
-401. Secrets never appear in messages or logs.
+`Retry-After`, 5xx, a 2xx whose body is not JSON) with capped exponential backoff: a fixed
+number of attempts, or until a deadline (polling a running job rides out an outage for as long
+as the job may run). Any other 4xx fails at once with a message that says what to fix, read
+from the problem document (`data.message`, else `detail`, else `title`). Client-credential
+tokens are refreshed before they expire and once on a 401. Secrets never appear in messages or
+logs, including credentials written into the server URL.
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import SecretStr
 
 from orchestration.airbyte.errors import AirbyteApiError, AirbyteTransientError
+from orchestration.logs import get_logger
 
 AuthMode = Literal["client_credentials", "bearer", "basic", "none"]
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+# JobStatusEnum of Airbyte's public API. `incomplete` is a failed attempt that will be retried.
 ACTIVE_STATUSES = frozenset({"pending", "queued", "running", "incomplete"})
 MAX_RETRY_AFTER_SECONDS = 300.0
 
@@ -95,14 +101,19 @@ class AirbyteClient:
             "POST", "jobs", json={"connectionId": connection_id, "jobType": "sync"}, retry=False
         )
 
-    def get_job(self, job_id: int | str) -> dict[str, Any]:
-        return self.request("GET", f"jobs/{job_id}")
+    def get_job(self, job_id: int | str, *, deadline: float | None = None) -> dict[str, Any]:
+        return self.request("GET", f"jobs/{job_id}", deadline=deadline)
 
-    def cancel_job(self, job_id: int | str) -> dict[str, Any]:
-        return self.request("DELETE", f"jobs/{job_id}")
+    def cancel_job(self, job_id: int | str, *, deadline: float | None = None) -> dict[str, Any]:
+        return self.request("DELETE", f"jobs/{job_id}", deadline=deadline)
 
     def list_sync_jobs(
-        self, connection_id: str, *, status: str | None = None, created_since: str | None = None
+        self,
+        connection_id: str,
+        *,
+        status: str | None = None,
+        created_since: str | None = None,
+        deadline: float | None = None,
     ) -> list[dict[str, Any]]:
         """Sync jobs of a connection, newest first (optionally by status / creation time)."""
         params: dict[str, Any] = {
@@ -115,7 +126,7 @@ class AirbyteClient:
             params["status"] = status
         if created_since:
             params["createdAtStart"] = created_since
-        return list(self.request("GET", "jobs", params=params).get("data", []))
+        return list(self.request("GET", "jobs", params=params, deadline=deadline).get("data", []))
 
     # --- transport ------------------------------------------------------------------------
     def request(
@@ -127,60 +138,131 @@ class AirbyteClient:
         params: dict[str, Any] | None = None,
         retry: bool = True,
         authenticate: bool = True,
+        deadline: float | None = None,
     ) -> dict[str, Any]:
         """One API call with retries of transient faults; raises AirbyteApiError otherwise.
 
         With `retry=False` a transient fault is raised at once (the caller decides whether a
-        retry is safe, as for `POST /jobs`). `authenticate=False` sends no credentials (the
+        retry is safe, as for `POST /jobs`). With a `deadline` (time.monotonic()), transient
+        faults are retried until then instead of `max_attempts` times, and the API going away
+        and coming back is logged once each. `authenticate=False` sends no credentials (the
         token request itself).
         """
         attempt = 0
         refreshed_after_401 = not authenticate
+        outage_started: float | None = None
         while True:
             attempt += 1
-            headers = self._auth_headers() if authenticate else {}
             try:
-                response = self._http.request(
-                    method, path, json=json, params=params, headers=headers
-                )
-            except httpx.TransportError as exc:  # connect/read errors and timeouts
-                fault = AirbyteTransientError(f"{method} {path}: {type(exc).__name__}")
+                response = self._send(method, path, json, params, authenticate)
+                if response.status_code == 401 and not refreshed_after_401 and self._refreshable():
+                    refreshed_after_401 = True
+                    self._invalidate_token()
+                    continue
+                if response.status_code == 429 or response.status_code >= 500:
+                    raise AirbyteTransientError(
+                        f"{method} {self.safe_url(path)}: HTTP {response.status_code} "
+                        f"{problem_reason(response)}".strip(),
+                        retry_after=_retry_after(response),
+                    )
+                if response.status_code >= 400:
+                    raise AirbyteApiError(
+                        self._describe(method, path, response), status_code=response.status_code
+                    )
+                body = self._json(method, path, response)
+            except AirbyteTransientError as fault:
                 if not retry:
-                    raise fault from None
-                self.backoff_or_raise(attempt, fault)
+                    raise
+                if deadline is not None and outage_started is None:
+                    outage_started = time.monotonic()
+                    get_logger().warning(
+                        "Airbyte API unreachable (%s): retrying for up to %.0fs",
+                        fault,
+                        max(deadline - outage_started, 0.0),
+                    )
+                self.backoff_or_raise(attempt, fault, deadline=deadline)
                 continue
-            if response.status_code == 401 and not refreshed_after_401 and self._refreshable():
-                refreshed_after_401 = True
-                self._invalidate_token()
-                continue
-            if response.status_code == 429 or response.status_code >= 500:
-                fault = AirbyteTransientError(
-                    f"{method} {path}: HTTP {response.status_code} {_problem(response)}".strip(),
-                    retry_after=_retry_after(response),
+            if outage_started is not None:
+                get_logger().info(
+                    "Airbyte API reachable again after %.0fs", time.monotonic() - outage_started
                 )
-                if not retry:
-                    raise fault
-                self.backoff_or_raise(attempt, fault)
-                continue
-            if response.status_code >= 400:
-                raise AirbyteApiError(
-                    self._describe(method, path, response), status_code=response.status_code
-                )
-            return response.json() if response.content else {}
+            return body
 
-    def backoff_or_raise(self, attempt: int, fault: AirbyteTransientError) -> None:
-        """Sleep before retry `attempt + 1`, or raise once the attempts are used up."""
-        if attempt >= self.config.max_attempts:
-            raise AirbyteTransientError(f"{fault} (gave up after {attempt} attempts)")
+    def _send(
+        self,
+        method: str,
+        path: str,
+        json: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        authenticate: bool,
+    ) -> httpx.Response:
+        headers = self._auth_headers() if authenticate else {}
+        try:
+            return self._http.request(method, path, json=json, params=params, headers=headers)
+        except httpx.TransportError as exc:  # connect/read errors and timeouts
+            raise AirbyteTransientError(
+                self._transport_fault(method, path, exc),
+                request_sent=not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout),
+            ) from None
+
+    def _transport_fault(self, method: str, path: str, exc: httpx.TransportError) -> str:
+        url = httpx.URL(self.config.server_url)
+        where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        if isinstance(exc, httpx.ConnectError):
+            what = f"cannot connect to {where} ({_first_line(exc) or 'connection refused'})"
+        elif isinstance(exc, httpx.TimeoutException):
+            what = f"no answer from {where} in time ({type(exc).__name__})"
+        else:
+            what = f"connection to {where} broken ({type(exc).__name__}: {_first_line(exc)})"
+        return f"{method} {self.safe_url(path)}: {what}"
+
+    def _json(self, method: str, path: str, response: httpx.Response) -> dict[str, Any]:
+        """The body as JSON; anything else (an HTML error page from a proxy, a truncated body)
+        is a transient fault that says what came back."""
+        if not response.content:
+            return {}
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            return body
+        raise AirbyteTransientError(
+            f"{method} {self.safe_url(path)}: HTTP {response.status_code} with a body that is "
+            f"not a JSON object ({response.headers.get('content-type', 'no content type')}, "
+            f"{len(response.content)} bytes: {response.content[:80]!r})"
+        )
+
+    def backoff_or_raise(
+        self, attempt: int, fault: AirbyteTransientError, *, deadline: float | None = None
+    ) -> None:
+        """Sleep before retry `attempt + 1`, or raise once the attempts (or, with a deadline,
+        the time) are used up."""
         delay = min(self.config.backoff_max, self.config.backoff_initial * 2 ** (attempt - 1))
         delay = delay * (0.5 + random.random() / 2)  # jitter: concurrent syncs do not stampede
         if fault.retry_after is not None:  # the server knows best; cap absurd values
             delay = min(max(fault.retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AirbyteTransientError(
+                    f"{fault} (still failing after {attempt} attempts)",
+                    request_sent=fault.request_sent,
+                )
+            delay = min(delay, remaining)
+        elif attempt >= self.config.max_attempts:
+            raise AirbyteTransientError(
+                f"{fault} (gave up after {attempt} attempts)", request_sent=fault.request_sent
+            )
         self._sleep(delay)
 
+    def safe_url(self, path: str = "") -> str:
+        """The server URL (and path) with any credentials written into it removed."""
+        return redact_url(self.config.server_url.rstrip("/") + ("/" + path if path else ""))
+
     def _describe(self, method: str, path: str, response: httpx.Response) -> str:
-        code, detail = response.status_code, _problem(response)
-        url = f"{self.config.server_url.rstrip('/')}/{path}"
+        code, detail = response.status_code, problem_reason(response)
+        url = self.safe_url(path)
         if code in (401, 403):
             return (
                 f"Airbyte rejected the credentials (HTTP {code}) at {url}: check "
@@ -232,23 +314,49 @@ class AirbyteClient:
         except AirbyteApiError as exc:
             raise AirbyteApiError(
                 f"Airbyte refused the client credentials (HTTP {exc.status_code}) at "
-                f"{self.config.server_url.rstrip('/')}/applications/token: check "
+                f"{self.safe_url('applications/token')}: check "
                 "AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET",
                 status_code=exc.status_code,
             ) from None
+        if not payload.get("access_token"):
+            raise AirbyteTransientError(
+                f"POST {self.safe_url('applications/token')}: the reply has no access_token"
+            )
         return str(payload["access_token"]), float(payload.get("expires_in") or 180)
 
 
-def _problem(response: httpx.Response) -> str:
-    """The human part of an Airbyte problem document (or a short body)."""
+def problem_reason(response: httpx.Response) -> str:
+    """The specific reason of an Airbyte problem document: the real server puts a generic
+    `detail` ("Please try again later.") and the reason in `data.message`."""
     try:
         body = response.json()
     except ValueError:
         return response.text[:200].strip()
-    if isinstance(body, dict):
-        parts = [str(body[k]) for k in ("title", "detail", "message") if body.get(k)]
-        return " - ".join(dict.fromkeys(parts))
-    return str(body)[:200]
+    if not isinstance(body, dict):
+        return str(body)[:200]
+    data = body.get("data")
+    if isinstance(data, dict) and data.get("message"):
+        return str(data["message"])
+    if isinstance(data, dict) and data.get("resourceId"):  # ProblemResourceData (404s)
+        what = f"{data.get('resourceType') or 'resource'} {data['resourceId']}"
+        return f"{body.get('detail') or 'not found'} ({what})"
+    for key in ("detail", "message", "title"):
+        if body.get(key):
+            return str(body[key])
+    return ""
+
+
+def redact_url(url: str) -> str:
+    """`http://user:secret@host/x` -> `http://***@host/x`: credentials never reach a message."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
 
 
 def _retry_after(response: httpx.Response) -> float | None:

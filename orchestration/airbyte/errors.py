@@ -16,10 +16,17 @@ class AirbyteApiError(UserError):
 class AirbyteTransientError(Exception):
     """A fault worth retrying: connection/read errors, timeouts, 429, 5xx."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, request_sent: bool = True
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.request_sent = request_sent  # False: the server cannot have acted on it
 
 
 class AirbyteJobFailed(StepFailed):
     """The sync job ended in `failed` or `cancelled`, or never ended in time."""
+
+    def __init__(self, message: str, job_id: int | str | None = None) -> None:
+        super().__init__(message)
+        self.job_id = None if job_id is None else str(job_id)

@@ -1,5 +1,8 @@
 """Run Airbyte sync jobs to the end: start (or attach), poll, cancel on timeout or interrupt.
 
+Losing contact with the API is never a reason to cancel: polling waits an outage out for as
+long as the job's timeout allows, and a cancel is reported only once Airbyte confirms it.
+
 Plain functions over `AirbyteClient`, so they run and test without Prefect.
 """
 
@@ -11,6 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prefect.events import emit_event
 from pydantic import TypeAdapter
 
 from orchestration.airbyte.client import ACTIVE_STATUSES, TERMINAL_STATUSES, AirbyteClient
@@ -30,12 +34,19 @@ class SyncInterrupted(Exception):
     """The caller asked the sync to stop (flow cancelled, process terminating)."""
 
 
-def start_sync(client: AirbyteClient, connection_id: str) -> dict[str, Any]:
+CANCEL_TIMEOUT_SECONDS = 60.0  # how long a cancel (DELETE, then read back) may keep trying
+CANCEL_FAILED_EVENT = "elt.airbyte.cancel_failed"
+
+
+def start_sync(
+    client: AirbyteClient, connection_id: str, *, deadline: float | None = None
+) -> dict[str, Any]:
     """Start a sync job, or attach to the one already running; never starts two.
 
-    `POST /jobs` is not retried blindly: after an ambiguous failure (timeout, 5xx) the request
-    may have created the job, so the jobs created since the first attempt are checked first.
-    A 409 (a sync is already running) attaches to the running job.
+    `POST /jobs` is not retried blindly: after an ambiguous failure (timeout, 5xx, a reply
+    that is not JSON) the request may have created the job, so the jobs created since the
+    first attempt are checked first. A 409 (a sync is already pending, queued or running)
+    attaches to that job. Transient faults are retried until `deadline`.
     """
     log = get_logger()
     since = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
@@ -47,18 +58,26 @@ def start_sync(client: AirbyteClient, connection_id: str) -> dict[str, Any]:
         except AirbyteApiError as exc:
             if exc.status_code != 409:
                 raise
-            job = _newest_active(client, connection_id)
+            job = newest_active_job(client, connection_id, deadline=deadline)
             if job is not None:
                 log.info(
-                    "Connection %s already has sync job %s running: attaching to it",
+                    "Connection %s already has sync job %s (%s): attaching to it",
                     connection_id,
                     job["jobId"],
+                    job.get("status"),
                 )
                 return job
             fault = AirbyteTransientError(f"POST jobs: 409 for {connection_id} but no job runs")
         except AirbyteTransientError as exc:
             fault = exc
-            created = client.list_sync_jobs(connection_id, created_since=since)
+            try:  # the request may have created the job before the reply was lost
+                created = (
+                    client.list_sync_jobs(connection_id, created_since=since, deadline=deadline)
+                    if exc.request_sent
+                    else []
+                )
+            except AirbyteTransientError:
+                created = []  # unreachable still: checked again before the next attempt
             if created:
                 log.info(
                     "POST /jobs failed (%s) but created job %s: attaching to it",
@@ -67,18 +86,16 @@ def start_sync(client: AirbyteClient, connection_id: str) -> dict[str, Any]:
                 )
                 return created[0]
         log.warning("Starting a sync of %s failed (%s); retrying", connection_id, fault)
-        client.backoff_or_raise(attempt, fault)
+        client.backoff_or_raise(attempt, fault, deadline=deadline)
 
 
-def _newest_active(client: AirbyteClient, connection_id: str) -> dict[str, Any] | None:
-    for status in ("running", "pending", "incomplete"):
-        jobs = [
-            j
-            for j in client.list_sync_jobs(connection_id, status=status)
-            if j.get("status") in ACTIVE_STATUSES
-        ]
-        if jobs:
-            return jobs[0]
+def newest_active_job(
+    client: AirbyteClient, connection_id: str, *, deadline: float | None = None
+) -> dict[str, Any] | None:
+    """The newest sync job of the connection that has not ended (queued ones included)."""
+    for job in client.list_sync_jobs(connection_id, deadline=deadline):
+        if job.get("status") in ACTIVE_STATUSES:
+            return job
     return None
 
 
@@ -89,11 +106,14 @@ def wait_for_job(
     poll_interval: float,
     timeout: float,
     stop: threading.Event | None = None,
+    deadline: float | None = None,
+    cancel_timeout: float = CANCEL_TIMEOUT_SECONDS,
 ) -> dict[str, Any]:
-    """Poll until the job ends; cancel it on timeout, on `stop`, or on any exception."""
+    """Poll until the job ends. Only the timeout and `stop` cancel it, and the cancel is
+    verified; an API outage is waited out until the timeout, never acted on."""
     log = get_logger()
     job_id, connection_id = job["jobId"], job.get("connectionId", "?")
-    deadline = time.monotonic() + timeout
+    deadline = deadline if deadline is not None else time.monotonic() + timeout
     last_status = None
     stop = stop or threading.Event()
     try:
@@ -107,33 +127,77 @@ def wait_for_job(
             if status not in ACTIVE_STATUSES:
                 raise AirbyteJobFailed(
                     f"Airbyte job {job_id} (connection {connection_id}) has unknown status "
-                    f"{status!r}; stopped polling"
+                    f"{status!r}; stopped polling and left the job as it is",
+                    job_id=job_id,
                 )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AirbyteJobFailed(
-                    f"Airbyte job {job_id} (connection {connection_id}) did not finish within "
-                    f"{timeout:g}s (AIRBYTE_TIMEOUT_SECONDS); cancelled it"
-                )
+                raise SyncTimedOut
             if stop.wait(min(poll_interval, remaining)):
                 raise SyncInterrupted(f"sync of connection {connection_id} interrupted")
-            job = client.get_job(job_id)
-    except BaseException:
-        cancel_quietly(client, job_id)
+            try:
+                job = client.get_job(job_id, deadline=deadline)
+            except AirbyteTransientError:
+                raise SyncTimedOut from None  # unreachable for as long as the job may run
+    except SyncTimedOut:
+        outcome = cancel_job(client, job_id, connection_id, cancel_timeout=cancel_timeout)
+        raise AirbyteJobFailed(
+            f"Airbyte job {job_id} (connection {connection_id}) did not finish within "
+            f"{timeout:g}s (AIRBYTE_TIMEOUT_SECONDS); {outcome}",
+            job_id=job_id,
+        ) from None
+    except (SyncInterrupted, KeyboardInterrupt, SystemExit):
+        cancel_job(client, job_id, connection_id, cancel_timeout=cancel_timeout)
         raise
 
 
-def cancel_quietly(client: AirbyteClient, job_id: int | str) -> None:
-    """Best-effort cancel: a job that already ended (409) or an unreachable API is logged."""
+class SyncTimedOut(Exception):
+    """The job's time is up (AIRBYTE_TIMEOUT_SECONDS)."""
+
+
+def cancel_job(
+    client: AirbyteClient,
+    job_id: int | str,
+    connection_id: str,
+    *,
+    cancel_timeout: float = CANCEL_TIMEOUT_SECONDS,
+) -> str:
+    """Cancel a job and say only what was verified: "cancelled it" once Airbyte reports it
+    cancelled, the job's own final status if it ended first, otherwise that it may still run
+    (and an `elt.airbyte.cancel_failed` event, so an automation can alert someone)."""
     log = get_logger()
+    deadline = time.monotonic() + cancel_timeout
     try:
-        client.cancel_job(job_id)
-        log.warning("Cancelled Airbyte job %s", job_id)
-    except AirbyteApiError as exc:
-        if exc.status_code != 409:
-            log.warning("Could not cancel Airbyte job %s: %s", job_id, exc)
-    except Exception as exc:
-        log.warning("Could not cancel Airbyte job %s: %s", job_id, exc)
+        try:
+            job = client.cancel_job(job_id, deadline=deadline)
+        except AirbyteApiError as exc:
+            if exc.status_code != 409:  # 409: not running any more
+                raise
+            job = {}
+        if job.get("status") not in TERMINAL_STATUSES:
+            job = client.get_job(job_id, deadline=deadline)
+        status = job.get("status")
+    except (AirbyteApiError, AirbyteTransientError) as exc:
+        reason = str(exc)
+    else:
+        if status == "cancelled":
+            log.warning("Cancelled Airbyte job %s (connection %s)", job_id, connection_id)
+            return "cancelled it"
+        if status in TERMINAL_STATUSES:
+            log.warning("Airbyte job %s ended %s before it could be cancelled", job_id, status)
+            return f"it ended {status} before it could be cancelled"
+        reason = f"it is still {status} after the cancel request"
+    message = f"could not cancel Airbyte job {job_id}: it may still be running ({reason})"
+    log.error("%s (connection %s)", message, connection_id)
+    emit_event(
+        event=CANCEL_FAILED_EVENT,
+        resource={
+            "prefect.resource.id": f"airbyte.job.{job_id}",
+            "prefect.resource.name": f"Airbyte job {job_id}",
+        },
+        payload={"job_id": str(job_id), "connection_id": connection_id, "reason": reason[:2000]},
+    )
+    return message
 
 
 def run_sync(
@@ -143,11 +207,28 @@ def run_sync(
     poll_interval: float,
     timeout: float,
     stop: threading.Event | None = None,
+    cancel_timeout: float = CANCEL_TIMEOUT_SECONDS,
 ) -> SyncResult:
-    """Start (or attach to) a sync of one connection and wait for its end."""
+    """Start (or attach to) a sync of one connection and wait for its end; the timeout covers
+    both, and API faults are retried for as long as it allows."""
     started = datetime.now(UTC)
-    job = start_sync(client, connection_id)
-    final = wait_for_job(client, job, poll_interval=poll_interval, timeout=timeout, stop=stop)
+    deadline = time.monotonic() + timeout
+    try:
+        job = start_sync(client, connection_id, deadline=deadline)
+    except AirbyteTransientError as exc:
+        raise AirbyteJobFailed(
+            f"could not start a sync of connection {connection_id} within {timeout:g}s "
+            f"(AIRBYTE_TIMEOUT_SECONDS): {exc}"
+        ) from None
+    final = wait_for_job(
+        client,
+        job,
+        poll_interval=poll_interval,
+        timeout=timeout,
+        stop=stop,
+        deadline=deadline,
+        cancel_timeout=cancel_timeout,
+    )
     return result_from_job(final, connection_id, fallback_start=started)
 
 
@@ -184,6 +265,52 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def sync_one(
+    client: AirbyteClient,
+    connection_id: str,
+    *,
+    poll_interval: float,
+    timeout: float,
+    stop: threading.Event | None = None,
+    cancel_timeout: float = CANCEL_TIMEOUT_SECONDS,
+) -> SyncResult:
+    """`run_sync`, with every failure but an interruption turned into a failed result."""
+    started = datetime.now(UTC)
+    try:
+        return run_sync(
+            client,
+            connection_id,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            stop=stop,
+            cancel_timeout=cancel_timeout,
+        )
+    except (UserError, AirbyteJobFailed, AirbyteTransientError) as exc:
+        get_logger().error("Sync of connection %s failed: %s", connection_id, exc)
+        status = "timeout" if "did not finish" in str(exc) else "error"
+        return SyncResult(
+            connection_id=connection_id,
+            status=status,
+            job_id=getattr(exc, "job_id", None),
+            started_at=started,
+            ended_at=datetime.now(UTC),
+            error=str(exc),
+        )
+
+
+def check_connection_ids(connection_ids: list[str]) -> list[str]:
+    """The ids, each once; a duplicate would sync once and count twice, so it is refused."""
+    duplicates = sorted({c for c in connection_ids if connection_ids.count(c) > 1})
+    if duplicates:
+        raise UserError(
+            f"connection id(s) given more than once: {', '.join(duplicates)}: list each "
+            "connection once (AIRBYTE_CONNECTION_ID or --connection)"
+        )
+    if not connection_ids:
+        raise UserError("no Airbyte connection to sync: set AIRBYTE_CONNECTION_ID")
+    return connection_ids
+
+
 def sync_many(
     client: AirbyteClient,
     connection_ids: list[str],
@@ -191,36 +318,29 @@ def sync_many(
     poll_interval: float,
     timeout: float,
     max_concurrent: int = 4,
+    cancel_timeout: float = CANCEL_TIMEOUT_SECONDS,
 ) -> list[SyncResult]:
-    """Sync every connection, at most `max_concurrent` at once; one result per connection.
+    """Sync every connection on plain threads, at most `max_concurrent` at once (the flow runs
+    each as a Prefect task instead); one result per connection.
 
-    A connection that fails does not stop the others. If this thread is interrupted (flow
-    cancellation, SIGTERM, Ctrl-C) every running job is cancelled before the interrupt goes on.
+    A connection that fails does not stop the others. If this thread is interrupted (SIGTERM,
+    Ctrl-C) every running job is cancelled before the interrupt goes on.
     """
+    check_connection_ids(connection_ids)
     stop = threading.Event()
-    log = get_logger()
-
-    def one(connection_id: str) -> SyncResult:
-        started = datetime.now(UTC)
-        try:
-            return run_sync(
-                client, connection_id, poll_interval=poll_interval, timeout=timeout, stop=stop
-            )
-        except SyncInterrupted:
-            raise
-        except (UserError, AirbyteJobFailed, AirbyteTransientError) as exc:
-            log.error("Sync of connection %s failed: %s", connection_id, exc)
-            status = "timeout" if "did not finish" in str(exc) else "error"
-            return SyncResult(
-                connection_id=connection_id,
-                status=status,
-                started_at=started,
-                ended_at=datetime.now(UTC),
-                error=str(exc),
-            )
-
-    with ThreadPoolExecutor(max_workers=max(1, max_concurrent), thread_name_prefix="sync") as pool:
-        futures: dict[Future[SyncResult], str] = {pool.submit(one, c): c for c in connection_ids}
+    with ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="sync") as pool:
+        futures: dict[Future[SyncResult], str] = {
+            pool.submit(
+                sync_one,
+                client,
+                c,
+                poll_interval=poll_interval,
+                timeout=timeout,
+                stop=stop,
+                cancel_timeout=cancel_timeout,
+            ): c
+            for c in connection_ids
+        }
         try:
             pending = set(futures)
             while pending:

@@ -6,15 +6,22 @@ cancel on timeout or interruption); without it, the embedded PyAirbyte source-fa
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, wait
+from prefect.states import Failed, State
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from orchestration.airbyte.client import AirbyteClient
 from orchestration.airbyte.embedded import run_embedded_sync
-from orchestration.airbyte.jobs import sync_many
+from orchestration.airbyte.jobs import check_connection_ids, sync_one
 from orchestration.airbyte.results import SyncResult
 from orchestration.artifacts import publish_table
 from orchestration.errors import StepFailed
+from orchestration.flows.failures import fail_quietly_on_user_error
 from orchestration.settings import Settings, get_settings
 
 
@@ -23,21 +30,83 @@ def embedded_sync_task(settings: Settings) -> SyncResult:
     return run_embedded_sync(settings)
 
 
-def api_sync(
-    settings: Settings, connection_ids: list[str], max_concurrent: int
-) -> list[SyncResult]:
+@task(
+    name="airbyte-connection-sync",
+    task_run_name="sync {connection_id}",
+    cache_policy=NO_CACHE,
+)
+def sync_connection_task(
+    client: AirbyteClient,
+    connection_id: str,
+    poll_interval: float,
+    timeout: float,
+    stop: threading.Event,
+) -> SyncResult | State:
+    """One connection as one task run: its status changes, attach, outage, cancel and outcome
+    are logged under it in the UI. A failed sync ends the task Failed, with its result kept."""
+    result = sync_one(
+        client, connection_id, poll_interval=poll_interval, timeout=timeout, stop=stop
+    )
+    return result if result.succeeded else Failed(message=result.failure_line(), data=result)
+
+
+def api_sync(settings: Settings, connection_ids: list[str]) -> list[SyncResult]:
+    """Every connection as a Prefect task on a thread pool of `max_concurrent` workers. If the
+    flow run is cancelled or the process is told to stop, every running Airbyte job is
+    cancelled before the interruption goes on."""
     settings.require_airbyte(connection_ids)
-    with AirbyteClient(settings.airbyte_api_config()) as client:
-        return sync_many(
-            client,
-            connection_ids,
-            poll_interval=settings.airbyte_poll_interval_seconds,
-            timeout=settings.airbyte_timeout_seconds,
-            max_concurrent=max_concurrent,
-        )
+    check_connection_ids(connection_ids)
+    stop = threading.Event()
+    with (
+        AirbyteClient(settings.airbyte_api_config()) as client,
+        ThreadPoolTaskRunner(max_workers=settings.airbyte_max_concurrent_syncs) as runner,
+    ):
+        futures = [
+            runner.submit(
+                sync_connection_task,
+                parameters={
+                    "client": client,
+                    "connection_id": connection_id,
+                    "poll_interval": settings.airbyte_poll_interval_seconds,
+                    "timeout": settings.airbyte_timeout_seconds,
+                    "stop": stop,
+                },
+            )
+            for connection_id in connection_ids
+        ]
+        try:
+            while wait(futures, timeout=0.5).not_done:  # short waits: signals get through
+                pass
+        except BaseException:
+            stop.set()
+            wait(futures)  # each running sync cancels its job before returning
+            raise
+        return [
+            _result(future, connection_id)
+            for future, connection_id in zip(futures, connection_ids, strict=True)
+        ]
+
+
+def _result(future: PrefectFuture[Any], connection_id: str) -> SyncResult:
+    try:
+        result = future.result(raise_on_failure=False)
+    except Exception as exc:  # the task could not run at all
+        return SyncResult(connection_id=connection_id, status="error", error=str(exc))
+    if isinstance(result, SyncResult):
+        return result
+    return SyncResult(connection_id=connection_id, status="error", error=str(result))
+
+
+class AirbyteSyncFailed(StepFailed):
+    """Some connections failed; `results` holds every connection's outcome."""
+
+    def __init__(self, results: list[SyncResult]) -> None:
+        super().__init__("\n".join(r.failure_line() for r in results if not r.succeeded))
+        self.results = results
 
 
 @flow(name="airbyte-sync", log_prints=True)
+@fail_quietly_on_user_error
 def airbyte_sync(
     connection_ids: list[str] | None = None,
     max_concurrent: int | None = None,
@@ -48,20 +117,20 @@ def airbyte_sync(
     """Sync Airbyte connections; with no AIRBYTE_SERVER_URL, the embedded source-faker.
 
     `block_name` takes the Airbyte settings from the blocks saved under that name."""
-    settings = get_settings(block_name, faker_count=faker_count, faker_seed=faker_seed)
+    settings = get_settings(
+        block_name,
+        faker_count=faker_count,
+        faker_seed=faker_seed,
+        airbyte_max_concurrent_syncs=max_concurrent,
+    )
     if settings.embedded_airbyte:
         results = [embedded_sync_task(settings)]
     else:
-        results = api_sync(
-            settings,
-            connection_ids or settings.connection_ids,
-            max_concurrent or settings.airbyte_max_concurrent_syncs,
-        )
+        results = api_sync(settings, connection_ids or settings.connection_ids)
     rows = [{**r.as_row(), **{f"rows_{k}": v for k, v in r.streams.items()}} for r in results]
     publish_table("airbyte-sync-results", rows, "Airbyte sync results: one row per connection")
-    failed = [r for r in results if not r.succeeded]
-    if failed:
-        raise StepFailed("\n".join(r.failure_line() for r in failed))
+    if any(not r.succeeded for r in results):
+        raise AirbyteSyncFailed(results)
     return results
 
 

@@ -1,4 +1,4 @@
-"""Flows end on a user's mistake with its one-line message, not with a traceback.
+"""Flows end on a user's mistake or a failed step with its message, not with a traceback.
 
 Prefect's engine logs the whole traceback of any exception a flow raises; a flow that
 *returns* a Failed state fails without one. The exception rides in the state, so a caller
@@ -15,19 +15,20 @@ from typing import Any, TypeVar
 
 from prefect.states import Failed
 
-from orchestration.errors import UserError
+from orchestration.errors import StepFailed, UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail_quietly_on_user_error(fn: F) -> F:
-    """Decorate a flow function (below `@flow`): a UserError becomes a Failed state."""
+    """Decorate a flow function (below `@flow`): a UserError or StepFailed becomes a Failed
+    state whose message is the error's own."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except UserError as exc:
+        except (UserError, StepFailed) as exc:
             return Failed(message=str(exc), data=exc)
 
     # Prefect reads the parameters' types from the signature: resolve the annotations in the

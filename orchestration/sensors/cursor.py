@@ -114,8 +114,11 @@ class Cursor:
             self.seen = {v: lm for v, lm in self.seen.items() if lm >= candidate}
 
     def start_now(self, now: datetime | None = None) -> None:
-        """Skip everything already there: only objects written from now on are new."""
-        self.horizon = now or datetime.now(UTC)
+        """Skip everything already there: only objects written from now on are new.
+
+        Floored to the second: S3 LastModified has one-second resolution, so an object written
+        later in this same second carries an earlier-looking time and must not be skipped."""
+        self.horizon = (now or datetime.now(UTC)).replace(microsecond=0)
 
     def to_json(self) -> str:
         by_second: dict[str, list[str]] = {}

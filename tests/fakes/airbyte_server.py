@@ -1,5 +1,9 @@
 """A fake Airbyte public API on loopback: real HTTP, the real wire format (JSON bodies, status
-codes, problem documents), with scripted job progressions, auth modes and injected faults."""
+codes, problem documents with the reason in `data.message`), with scripted job progressions
+(queued jobs included), auth modes and the faults a real server has: 5xx/429, stalls, outages
+(connections dropped unanswered), malformed bodies. Every request it receives and every
+response it sends is checked against Airbyte's official models (`airbyte_spec`): a drift on
+either side lands in `violations`, which the tests' fixture asserts empty."""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.airbyte_spec import check_request, check_response
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -50,17 +56,20 @@ class Job:
             self.polls += 1
 
     def body(self) -> dict[str, Any]:
+        """As the real server answers: `startTime` in whole seconds, `duration` from running on,
+        `lastUpdatedAt` only once the job ended."""
         started = datetime.fromtimestamp(time.time() - (time.monotonic() - self.created), tz=UTC)
         body: dict[str, Any] = {
             "jobId": self.job_id,
             "status": self.status,
             "jobType": "sync",
-            "startTime": started.isoformat().replace("+00:00", "Z"),
+            "startTime": _iso(started.replace(microsecond=0)),
             "connectionId": self.connection_id,
-            "lastUpdatedAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         }
-        if self.status in TERMINAL:
+        if self.status not in ("pending", "queued"):
             body["duration"] = f"PT{max(time.monotonic() - self.created, 0):.3f}S"
+        if self.status in TERMINAL:
+            body["lastUpdatedAt"] = _iso(datetime.now(UTC))
             if self.status == "succeeded":
                 body["rowsSynced"] = self.script.rows
                 body["bytesSynced"] = self.script.bytes
@@ -76,6 +85,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to stall before answering
     process_first: bool = False  # handle the request, then stall (the client times out)
+    body: bytes | None = None  # answer with these bytes (e.g. an HTML page) instead
+    content_type: str = "application/json"
 
 
 class FakeAirbyte:
@@ -100,6 +111,9 @@ class FakeAirbyte:
         self.requests: list[tuple[str, str]] = []  # (method, path with query)
         self.tokens: dict[str, float] = {}  # access token -> expiry (monotonic)
         self.max_active = 0  # most jobs active at once (concurrency bound checks)
+        self.violations: list[str] = []  # requests/responses that break Airbyte's API spec
+        self.outage_until = 0.0  # monotonic time until which connections are dropped
+        self.dropped = 0  # requests dropped by an outage
         self.lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -110,6 +124,11 @@ class FakeAirbyte:
 
     def inject(self, method: str, path: str, **kwargs: Any) -> None:
         self.faults.append(Fault(method, re.compile(path), **kwargs))
+
+    def outage(self, seconds: float) -> None:
+        """Stop answering for `seconds`: connections are accepted and dropped unanswered, as
+        when a server restarts behind a load balancer."""
+        self.outage_until = time.monotonic() + seconds
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -152,10 +171,12 @@ class FakeAirbyte:
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         assert self._httpd is not None
         self._httpd.shutdown()
         self._httpd.server_close()
+        if exc_type is None and self.violations:  # a drift from Airbyte's API, either side
+            raise AssertionError("Airbyte API spec violations:\n" + "\n".join(self.violations))
 
     # --- request handling -----------------------------------------------------------------
     def _handle(self, req: BaseHTTPRequestHandler, method: str) -> None:
@@ -163,16 +184,26 @@ class FakeAirbyte:
         path = split.path.removeprefix(self.base_path)
         length = int(req.headers.get("Content-Length") or 0)
         raw = req.rfile.read(length) if length else b""
+        query = parse_qs(split.query)
+        if time.monotonic() < self.outage_until:
+            with self.lock:
+                self.dropped += 1
+            req.close_connection = True  # no answer at all
+            return
         with self.lock:
             self.requests.append((method, path + (f"?{split.query}" if split.query else "")))
+            self.violations += check_request(method, path, query, _json_or_raw(raw))
             fault = self._take_fault(method, path)
         if fault and not fault.process_first:
             time.sleep(fault.delay)
+            if fault.body is not None:
+                return self._send_raw(req, 200, fault.body, fault.content_type)
             if fault.status:
-                return self._send(
-                    req, fault.status, _problem(fault.status, "injected fault"), fault.headers
-                )
-        status, body = self._route(req, method, path, parse_qs(split.query), raw)
+                problem = _problem(fault.status, "injected fault")
+                return self._send(req, fault.status, problem, fault.headers)
+        status, body = self._route(req, method, path, query, raw)
+        with self.lock:
+            self.violations += check_response(method, path, status, body)
         if fault and fault.process_first:
             time.sleep(fault.delay)
         self._send(req, status, body)
@@ -190,24 +221,20 @@ class FakeAirbyte:
         if method == "POST" and path == "/applications/token":
             return self._issue_token(raw)
         if not self._authorised(req.headers.get("Authorization", "")):
-            return 401, _problem(401, "Unauthorized", "invalid or expired credentials")
+            return 401, _problem(401, "invalid or expired credentials")
         with self.lock:
             if method == "POST" and path == "/jobs":
                 body = json.loads(raw or b"{}")
                 connection_id = body.get("connectionId")
-                if body.get("jobType") not in ("sync", "reset"):
-                    return 422, _problem(422, "bad-request", "jobType must be sync or reset")
+                if body.get("jobType") not in ("sync", "reset", "refresh", "clear"):
+                    return 422, _problem(422, f"Unknown jobType: {body.get('jobType')!r}")
                 if connection_id not in self.scripts:
-                    return 404, _problem(
-                        404, "resource-not-found", f"connection {connection_id} not found"
-                    )
+                    return 404, _problem(404, "connection", resource_id=str(connection_id))
                 if any(
                     j.connection_id == connection_id and j.status not in TERMINAL
                     for j in self.jobs.values()
                 ):
-                    return 409, _problem(
-                        409, "try-again-later", f"A sync is already running for: {connection_id}"
-                    )
+                    return 409, _problem(409, f"A sync is already running for: {connection_id}")
                 return 200, self._create_job(connection_id).body()
             self.max_active = max(
                 self.max_active, sum(j.status not in TERMINAL for j in self.jobs.values())
@@ -215,22 +242,20 @@ class FakeAirbyte:
             if match := re.fullmatch(r"/jobs/(\d+)", path):
                 job = self.jobs.get(int(match.group(1)))
                 if job is None:
-                    return 404, _problem(
-                        404, "resource-not-found", f"job {match.group(1)} not found"
-                    )
+                    return 404, _problem(404, "job", resource_id=match.group(1))
                 if method == "GET":
                     job.advance()
                     return 200, job.body()
                 if method == "DELETE":
                     if job.status in TERMINAL:
                         return 409, _problem(
-                            409, "job-not-running", f"job {job.job_id} is not running"
+                            409, f"Job {job.job_id} is not running.", title="state-conflict"
                         )
                     job.status = "cancelled"
                     return 200, job.body()
             if method == "GET" and path == "/jobs":
                 return 200, self._list_jobs(query)
-        return 404, _problem(404, "not-found", f"{method} {path}")
+        return 404, _problem(404, "endpoint", resource_id=f"{method} {path}")
 
     def _create_job(self, connection_id: str) -> Job:
         job = Job(
@@ -252,11 +277,8 @@ class FakeAirbyte:
             floor = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
             offset = time.time() - time.monotonic()
             jobs = [j for j in jobs if j.created + offset >= floor]
-        return {
-            "data": [j.body() for j in jobs[: int(one("limit") or 20)]],
-            "previous": None,
-            "next": None,
-        }
+        # `previous`/`next` are strings in the spec: absent when there is no such page
+        return {"data": [j.body() for j in jobs[: int(one("limit") or 20)]]}
 
     def _issue_token(self, raw: bytes) -> tuple[int, dict[str, Any]]:
         body = json.loads(raw or b"{}")
@@ -264,7 +286,7 @@ class FakeAirbyte:
             self.client_id,
             self.client_secret,
         ):
-            return 401, _problem(401, "Unauthorized", "invalid client credentials")
+            return 403, _problem(403, "Invalid client credentials")
         token = secrets.token_hex(16)
         with self.lock:
             self.tokens[token] = time.monotonic() + self.token_ttl
@@ -282,17 +304,27 @@ class FakeAirbyte:
         with self.lock:
             return self.tokens.get(token, 0.0) > time.monotonic()
 
-    @staticmethod
+    @classmethod
     def _send(
+        cls,
         req: BaseHTTPRequestHandler,
         status: int,
         body: dict[str, Any],
         headers: dict[str, str] | None = None,
     ) -> None:
-        data = json.dumps(body).encode()
+        cls._send_raw(req, status, json.dumps(body).encode(), "application/json", headers)
+
+    @staticmethod
+    def _send_raw(
+        req: BaseHTTPRequestHandler,
+        status: int,
+        data: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         try:
             req.send_response(status)
-            req.send_header("Content-Type", "application/json")
+            req.send_header("Content-Type", content_type)
             req.send_header("Content-Length", str(len(data)))
             for key, value in (headers or {}).items():
                 req.send_header(key, value)
@@ -302,10 +334,48 @@ class FakeAirbyte:
             pass  # the client gave up (timeout test)
 
 
-def _problem(status: int, title: str, detail: str = "") -> dict[str, Any]:
+# Airbyte's problem types (airbyte-platform api-problems.yaml): title and the generic detail;
+# the specific reason goes into `data.message` (`data.resourceType/resourceId` for 404s).
+PROBLEMS = {
+    400: (
+        "bad-request",
+        "The request could not be understood by the server due to malformed syntax.",
+    ),
+    401: ("invalid-api-key", "The API key in the Authorization header is invalid."),
+    403: ("forbidden", "The request is forbidden."),
+    404: ("resource-not-found", "The requested resource could not be found."),
+    409: ("try-again-later", "Please try again later."),
+    422: ("unprocessable-entity", "The body of the request was not understood"),
+    500: ("unexpected-problem", "An unexpected problem has occurred."),
+    503: ("service-unavailable", "The server is currently unable to handle the request."),
+}
+
+
+def _problem(
+    status: int, message: str, *, resource_id: str | None = None, title: str | None = None
+) -> dict[str, Any]:
+    default_title, detail = PROBLEMS.get(status, PROBLEMS[500])
+    title = title or default_title
+    data: dict[str, Any] = (
+        {"resourceType": message, "resourceId": resource_id}
+        if resource_id is not None
+        else {"message": message}
+    )
     return {
         "type": f"https://reference.airbyte.com/reference/errors#{title}",
         "title": title,
         "status": status,
-        "detail": detail or title,
+        "detail": detail if title == default_title else "State conflict",
+        "data": data,
     }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _json_or_raw(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw

@@ -7,6 +7,7 @@ import logging
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -15,7 +16,7 @@ from pydantic import SecretStr
 from orchestration.airbyte.client import AirbyteApiConfig, AirbyteClient
 from orchestration.airbyte.errors import AirbyteApiError
 from orchestration.airbyte.jobs import run_sync, start_sync, sync_many
-from orchestration.errors import StepFailed
+from orchestration.errors import StepFailed, UserError
 from orchestration.flows.airbyte_sync import airbyte_sync
 from tests.conftest import cli_env, flow_run_artifacts, run_elt
 from tests.fakes.airbyte_server import FakeAirbyte, Script
@@ -166,9 +167,12 @@ def test_unknown_status_fails_instead_of_looping(fake):
     fake.add_connection(CONN, Script(statuses=["running", "paused_forever"]))
     with (
         client_for(fake) as client,
-        pytest.raises(StepFailed, match="unknown status 'paused_forever'"),
+        pytest.raises(StepFailed, match="unknown status 'paused_forever'; stopped polling and "),
     ):
         run_sync(client, CONN, **FAST)
+    assert fake.calls("DELETE") == []  # a status we do not understand is no reason to cancel
+    assert any("GET /jobs/1001: ('status',)" in v for v in fake.violations)  # not in the spec
+    fake.violations.clear()
 
 
 def test_timeout_cancels_the_job(fake):
@@ -273,3 +277,204 @@ def test_sigterm_during_a_sync_cancels_the_airbyte_job(fake, prefect_api, tmp_pa
     assert proc.returncode != 0
     assert fake.calls("DELETE", "/jobs/1001") == ["/jobs/1001"], output
     assert fake.jobs[1001].status == "cancelled"
+
+
+# --- production faults: outages, malformed replies, failed cancels --------------------------
+
+
+def test_outages_of_35_and_90_seconds_are_waited_out_and_nothing_is_cancelled(caplog):
+    """The API stops answering (connections dropped) while jobs run: both syncs succeed."""
+    caplog.set_level(logging.INFO, logger="elt")
+    results: dict[int, object] = {}
+
+    def sync_through_outage(fake: FakeAirbyte, outage: int) -> None:
+        fake.add_connection(CONN, Script(duration=outage + 3))
+        with client_for(fake, backoff_max=2.0) as client:
+            job = start_sync(client, CONN)
+            fake.outage(outage)
+            results[outage] = run_sync(client, CONN, poll_interval=0.5, timeout=600)
+        assert fake.jobs[job["jobId"]].status == "succeeded"
+
+    with FakeAirbyte() as short, FakeAirbyte() as long:
+        threads = [
+            threading.Thread(target=sync_through_outage, args=(fake, seconds))
+            for fake, seconds in ((short, 35), (long, 90))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert short.dropped > 0 and long.dropped > 0
+        assert short.calls("DELETE") == [] and long.calls("DELETE") == []
+        assert len(short.jobs) == len(long.jobs) == 1
+    assert [r.succeeded for r in results.values()] == [True, True]
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("Airbyte API unreachable" in m for m in messages) == 2  # one line per outage
+    assert sum("Airbyte API reachable again" in m for m in messages) == 2
+
+
+def test_a_malformed_reply_while_polling_is_retried_not_acted_on(fake):
+    fake.add_connection(CONN, Script(statuses=["running", "running", "succeeded"]))
+    html = b"<html><body>502 Bad Gateway</body></html>"
+    fake.inject("GET", r"/jobs/\d+", body=html, content_type="text/html", times=1)
+    fake.inject("GET", r"/jobs/\d+", body=b'{"jobId": 1001, "sta', times=1)  # truncated
+    with client_for(fake) as client:
+        assert run_sync(client, CONN, **FAST).succeeded
+    assert fake.calls("DELETE") == []
+
+
+def test_a_non_json_reply_says_what_came_back_and_from_where(fake):
+    fake.add_connection(CONN)
+    page = {"body": b"<html>proxy error</html>", "content_type": "text/html", "times": 9}
+    fake.inject("POST", "/jobs", **page)
+    fake.inject("GET", "/jobs", **page)
+    with client_for(fake) as client, pytest.raises(StepFailed) as failure:
+        run_sync(client, CONN, poll_interval=0.02, timeout=0.5)
+    message = str(failure.value)
+    assert f"{fake.url}/jobs: HTTP 200 with a body that is not a JSON object (text/html" in message
+    assert "b'<html>proxy error</html>'" in message
+    assert len(fake.jobs) == 0
+
+
+def test_a_cancel_that_fails_says_the_job_may_still_run_and_emits_an_event(fake, prefect_api):
+    from datetime import UTC, datetime
+
+    from tests.conftest import read_events
+
+    since = datetime.now(UTC).isoformat()
+    fake.add_connection(CONN, Script(statuses=["running"]))
+    fake.inject("DELETE", r"/jobs/\d+", status=500, times=1000)
+    with client_for(fake) as client:
+        (result,) = sync_many(client, [CONN], poll_interval=0.05, timeout=0.3, cancel_timeout=0.5)
+    assert result.status == "timeout" and result.job_id == "1001"
+    assert "cancelled it" not in result.error
+    assert "could not cancel Airbyte job 1001: it may still be running (DELETE" in result.error
+    assert fake.jobs[1001].status == "running"
+    deadline = time.monotonic() + 60
+    while not (events := read_events("elt.airbyte.cancel_failed", since)):
+        assert time.monotonic() < deadline, "no elt.airbyte.cancel_failed event"
+        time.sleep(0.5)
+    assert events[0]["resource"]["prefect.resource.id"] == "airbyte.job.1001"
+    assert events[0]["payload"]["connection_id"] == CONN
+
+
+def test_a_cancel_is_reported_only_once_airbyte_confirms_it(fake):
+    fake.add_connection(CONN, Script(statuses=["running"]))
+    with client_for(fake) as client:
+        (result,) = sync_many(client, [CONN], poll_interval=0.05, timeout=0.3)
+    assert result.error.endswith("(AIRBYTE_TIMEOUT_SECONDS); cancelled it")
+    assert fake.calls("GET", "/jobs/1001")[-1:] == ["/jobs/1001"]  # read back after DELETE
+
+
+def test_409_attaches_to_a_queued_job(fake):
+    fake.add_connection(CONN, Script(statuses=["running", "succeeded"]))
+    queued = fake.start_job(CONN)
+    queued.status = "queued"
+    with client_for(fake) as client:
+        result = run_sync(client, CONN, **FAST)
+    assert result.succeeded and result.job_id == str(queued.job_id)
+    assert len(fake.jobs) == 1
+
+
+def test_the_reason_comes_from_the_problem_documents_data_message(fake):
+    fake.add_connection(CONN)
+    fake.inject("POST", "/jobs", status=422, times=1)
+    with client_for(fake) as client, pytest.raises(AirbyteApiError) as err:
+        start_sync(client, CONN)
+    assert str(err.value).endswith("(HTTP 422): injected fault")
+
+
+def test_connection_refused_names_the_host_and_port_and_the_failed_request():
+    from tests.fakes.s3 import free_port
+
+    port = free_port()
+    config = AirbyteApiConfig(server_url=f"http://127.0.0.1:{port}/api/public/v1")
+    with (
+        AirbyteClient(config, sleep=lambda s: time.sleep(min(s, 0.05))) as client,
+        pytest.raises(StepFailed) as failure,
+    ):
+        run_sync(client, CONN, poll_interval=0.02, timeout=0.5)
+    message = str(failure.value)
+    assert f"POST http://127.0.0.1:{port}/api/public/v1/jobs: cannot connect to " in message
+    assert f"127.0.0.1:{port}" in message
+
+
+def test_duplicate_connections_and_a_zero_concurrency_are_refused(fake, tmp_path):
+    fake.add_connection(CONN)
+    with client_for(fake) as client, pytest.raises(UserError, match="more than once: " + CONN):
+        sync_many(client, [CONN, CONN], **FAST)
+    assert fake.requests == []
+    proc = run_elt(
+        "sync", "--max-concurrent", "0",
+        cwd=tmp_path, AIRBYTE_SERVER_URL=fake.url, AIRBYTE_CONNECTION_ID=CONN,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "--max-concurrent" in proc.stderr
+    assert fake.requests == []
+
+
+def test_each_connection_is_a_task_run_whose_story_is_in_the_flow_run_logs(
+    fake, monkeypatch, prefect_api, tmp_path
+):
+    from prefect.client.orchestration import get_client
+
+    fake.add_connection(CONN, Script(statuses=["running", "succeeded"]))
+    fake.add_connection("conn-b", Script(statuses=["queued", "running", "failed"]))
+    monkeypatch.setenv("AIRBYTE_SERVER_URL", fake.url)
+    monkeypatch.setenv("AIRBYTE_CONNECTION_ID", f"{CONN},conn-b")
+    monkeypatch.setenv("AIRBYTE_POLL_INTERVAL_SECONDS", "0.02")
+    state = airbyte_sync(return_state=True)
+    jobs = {j.connection_id: j.job_id for j in fake.jobs.values()}
+    assert state.is_failed() and state.message == f"connection conn-b job {jobs['conn-b']} failed"
+    flow_run_id = str(state.state_details.flow_run_id)
+    b, a = jobs["conn-b"], jobs[CONN]
+    expected = {
+        ("sync conn-b", f"Airbyte job {b} (connection conn-b): queued"),
+        ("sync conn-b", f"Airbyte job {b} (connection conn-b): failed"),
+        (f"sync {CONN}", f"Airbyte job {a} (connection {CONN}): succeeded"),
+    }
+    deadline = time.monotonic() + 60  # logs reach the API in batches
+    while True:
+        with get_client(sync_client=True) as client:
+            tasks = client.request(
+                "POST", "/task_runs/filter", json={"flow_runs": {"id": {"any_": [flow_run_id]}}}
+            ).json()
+            logs = client.request(
+                "POST", "/logs/filter", json={"logs": {"flow_run_id": {"any_": [flow_run_id]}}}
+            ).json()
+        by_task = {t["id"]: t["name"] for t in tasks}
+        told = {(by_task.get(row["task_run_id"]), row["message"]) for row in logs}
+        if expected <= told or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert expected <= told
+    states = {t["name"]: t["state"]["type"] for t in tasks}
+    assert states == {f"sync {CONN}": "COMPLETED", "sync conn-b": "FAILED"}
+
+
+def test_a_password_in_the_server_url_is_never_printed_logged_or_stored(
+    fake, prefect_api, tmp_path
+):
+    from datetime import UTC, datetime
+
+    from prefect.client.orchestration import get_client
+
+    since = datetime.now(UTC).isoformat()
+    secret = "S3cr3t-in-url"
+    url = fake.url.replace("http://", f"http://admin:{secret}@")
+    proc = run_elt(
+        "sync", cwd=tmp_path, PREFECT_API_URL=prefect_api,
+        AIRBYTE_SERVER_URL=url, AIRBYTE_CONNECTION_ID="no-such-connection",
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "http://***@127.0.0.1:" in proc.stderr  # the URL is named, its password is not
+    with get_client(sync_client=True) as client:
+        runs = client.request(
+            "POST", "/flow_runs/filter", json={"sort": "EXPECTED_START_TIME_DESC", "limit": 5}
+        ).json()
+        logs = client.request("POST", "/logs/filter", json={"limit": 200}).json()
+        events = client.request(
+            "POST", "/events/filter", json={"filter": {"occurred": {"since": since}}, "limit": 50}
+        ).json()
+    stored = json.dumps([runs, logs, events])
+    for text in (proc.stdout, proc.stderr, stored):
+        assert secret not in text
