@@ -173,12 +173,12 @@ class Settings(BaseSettings):
         return project_dir
 
     def airbyte_api_config(self) -> AirbyteApiConfig:
-        from orchestration.airbyte.client import AirbyteApiConfig
+        from orchestration.airbyte.client import AirbyteApiConfig, redact_url
 
         url = self.airbyte_server_url.strip()
         if not url.startswith(("http://", "https://")):
             raise ConfigError(
-                f"AIRBYTE_SERVER_URL={url!r} is not an http(s) URL: use e.g. "
+                f"AIRBYTE_SERVER_URL={redact_url(url)!r} is not an http(s) URL: use e.g. "
                 "http://localhost:8000/api/public/v1 (self-managed) or "
                 "https://api.airbyte.com/v1 (Cloud)"
             )

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import SecretStr
@@ -238,7 +238,8 @@ class AirbyteClient:
     ) -> None:
         """Sleep before retry `attempt + 1`, or raise once the attempts (or, with a deadline,
         the time) are used up."""
-        delay = min(self.config.backoff_max, self.config.backoff_initial * 2 ** (attempt - 1))
+        growth = 2.0 ** min(attempt - 1, 32)  # deadline mode can make many attempts
+        delay = min(self.config.backoff_max, self.config.backoff_initial * growth)
         delay = delay * (0.5 + random.random() / 2)  # jitter: concurrent syncs do not stampede
         if fault.retry_after is not None:  # the server knows best; cap absurd values
             delay = min(max(fault.retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)
@@ -347,11 +348,12 @@ def problem_reason(response: httpx.Response) -> str:
 
 
 def redact_url(url: str) -> str:
-    """`http://user:secret@host/x` -> `http://***@host/x`: credentials never reach a message."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+    """`http://user:secret@host/x` -> `http://***@host/x`: credentials never reach a message
+    (nor do they when the scheme is missing)."""
+    return _USERINFO.sub(r"\1***@", url, count=1)
+
+
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)?[^/@\s]+@")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -289,11 +289,17 @@ def test_outages_of_35_and_90_seconds_are_waited_out_and_nothing_is_cancelled(ca
 
     def sync_through_outage(fake: FakeAirbyte, outage: int) -> None:
         fake.add_connection(CONN, Script(duration=outage + 3))
-        with client_for(fake, backoff_max=2.0) as client:
-            job = start_sync(client, CONN)
+
+        def outage_once_polled() -> None:  # the API goes away while the job runs
+            deadline = time.monotonic() + 60
+            while not fake.calls("GET", r"/jobs/\d+") and time.monotonic() < deadline:
+                time.sleep(0.05)
             fake.outage(outage)
+
+        threading.Thread(target=outage_once_polled, daemon=True).start()
+        with client_for(fake, backoff_max=2.0) as client:
             results[outage] = run_sync(client, CONN, poll_interval=0.5, timeout=600)
-        assert fake.jobs[job["jobId"]].status == "succeeded"
+        assert fake.jobs[1001].status == "succeeded"
 
     with FakeAirbyte() as short, FakeAirbyte() as long:
         threads = [

@@ -97,3 +97,11 @@ def test_without_the_embedded_airbyte_the_fix_is_named_before_any_work(tmp_path)
     assert len(lines) == 1, lines
     assert lines[0].startswith("error: no embedded Airbyte here (EMBEDDED_AIRBYTE_PROJECT_DIR=")
     assert "set AIRBYTE_SERVER_URL" in lines[0]
+
+
+def test_a_password_in_a_malformed_airbyte_url_is_not_echoed(tmp_path):
+    url = "admin:S3cret@localhost:8000/api/public/v1"  # no scheme
+    proc = elt("sync", cwd=tmp_path, AIRBYTE_SERVER_URL=url, AIRBYTE_CONNECTION_ID="c")
+    assert proc.returncode == 1
+    assert "AIRBYTE_SERVER_URL='***@localhost:8000/api/public/v1' is not an http(s)" in proc.stderr
+    assert "S3cret" not in proc.stdout + proc.stderr
