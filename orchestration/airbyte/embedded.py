@@ -133,10 +133,13 @@ def run_embedded_sync(settings: Settings) -> SyncResult:
 
 
 def _uv_env() -> dict[str, str]:
-    # The child gets our environment minus our virtualenv, so uv and PyAirbyte see their own.
+    """The child gets our environment minus our virtualenv, so uv and PyAirbyte see their own;
+    the uv we use goes first on PATH, because PyAirbyte installs connectors by running `uv`
+    (this virtualenv's bin/ is not on PATH when `.venv/bin/elt` runs without activation)."""
     env = {
         k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
     }
+    env["PATH"] = os.pathsep.join([str(Path(uv_binary()).parent), env.get("PATH", "")])
     env["UV_NO_PROGRESS"] = "1"
     return env
 

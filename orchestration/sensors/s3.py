@@ -140,9 +140,9 @@ class S3Sensor:
             self.stats.list_requests += listing.list_requests
             if listing.batch:
                 delivered += self._deliver(listing.batch)
-            elif listing.full:
+            elif listing.full and self.lister.periodic:
                 self.cursor.advance_horizon(self.lister.keep_since(self.cursor))
-                self.store.save(self.cursor)  # records the full scan
+                self.store.save(self.cursor)  # records when the last full scan ran
             if listing.new_objects <= len(listing.batch):
                 break
         return delivered

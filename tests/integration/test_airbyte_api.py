@@ -250,6 +250,15 @@ def test_flow_publishes_a_table_and_cli_prints_it(fake, monkeypatch, prefect_api
     assert CONN in proc.stdout and "1003" in proc.stdout  # the job id
     assert " 77 " in proc.stdout and " 7700 " in proc.stdout  # rows and bytes
 
+    both = run_elt(
+        "sync", cwd=tmp_path, PREFECT_API_URL=prefect_api, AIRBYTE_SERVER_URL=fake.url,
+        AIRBYTE_CONNECTION_ID=f"{CONN},conn-b", AIRBYTE_POLL_INTERVAL_SECONDS="0.02",
+    )  # fmt: skip
+    assert both.returncode == 1
+    assert CONN in both.stdout and "conn-b" in both.stdout  # the table shows every connection
+    assert "error: connection conn-b job " in both.stderr and " failed" in both.stderr
+    assert "Traceback" not in both.stderr
+
 
 def test_sigterm_during_a_sync_cancels_the_airbyte_job(fake, prefect_api, tmp_path):
     """A Prefect worker cancels a flow run with SIGTERM: the running Airbyte job must go too."""
