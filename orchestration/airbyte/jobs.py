@@ -146,8 +146,14 @@ def wait_for_job(
             f"{timeout:g}s (AIRBYTE_TIMEOUT_SECONDS); {outcome}",
             job_id=job_id,
         ) from None
-    except (SyncInterrupted, KeyboardInterrupt, SystemExit):
+    except SyncInterrupted:
         cancel_job(client, job_id, connection_id, cancel_timeout=cancel_timeout)
+        raise
+    except BaseException as exc:
+        # Ctrl-C, SystemExit, Prefect's termination and cancellation signals: we are told to
+        # stop, so the job goes too. An ordinary exception (an API error) leaves it alone.
+        if not isinstance(exc, Exception):
+            cancel_job(client, job_id, connection_id, cancel_timeout=cancel_timeout)
         raise
 
 

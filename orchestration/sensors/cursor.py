@@ -171,10 +171,6 @@ class Cursor:
             objects_seen=int(data.get("objects_seen", 0)),
         )
 
-    def with_lookback(self, lookback: timedelta) -> Cursor:
-        self.lookback = lookback
-        return self
-
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None

@@ -37,7 +37,6 @@ class Received:
 
     keys: list[str] = field(default_factory=list)
     handles: list[str] = field(default_factory=list)
-    malformed: int = 0
 
 
 def parse_message(body: str, bucket: str, prefix: str) -> list[str] | None:
@@ -83,7 +82,8 @@ class EventQueue:
             response = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=max(1, min(MAX_MESSAGES_PER_RECEIVE, max_messages)),
-                WaitTimeSeconds=max(0, min(MAX_WAIT_SECONDS, int(wait_seconds))),
+                # at least 1 s: an idle sensor long-polls instead of spinning
+                WaitTimeSeconds=max(1, min(MAX_WAIT_SECONDS, round(wait_seconds))),
             )
         except botocore.exceptions.ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
@@ -99,7 +99,6 @@ class EventQueue:
             received.handles.append(message["ReceiptHandle"])
             keys = parse_message(message.get("Body", ""), self.bucket, self.prefix)
             if keys is None:
-                received.malformed += 1
                 self._report_malformed(message)
                 continue
             received.keys.extend(keys)

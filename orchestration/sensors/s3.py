@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -57,7 +57,6 @@ class PollStats:
     receives: int = 0
     errors: int = 0
     last_error: str = ""
-    triggered: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -174,7 +173,6 @@ class S3Sensor:
         self.store.save(self.cursor)
         self.stats.batches += 1
         self.stats.objects += len(batch)
-        self.stats.triggered.append(key)
         self.log.info("Batch of %d new object(s) delivered: %s", len(batch), outcome)
         return len(batch)
 
