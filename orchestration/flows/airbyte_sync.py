@@ -21,7 +21,6 @@ from orchestration.airbyte.jobs import check_connection_ids, sync_one
 from orchestration.airbyte.results import SyncResult
 from orchestration.artifacts import publish_table
 from orchestration.errors import StepFailed
-from orchestration.flows.failures import fail_quietly_on_user_error
 from orchestration.settings import Settings, get_settings
 
 
@@ -106,7 +105,6 @@ class AirbyteSyncFailed(StepFailed):
 
 
 @flow(name="airbyte-sync", log_prints=True)
-@fail_quietly_on_user_error
 def airbyte_sync(
     connection_ids: list[str] | None = None,
     max_concurrent: int | None = None,

@@ -9,7 +9,6 @@ from prefect.events import emit_event
 
 from orchestration.artifacts import publish_table
 from orchestration.errors import StepFailed
-from orchestration.flows.failures import fail_quietly_on_user_error
 from orchestration.freshness import FreshnessResult, breach_message, evaluate
 from orchestration.logs import get_logger
 from orchestration.settings import get_settings
@@ -31,7 +30,6 @@ def emit_freshness_event(result: FreshnessResult, target: str) -> None:
 
 
 @flow(name="freshness-check", log_prints=True)
-@fail_quietly_on_user_error
 def freshness_check(
     threshold_hours: float | None = None,
     tables: list[str] | None = None,

@@ -240,7 +240,7 @@ def test_cli_prints_exactly_the_new_objects(s3, bucket, s3_endpoint, prefect_api
     assert missing.returncode == 1
     assert missing.stdout == ""  # the key stream stays clean
     assert "Traceback" not in missing.stderr
-    assert [line for line in missing.stderr.splitlines() if "error" in line.lower()] == [
+    assert [line for line in missing.stderr.splitlines() if line.startswith("error")] == [
         "error: S3 sensor stopped: bucket no-such-bucket-cli does not exist: check S3_BUCKET "
         "(or --bucket)"
     ]

@@ -10,7 +10,6 @@ from prefect import flow
 
 from orchestration.blocks.mapping import aws_block
 from orchestration.errors import ConfigError, StepFailed
-from orchestration.flows.failures import fail_quietly_on_user_error
 from orchestration.sensors.events import EventQueue
 from orchestration.sensors.lease import SensorLease
 from orchestration.sensors.s3 import PollStats, S3Sensor, SensorOptions, stop_on_signals
@@ -41,7 +40,6 @@ def aws_client(settings: Settings, service: str) -> Any:
 
 
 @flow(name="s3-sensor")
-@fail_quietly_on_user_error
 def s3_sensor(
     bucket: str | None = None,
     prefix: str | None = None,
