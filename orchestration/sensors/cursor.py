@@ -152,7 +152,9 @@ class Cursor:
         return cls(
             horizon=_parse(data.get("horizon")),
             watermark=_parse(data.get("watermark")),
-            lookback=timedelta(seconds=float(data.get("lookback_s", DEFAULT_LOOKBACK.seconds))),
+            lookback=timedelta(seconds=float(data["lookback_s"]))
+            if "lookback_s" in data
+            else DEFAULT_LOOKBACK,
             seen=seen,
             pending=[S3Object.from_json(o) for o in data.get("pending", [])],
             objects_seen=int(data.get("objects_seen", 0)),
