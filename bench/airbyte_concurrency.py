@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orchestration.airbyte.client import AirbyteApiConfig, AirbyteClient
 from orchestration.airbyte.jobs import sync_many
+from orchestration.config import AirbyteConnection
 from tests.fakes.airbyte_server import FakeAirbyte, Script
 
 
@@ -33,10 +33,10 @@ def main() -> int:
             fake.add_connection(f"conn-{i:03d}", Script(duration=args.job_seconds))
             for i in range(args.connections)
         ]
-        config = AirbyteApiConfig(
+        block = AirbyteConnection(
             server_url=fake.url, client_id=fake.client_id, client_secret=fake.client_secret
         )
-        with AirbyteClient(config) as client:
+        with block.client() as client:
             started = time.monotonic()
             results = sync_many(
                 client,

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestration.errors import StepFailed, UserError
+from orchestration.errors import ConfigError, StepFailed, UserError
+
+if TYPE_CHECKING:
+    from orchestration.config import Config
 
 T = TypeVar("T")
 
@@ -42,6 +45,26 @@ BlockName = Annotated[
         "(`elt blocks register --name NAME`) instead of the environment.",
     ),
 ]
+
+
+# Which flag sets which setting: configuration errors name the flag the user typed.
+FLAGS = {
+    "embedded.faker_count": "--count",
+    "embedded.faker_seed": "--seed",
+    "airbyte.max_concurrent_syncs": "--max-concurrent",
+    "dbt.target": "--target",
+    "dbt.threads": "--threads",
+    "dbt.project_dir": "--project-dir",
+    "dbt.profiles_dir": "--profiles-dir",
+    "s3.bucket.bucket_name": "--bucket",
+    "s3.bucket.bucket_folder": "--prefix",
+    "s3.poll_interval_seconds": "--poll-interval",
+    "s3.sensor_deployment": "--deployment",
+    "s3.key_layout": "--layout",
+    "s3.full_scan_every_seconds": "--full-scan-every",
+    "s3.events_queue_url": "--events-queue",
+    "options.freshness_threshold_hours": "--threshold-hours",
+}
 
 
 @app.callback()
@@ -80,23 +103,41 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def _preflight(
-    needs_warehouse: bool = True,
-    needs_airbyte: bool = False,
+def _configure(
+    block: str | None,
+    overrides: dict[str, object] | None = None,
+    origins: dict[str, str] | None = None,
+    *,
+    warehouse: bool = False,
+    airbyte: bool = False,
     connection_ids: list[str] | None = None,
-    **overrides: object,
-) -> None:
-    """Check settings before any work (and before Prefect starts)."""
-    from orchestration.settings import get_settings
+) -> Config:
+    """Load and check the configuration before any work; flag errors name the flag."""
+    from orchestration.config import load_config
 
-    def check() -> None:
-        settings = get_settings(**overrides)
-        if needs_warehouse:
-            settings.require_warehouse()
-        if needs_airbyte:
-            settings.require_airbyte(connection_ids)
+    def check() -> Config:
+        config = load_config(block, overrides, origins)
+        checks = [lambda: config.require_airbyte(connection_ids)] if airbyte else []
+        checks += [config.require_warehouse] if warehouse else []
+        problems = []
+        for requirement in checks:
+            try:
+                requirement()
+            except ConfigError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return config
 
-    _run(check)
+    return _run(check)
+
+
+def _run_flow(config: Config, action: Callable[[], T]) -> T:
+    """Run a flow on the configuration already loaded (blocks are not loaded again)."""
+    from orchestration.config import config_scope
+
+    with config_scope(config):
+        return _run(action)
 
 
 def _table(title: str, rows: list[dict[str, object]]) -> None:
@@ -120,11 +161,18 @@ def run(
     block: BlockName = None,
 ) -> None:
     """Run the full pipeline: sync, dbt build, freshness check."""
-    _preflight(needs_airbyte=True, block_name=block)
+    config = _configure(
+        block,
+        {"embedded.faker_count": count, "embedded.faker_seed": seed},
+        FLAGS,
+        warehouse=True,
+        airbyte=True,
+    )
     from orchestration.flows.full_pipeline import full_pipeline
 
-    summary = _run(
-        lambda: full_pipeline(faker_count=count, faker_seed=seed, select=select, block_name=block)
+    summary = _run_flow(
+        config,
+        lambda: full_pipeline(faker_count=count, faker_seed=seed, select=select, block_name=block),
     )
     console.rule("full pipeline")
     for line in summary.lines():
@@ -148,9 +196,12 @@ def sync(
     block: BlockName = None,
 ) -> None:
     """Run the Airbyte sync(s) and print rows per stream."""
-    _preflight(
-        needs_warehouse=False, needs_airbyte=True, connection_ids=connection, block_name=block
-    )
+    overrides = {
+        "embedded.faker_count": count,
+        "embedded.faker_seed": seed,
+        "airbyte.max_concurrent_syncs": max_concurrent,
+    }
+    config = _configure(block, overrides, FLAGS, airbyte=True, connection_ids=connection)
     from orchestration.flows.airbyte_sync import AirbyteSyncFailed, airbyte_sync
 
     def sync_and_show() -> list:
@@ -168,7 +219,7 @@ def sync(
         _show_syncs(results)
         return results
 
-    _run(sync_and_show)
+    _run_flow(config, sync_and_show)
 
 
 def _show_syncs(results: list) -> None:
@@ -203,19 +254,25 @@ def transform(
     node_tasks: Annotated[
         bool, typer.Option("--node-tasks", help="One Prefect task per dbt node (slow).")
     ] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Succeed when the selection matches no node."),
+    ] = False,
     block: BlockName = None,
 ) -> None:
     """Run `dbt deps` (when packages changed) and `dbt build` on any dbt project."""
     parsed_vars = _run(lambda: _parse_vars(dbt_vars))
-    _preflight(
-        block_name=block,
-        dbt_target=target,
-        dbt_project_dir=project_dir,
-        dbt_profiles_dir=profiles_dir,
-    )
+    overrides = {
+        "dbt.target": target,
+        "dbt.threads": threads,
+        "dbt.project_dir": project_dir,
+        "dbt.profiles_dir": profiles_dir,
+    }
+    config = _configure(block, overrides, FLAGS, warehouse=True)
     from orchestration.flows.dbt_transform import dbt_transform
 
-    result = _run(
+    result = _run_flow(
+        config,
         lambda: dbt_transform(
             select=select,
             exclude=exclude,
@@ -227,13 +284,15 @@ def transform(
             profiles_dir=profiles_dir,
             retry=retry,
             node_tasks=node_tasks,
+            allow_empty=allow_empty,
             block_name=block,
-        )
+        ),
     )
     counts = ", ".join(f"{k}={v}" for k, v in sorted(result.status_counts().items()))
     console.print(
-        f"dbt {result.command} OK: {result.count('model')} models, {result.count('test')} tests "
-        f"({counts}) in {result.elapsed_s:.1f}s",
+        f"dbt {result.command} OK: {result.summary()}"
+        + (f" ({counts})" if counts else "")
+        + f" in {result.elapsed_s:.1f}s",
         highlight=False,
     )
 
@@ -302,19 +361,20 @@ def sensor(
         _fail("--start must be 'beginning' or 'now'")
     if layout is not None and layout not in ("any", "arrival-day"):
         _fail("--layout must be 'any' or 'arrival-day'")
-    _preflight(
-        needs_warehouse=False,
-        block_name=block,
-        s3_bucket=bucket,
-        s3_prefix=prefix,
-        s3_poll_interval_seconds=poll_interval,
-        s3_key_layout=layout,
-        s3_full_scan_every_seconds=full_scan_every,
-        s3_events_queue_url=events_queue,
-    )
-    from orchestration.flows.sensors.s3_sensor import s3_sensor
+    from orchestration.flows.sensors.s3_sensor import s3_sensor, sensor_overrides
 
-    stats = _run(
+    overrides = sensor_overrides(
+        bucket=bucket,
+        prefix=prefix,
+        poll_interval=poll_interval,
+        deployment=deployment,
+        layout=layout,
+        full_scan_every=full_scan_every,
+        events_queue=events_queue,
+    )
+    config = _configure(block, overrides, FLAGS)
+    stats = _run_flow(
+        config,
         lambda: s3_sensor(
             bucket=bucket,
             prefix=prefix,
@@ -328,7 +388,7 @@ def sensor(
             full_scan_every=full_scan_every,
             events_queue=events_queue,
             block_name=block,
-        )
+        ),
     )
     status_console.print(
         f"s3 sensor: {stats.polls} polls, {stats.objects} new objects in {stats.batches} "
@@ -347,17 +407,20 @@ def sensor_setup_events(
 ) -> None:
     """Send the bucket's s3:ObjectCreated:* events under the prefix to an SQS queue
     (idempotent: run it again, nothing changes)."""
-    from orchestration.flows.sensors.s3_sensor import aws_client
     from orchestration.sensors.events import setup_events
-    from orchestration.settings import get_settings
+
+    overrides = {"s3.bucket.bucket_name": bucket, "s3.bucket.bucket_folder": prefix}
+    s3_config = _configure(block, overrides, FLAGS).s3
 
     def apply() -> list[str]:
-        settings = get_settings(block, s3_bucket=bucket, s3_prefix=prefix)
-        s3, sqs = aws_client(settings, "s3"), aws_client(settings, "sqs")
-        return setup_events(s3, sqs, settings.s3_bucket, settings.s3_prefix, queue)
+        s3, sqs = s3_config.client("s3"), s3_config.client("sqs")
+        return setup_events(s3, sqs, s3_config.bucket_name, s3_config.prefix, queue)
 
     for line in _run(apply):
         console.print(line, highlight=False, soft_wrap=True)
+
+
+VARS_EXAMPLE = """e.g. --vars '{"day": "2026-11-01"}'"""
 
 
 def _parse_vars(text: str | None) -> dict[str, object] | None:
@@ -368,9 +431,14 @@ def _parse_vars(text: str | None) -> dict[str, object] | None:
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise UserError(f"--vars is not valid YAML/JSON: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise UserError(
+            f"--vars is not valid YAML/JSON ({problem}{where}): {VARS_EXAMPLE}"
+        ) from None
     if not isinstance(value, dict):
-        raise UserError('--vars must be a mapping, e.g. \'{"day": "2026-11-01"}\'')
+        raise UserError(f"--vars must be a mapping: {VARS_EXAMPLE}")
     return value
 
 
@@ -382,10 +450,13 @@ def freshness(
     block: BlockName = None,
 ) -> None:
     """Check the freshness SLA of every raw table."""
-    _preflight(block_name=block)
+    overrides = {"options.freshness_threshold_hours": threshold_hours}
+    config = _configure(block, overrides, FLAGS, warehouse=True)
     from orchestration.flows.freshness import freshness_check
 
-    results = _run(lambda: freshness_check(threshold_hours=threshold_hours, block_name=block))
+    results = _run_flow(
+        config, lambda: freshness_check(threshold_hours=threshold_hours, block_name=block)
+    )
     _table("Freshness", [r.as_row() for r in results])
 
 
@@ -400,10 +471,10 @@ BlocksName = Annotated[str, typer.Option("--name", help="Name the blocks are sav
 @blocks_app.command("register")
 def blocks_register(name: BlocksName = "default") -> None:
     """Validate the environment/.env, then save every block (unchanged ones are left alone)."""
-    from orchestration.blocks.register import describe, register_blocks, validated_settings
+    from orchestration.blocks.register import describe, register_blocks, validated_blocks
 
-    settings = _run(validated_settings)
-    for saved in _run(lambda: register_blocks(settings, name)):
+    blocks = _run(validated_blocks)
+    for saved in _run(lambda: register_blocks(blocks, name)):
         console.print(
             f"{saved.status:<9} {describe(saved.ref, saved.block)}", highlight=False, soft_wrap=True
         )
@@ -451,7 +522,6 @@ def prepare(
     """Install dbt packages and parse the project (and the embedded Airbyte) ahead of runs."""
     from orchestration.prepare import prepare_dbt, prepare_embedded
 
-    _preflight()
     console.print(_run(prepare_dbt), highlight=False)
     if embedded:
         console.print(_run(prepare_embedded), highlight=False)

@@ -6,18 +6,19 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from orchestration.config import load_config
 from orchestration.dbt.deps import deps_needed, record_deps
-from orchestration.dbt.runner import dbt_args, run_dbt
+from orchestration.dbt.runner import run_dbt
 from orchestration.errors import StepFailed
-from orchestration.settings import get_settings
 
 
 def prepare_dbt() -> str:
-    settings = get_settings()
-    project_dir = settings.dbt_project_dir.resolve()
+    config = load_config()
+    target = config.require_warehouse()
+    project_dir = config.dbt.project_path
     steps = ["deps", "parse"] if deps_needed(project_dir) else ["parse"]
     for command in steps:
-        result = run_dbt(dbt_args(command, settings), settings)
+        result = run_dbt(config.dbt.args(command), config.dbt_env(target))
         if not result.success:
             raise StepFailed(result.failure_message())
         if command == "deps":
@@ -30,6 +31,8 @@ def prepare_embedded() -> str:
     from orchestration.airbyte.embedded import run_embedded_sync
 
     with tempfile.TemporaryDirectory() as scratch:
-        settings = get_settings(faker_count=1, duckdb_path=Path(scratch) / "prepare.duckdb")
-        run_embedded_sync(settings)
-    return f"embedded Airbyte ready: source-faker installed under {settings.elt_home / 'airbyte'}"
+        overrides = {"embedded.faker_count": 1, "embedded.duckdb_path": Path(scratch) / "w.duckdb"}
+        config = load_config(overrides=overrides)
+        run_embedded_sync(config.faker_sync())
+    home = config.embedded.elt_home / "airbyte"
+    return f"embedded Airbyte ready: source-faker installed under {home}"

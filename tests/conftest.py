@@ -13,6 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.config import setting_variables
+
 REPO = Path(__file__).resolve().parents[1]
 # The source-faker connector is installed once here and reused by every test run.
 CONNECTOR_CACHE = REPO / ".elt"
@@ -23,49 +25,18 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-# Variables a developer's shell or .env may hold that would leak into the tests' settings.
-SETTING_VARIABLES = [
-    "AIRBYTE_SERVER_URL",
-    "AIRBYTE_CONNECTION_ID",
-    "AIRBYTE_RAW_SCHEMA",
-    "AIRBYTE_STREAMS",
-    "FAKER_COUNT",
-    "FAKER_SEED",
-    "ELT_HOME",
-    "DBT_PROJECT_DIR",
-    "DBT_PROFILES_DIR",
-    "DBT_TARGET",
-    "DBT_THREADS",
-    "DBT_SELECT",
-    "DBT_EXCLUDE",
-    "ELT_BLOCK",
-    "AWS_ENDPOINT_URL",
-    "AWS_SESSION_TOKEN",
-    "DUCKDB_PATH",
-    "S3_BUCKET",
-    "S3_PREFIX",
-    "S3_POLL_INTERVAL_SECONDS",
-    "S3_SENSOR_DEPLOYMENT",
-    "S3_KEY_LAYOUT",
-    "S3_LOOKBACK_PARTITIONS",
-    "S3_FULL_SCAN_EVERY_SECONDS",
-    "S3_EVENTS_QUEUE_URL",
-    "S3_SENSOR_LOOKBACK_SECONDS",
-    "S3_SENSOR_LEASE_SECONDS",
-    "FRESHNESS_THRESHOLD_HOURS",
-    "SNOWFLAKE_ACCOUNT",
-    "SNOWFLAKE_USER",
-    "SNOWFLAKE_PASSWORD",
-    "SNOWFLAKE_DATABASE",
-    "SNOWFLAKE_SCHEMA",
-    "SNOWFLAKE_WAREHOUSE",
-    "SNOWFLAKE_ROLE",
-    "SNOWFLAKE_PRIVATE_KEY_PATH",
-    "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
-    "SNOWFLAKE_HOST",
-    "SNOWFLAKE_PORT",
-    "SNOWFLAKE_PROTOCOL",
-]
+# Every variable a setting is read from, as the configuration models declare them: a
+# developer's exported values never reach a test, in-process or in a subprocess.
+SETTING_VARIABLES = setting_variables()
+for _name in SETTING_VARIABLES:
+    os.environ.pop(_name, None)
+# Credentials a test's moto fixture sets that `elt` subprocesses must still receive.
+AWS_PASS_THROUGH = {
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+}
 
 
 def base_env(workdir: Path) -> dict[str, str]:
@@ -159,7 +130,8 @@ def read_events(name: str, since: str) -> list[dict]:
 
 def cli_env(**extra: str) -> dict[str, str]:
     """The environment for an `elt` subprocess: this one minus any setting, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
+    stripped = set(SETTING_VARIABLES) - AWS_PASS_THROUGH
+    env = {k: v for k, v in os.environ.items() if k not in stripped}
     return {**env, "COLUMNS": "200", **extra}
 
 

@@ -4,63 +4,41 @@ It retries only transient faults (connect/read errors and timeouts, 429 honourin
 `Retry-After`, 5xx, a 2xx whose body is not JSON) with capped exponential backoff: a fixed
 number of attempts, or until a deadline (polling a running job rides out an outage for as long
 as the job may run). Any other 4xx fails at once with a message that says what to fix, read
-from the problem document (`data.message`, else `detail`, else `title`). Client-credential
-tokens are refreshed before they expire and once on a 401. Secrets never appear in messages or
-logs, including credentials written into the server URL.
+from the problem document (`data.message`, else `detail`, else `title`). Authentication is an
+`httpx.Auth` (see `auth`), outside the retry loop. Secrets never appear in messages or logs,
+including credentials written into the server URL.
 """
 
 from __future__ import annotations
 
-import base64
 import random
 import re
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
+from orchestration.airbyte.auth import BearerToken, ClientCredentials, TokenRequestFailed
 from orchestration.airbyte.errors import AirbyteApiError, AirbyteTransientError
+from orchestration.airbyte.models import Job
 from orchestration.logs import get_logger
 
-AuthMode = Literal["client_credentials", "bearer", "basic", "none"]
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
-# JobStatusEnum of Airbyte's public API. `incomplete` is a failed attempt that will be retried.
-ACTIVE_STATUSES = frozenset({"pending", "queued", "running", "incomplete"})
+__all__ = ["AirbyteClient", "RetryPolicy", "problem_reason", "redact_url"]
+
 MAX_RETRY_AFTER_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
-class AirbyteApiConfig:
-    server_url: str
-    client_id: str = ""
-    client_secret: SecretStr = field(default_factory=lambda: SecretStr(""))
-    api_token: SecretStr = field(default_factory=lambda: SecretStr(""))
-    username: str = ""
-    password: SecretStr = field(default_factory=lambda: SecretStr(""))
+class RetryPolicy:
+    """How transient faults are retried (a deadline, when a caller gives one, replaces
+    `max_attempts`)."""
+
     request_timeout: float = 30.0
     max_attempts: int = 6
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
-
-    def __post_init__(self) -> None:
-        for name in ("client_secret", "api_token", "password"):  # accept plain strings too
-            value = getattr(self, name)
-            if not isinstance(value, SecretStr):
-                object.__setattr__(self, name, SecretStr(str(value or "")))
-
-    @property
-    def auth_mode(self) -> AuthMode:
-        if self.client_id or self.client_secret.get_secret_value():
-            return "client_credentials"
-        if self.api_token.get_secret_value():
-            return "bearer"
-        if self.username:
-            return "basic"
-        return "none"
 
 
 class AirbyteClient:
@@ -68,22 +46,32 @@ class AirbyteClient:
 
     def __init__(
         self,
-        config: AirbyteApiConfig,
+        server_url: str,
+        auth: httpx.Auth | None = None,
         *,
+        retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.config = config
+        self.server_url = server_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self._auth = auth
         self._sleep = sleep
         self._http = httpx.Client(
-            base_url=config.server_url.rstrip("/") + "/",
-            timeout=config.request_timeout,
+            base_url=self.server_url + "/",
+            auth=auth,
+            timeout=self.retry.request_timeout,
             transport=transport,
             headers={"Accept": "application/json", "User-Agent": "elt-orchestration"},
         )
-        self._token_lock = threading.Lock()
-        self._token: str | None = None
-        self._token_expires_at = 0.0
+
+    @property
+    def auth_mode(self) -> str:
+        return {
+            ClientCredentials: "client_credentials",
+            BearerToken: "bearer",
+            httpx.BasicAuth: "basic",
+        }.get(type(self._auth), "none")
 
     def close(self) -> None:
         self._http.close()
@@ -95,17 +83,20 @@ class AirbyteClient:
         self.close()
 
     # --- jobs -----------------------------------------------------------------------------
-    def create_sync_job(self, connection_id: str) -> dict[str, Any]:
+    def create_sync_job(self, connection_id: str) -> Job:
         """One `POST /jobs`, never retried here: see `jobs.start_sync` for the safe retry."""
-        return self.request(
+        body = self.request(
             "POST", "jobs", json={"connectionId": connection_id, "jobType": "sync"}, retry=False
         )
+        return Job.from_api(body, connection_id=connection_id)
 
-    def get_job(self, job_id: int | str, *, deadline: float | None = None) -> dict[str, Any]:
-        return self.request("GET", f"jobs/{job_id}", deadline=deadline)
+    def get_job(self, job_id: str, *, deadline: float | None = None) -> Job:
+        return Job.from_api(self.request("GET", f"jobs/{job_id}", deadline=deadline))
 
-    def cancel_job(self, job_id: int | str, *, deadline: float | None = None) -> dict[str, Any]:
-        return self.request("DELETE", f"jobs/{job_id}", deadline=deadline)
+    def cancel_job(self, job_id: str, *, deadline: float | None = None) -> Job | None:
+        """`DELETE /jobs/{id}`: the job as the reply has it (None for an empty reply)."""
+        body = self.request("DELETE", f"jobs/{job_id}", deadline=deadline)
+        return Job.from_api(body) if body.get("jobId") not in (None, "") else None
 
     def list_sync_jobs(
         self,
@@ -114,7 +105,7 @@ class AirbyteClient:
         status: str | None = None,
         created_since: str | None = None,
         deadline: float | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Job]:
         """Sync jobs of a connection, newest first (optionally by status / creation time)."""
         params: dict[str, Any] = {
             "connectionId": connection_id,
@@ -126,7 +117,8 @@ class AirbyteClient:
             params["status"] = status
         if created_since:
             params["createdAtStart"] = created_since
-        return list(self.request("GET", "jobs", params=params, deadline=deadline).get("data", []))
+        body = self.request("GET", "jobs", params=params, deadline=deadline)
+        return [Job.from_api(j, connection_id=connection_id) for j in body.get("data") or []]
 
     # --- transport ------------------------------------------------------------------------
     def request(
@@ -137,7 +129,6 @@ class AirbyteClient:
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         retry: bool = True,
-        authenticate: bool = True,
         deadline: float | None = None,
     ) -> dict[str, Any]:
         """One API call with retries of transient faults; raises AirbyteApiError otherwise.
@@ -145,20 +136,14 @@ class AirbyteClient:
         With `retry=False` a transient fault is raised at once (the caller decides whether a
         retry is safe, as for `POST /jobs`). With a `deadline` (time.monotonic()), transient
         faults are retried until then instead of `max_attempts` times, and the API going away
-        and coming back is logged once each. `authenticate=False` sends no credentials (the
-        token request itself).
+        and coming back is logged once each.
         """
         attempt = 0
-        refreshed_after_401 = not authenticate
         outage_started: float | None = None
         while True:
             attempt += 1
             try:
-                response = self._send(method, path, json, params, authenticate)
-                if response.status_code == 401 and not refreshed_after_401 and self._refreshable():
-                    refreshed_after_401 = True
-                    self._invalidate_token()
-                    continue
+                response = self._send(method, path, json, params)
                 if response.status_code == 429 or response.status_code >= 500:
                     raise AirbyteTransientError(
                         f"{method} {self.safe_url(path)}: HTTP {response.status_code} "
@@ -194,19 +179,37 @@ class AirbyteClient:
         path: str,
         json: dict[str, Any] | None,
         params: dict[str, Any] | None,
-        authenticate: bool,
     ) -> httpx.Response:
-        headers = self._auth_headers() if authenticate else {}
         try:
-            return self._http.request(method, path, json=json, params=params, headers=headers)
+            return self._http.request(method, path, json=json, params=params)
         except httpx.TransportError as exc:  # connect/read errors and timeouts
             raise AirbyteTransientError(
                 self._transport_fault(method, path, exc),
                 request_sent=not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout),
             ) from None
+        except TokenRequestFailed as exc:
+            raise self._token_fault(exc) from None
+
+    def _token_fault(self, exc: TokenRequestFailed) -> Exception:
+        """The token request failed: retry what may pass, name the credentials otherwise.
+        No request was sent with a token, so the server cannot have acted on it."""
+        url = self.safe_url("applications/token")
+        code = exc.response.status_code if exc.response is not None else None
+        if code is None or code == 429 or code >= 500:
+            reason = problem_reason(exc.response) if exc.response is not None else str(exc)
+            return AirbyteTransientError(
+                f"POST {url}: {reason or exc}",
+                retry_after=_retry_after(exc.response) if exc.response is not None else None,
+                request_sent=False,
+            )
+        return AirbyteApiError(
+            f"Airbyte refused the client credentials (HTTP {code}) at {url}: check "
+            "AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET",
+            status_code=code,
+        )
 
     def _transport_fault(self, method: str, path: str, exc: httpx.TransportError) -> str:
-        url = httpx.URL(self.config.server_url)
+        url = httpx.URL(self.server_url)
         where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
         if isinstance(exc, httpx.ConnectError):
             what = f"cannot connect to {where} ({_first_line(exc) or 'connection refused'})"
@@ -239,7 +242,7 @@ class AirbyteClient:
         """Sleep before retry `attempt + 1`, or raise once the attempts (or, with a deadline,
         the time) are used up."""
         growth = 2.0 ** min(attempt - 1, 32)  # deadline mode can make many attempts
-        delay = min(self.config.backoff_max, self.config.backoff_initial * growth)
+        delay = min(self.retry.backoff_max, self.retry.backoff_initial * growth)
         delay = delay * (0.5 + random.random() / 2)  # jitter: concurrent syncs do not stampede
         if fault.retry_after is not None:  # the server knows best; cap absurd values
             delay = min(max(fault.retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)
@@ -251,7 +254,7 @@ class AirbyteClient:
                     request_sent=fault.request_sent,
                 )
             delay = min(delay, remaining)
-        elif attempt >= self.config.max_attempts:
+        elif attempt >= self.retry.max_attempts:
             raise AirbyteTransientError(
                 f"{fault} (gave up after {attempt} attempts)", request_sent=fault.request_sent
             )
@@ -259,7 +262,7 @@ class AirbyteClient:
 
     def safe_url(self, path: str = "") -> str:
         """The server URL (and path) with any credentials written into it removed."""
-        return redact_url(self.config.server_url.rstrip("/") + ("/" + path if path else ""))
+        return redact_url(self.server_url + ("/" + path if path else ""))
 
     def _describe(self, method: str, path: str, response: httpx.Response) -> str:
         code, detail = response.status_code, problem_reason(response)
@@ -268,62 +271,13 @@ class AirbyteClient:
             return (
                 f"Airbyte rejected the credentials (HTTP {code}) at {url}: check "
                 f"AIRBYTE_CLIENT_ID/AIRBYTE_CLIENT_SECRET, AIRBYTE_API_TOKEN or "
-                f"AIRBYTE_USERNAME/AIRBYTE_PASSWORD ({self.config.auth_mode} auth in use)"
+                f"AIRBYTE_USERNAME/AIRBYTE_PASSWORD ({self.auth_mode} auth in use)"
             )
         if code == 404:
             return f"Airbyte has no such resource (HTTP 404) for {method} {url}: {detail}".rstrip(
                 ": "
             )
         return f"Airbyte refused {method} {url} (HTTP {code}): {detail}".rstrip(": ")
-
-    # --- auth -----------------------------------------------------------------------------
-    def _refreshable(self) -> bool:
-        return self.config.auth_mode == "client_credentials"
-
-    def _invalidate_token(self) -> None:
-        with self._token_lock:
-            self._token = None
-
-    def _auth_headers(self) -> dict[str, str]:
-        mode = self.config.auth_mode
-        if mode == "bearer":
-            return {"Authorization": f"Bearer {self.config.api_token.get_secret_value()}"}
-        if mode == "basic":
-            raw = f"{self.config.username}:{self.config.password.get_secret_value()}"
-            return {"Authorization": "Basic " + base64.b64encode(raw.encode()).decode()}
-        if mode == "client_credentials":
-            return {"Authorization": f"Bearer {self._access_token()}"}
-        return {}
-
-    def _access_token(self) -> str:
-        with self._token_lock:
-            if self._token is None or time.monotonic() >= self._token_expires_at:
-                self._token, lifetime = self._fetch_token()
-                # Refresh ahead of expiry: a token must outlive the request it is sent with.
-                margin = min(60.0, lifetime * 0.2)
-                self._token_expires_at = time.monotonic() + max(lifetime - margin, 0.0)
-            return self._token
-
-    def _fetch_token(self) -> tuple[str, float]:
-        body = {
-            "client_id": self.config.client_id,
-            "client_secret": self.config.client_secret.get_secret_value(),
-            "grant-type": "client_credentials",
-        }
-        try:
-            payload = self.request("POST", "applications/token", json=body, authenticate=False)
-        except AirbyteApiError as exc:
-            raise AirbyteApiError(
-                f"Airbyte refused the client credentials (HTTP {exc.status_code}) at "
-                f"{self.safe_url('applications/token')}: check "
-                "AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET",
-                status_code=exc.status_code,
-            ) from None
-        if not payload.get("access_token"):
-            raise AirbyteTransientError(
-                f"POST {self.safe_url('applications/token')}: the reply has no access_token"
-            )
-        return str(payload["access_token"]), float(payload.get("expires_in") or 180)
 
 
 def problem_reason(response: httpx.Response) -> str:

@@ -16,15 +16,30 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration.airbyte.results import SyncResult
 from orchestration.errors import ConfigError, StepFailed
 from orchestration.logs import get_logger
-from orchestration.settings import Settings
 
 CONNECTION_NAME = "embedded:source-faker"
+
+
+@dataclass(frozen=True)
+class FakerSync:
+    """One sync of source-faker into a DuckDB file: what to run and where it writes."""
+
+    project_dir: Path  # the embedded/ uv project (already checked to exist)
+    duckdb_path: Path
+    schema: str
+    streams: list[str]
+    count: int
+    seed: int | None
+    home: Path  # connector cache and state
+
+
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -47,9 +62,8 @@ def embedded_python(project_dir: Path) -> Path:
     return project_dir / ".venv" / "bin" / "python"
 
 
-def ensure_environment(settings: Settings) -> Path:
+def ensure_environment(project_dir: Path) -> Path:
     """Build (once) the isolated PyAirbyte environment; later calls only check it is in sync."""
-    project_dir = settings.require_embedded_project()
     python = embedded_python(project_dir)
     log = get_logger()
     if not python.exists():
@@ -60,27 +74,27 @@ def ensure_environment(settings: Settings) -> Path:
     return python
 
 
-def run_embedded_sync(settings: Settings) -> SyncResult:
+def run_embedded_sync(sync: FakerSync) -> SyncResult:
     """Sync source-faker's streams into `<DUCKDB_PATH>` schema `AIRBYTE_RAW_SCHEMA`."""
     log = get_logger()
-    python = ensure_environment(settings)
-    home = settings.elt_home.resolve()
+    python = ensure_environment(sync.project_dir)
+    home = sync.home.resolve()
     airbyte_dir = home / "airbyte"
     airbyte_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
         str(python),
-        str(settings.embedded_project_dir.resolve() / "faker_sync.py"),
+        str(sync.project_dir.resolve() / "faker_sync.py"),
         "--duckdb",
-        str(settings.duckdb_path.resolve()),
+        str(sync.duckdb_path.resolve()),
         "--schema",
-        settings.airbyte_raw_schema,
+        sync.schema,
         "--streams",
-        ",".join(settings.streams),
+        ",".join(sync.streams),
         "--count",
-        str(settings.faker_count),
+        str(sync.count),
     ]
-    if settings.faker_seed is not None:
-        cmd += ["--seed", str(settings.faker_seed)]
+    if sync.seed is not None:
+        cmd += ["--seed", str(sync.seed)]
     env = {
         **_uv_env(),
         "AIRBYTE_OFFLINE_MODE": "1",  # no connector registry: install from the package index
@@ -105,8 +119,8 @@ def run_embedded_sync(settings: Settings) -> SyncResult:
             log.info(
                 "Syncing source-faker (%s records per stream) into %s.%s ...",
                 event["count"],
-                settings.duckdb_path,
-                settings.airbyte_raw_schema,
+                sync.duckdb_path,
+                sync.schema,
             )
         elif name == "result":
             outcome = event

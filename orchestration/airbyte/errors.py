@@ -30,3 +30,7 @@ class AirbyteJobFailed(StepFailed):
     def __init__(self, message: str, job_id: int | str | None = None) -> None:
         super().__init__(message)
         self.job_id = None if job_id is None else str(job_id)
+
+
+class AirbyteJobTimedOut(AirbyteJobFailed):
+    """The job did not end within its timeout (AIRBYTE_TIMEOUT_SECONDS)."""

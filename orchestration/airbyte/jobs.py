@@ -12,22 +12,20 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from prefect.events import emit_event
-from pydantic import TypeAdapter
 
-from orchestration.airbyte.client import ACTIVE_STATUSES, TERMINAL_STATUSES, AirbyteClient
+from orchestration.airbyte.client import AirbyteClient
 from orchestration.airbyte.errors import (
     AirbyteApiError,
     AirbyteJobFailed,
+    AirbyteJobTimedOut,
     AirbyteTransientError,
 )
+from orchestration.airbyte.models import Job, JobStatus
 from orchestration.airbyte.results import SyncResult
 from orchestration.errors import UserError
 from orchestration.logs import get_logger
-
-_DURATION = TypeAdapter(timedelta)
 
 
 class SyncInterrupted(Exception):
@@ -38,9 +36,7 @@ CANCEL_TIMEOUT_SECONDS = 60.0  # how long a cancel (DELETE, then read back) may 
 CANCEL_FAILED_EVENT = "elt.airbyte.cancel_failed"
 
 
-def start_sync(
-    client: AirbyteClient, connection_id: str, *, deadline: float | None = None
-) -> dict[str, Any]:
+def start_sync(client: AirbyteClient, connection_id: str, *, deadline: float | None = None) -> Job:
     """Start a sync job, or attach to the one already running; never starts two.
 
     `POST /jobs` is not retried blindly: after an ambiguous failure (timeout, 5xx, a reply
@@ -63,8 +59,8 @@ def start_sync(
                 log.info(
                     "Connection %s already has sync job %s (%s): attaching to it",
                     connection_id,
-                    job["jobId"],
-                    job.get("status"),
+                    job.job_id,
+                    job.raw_status,
                 )
                 return job
             fault = AirbyteTransientError(f"POST jobs: 409 for {connection_id} but no job runs")
@@ -82,7 +78,7 @@ def start_sync(
                 log.info(
                     "POST /jobs failed (%s) but created job %s: attaching to it",
                     exc,
-                    created[0]["jobId"],
+                    created[0].job_id,
                 )
                 return created[0]
         log.warning("Starting a sync of %s failed (%s); retrying", connection_id, fault)
@@ -91,43 +87,43 @@ def start_sync(
 
 def newest_active_job(
     client: AirbyteClient, connection_id: str, *, deadline: float | None = None
-) -> dict[str, Any] | None:
+) -> Job | None:
     """The newest sync job of the connection that has not ended (queued ones included)."""
-    for job in client.list_sync_jobs(connection_id, deadline=deadline):
-        if job.get("status") in ACTIVE_STATUSES:
-            return job
-    return None
+    return next(
+        (j for j in client.list_sync_jobs(connection_id, deadline=deadline) if j.active), None
+    )
 
 
 def wait_for_job(
     client: AirbyteClient,
-    job: dict[str, Any],
+    job: Job,
     *,
     poll_interval: float,
     timeout: float,
     stop: threading.Event | None = None,
     deadline: float | None = None,
     cancel_timeout: float = CANCEL_TIMEOUT_SECONDS,
-) -> dict[str, Any]:
+) -> Job:
     """Poll until the job ends. Only the timeout and `stop` cancel it, and the cancel is
     verified; an API outage is waited out until the timeout, never acted on."""
     log = get_logger()
-    job_id, connection_id = job["jobId"], job.get("connectionId", "?")
+    job_id, connection_id = job.job_id, job.connection_id or "?"
     deadline = deadline if deadline is not None else time.monotonic() + timeout
     last_status = None
     stop = stop or threading.Event()
     try:
         while True:
-            status = job.get("status")
-            if status != last_status:
-                log.info("Airbyte job %s (connection %s): %s", job_id, connection_id, status)
-                last_status = status
-            if status in TERMINAL_STATUSES:
+            if job.raw_status != last_status:
+                log.info(
+                    "Airbyte job %s (connection %s): %s", job_id, connection_id, job.raw_status
+                )
+                last_status = job.raw_status
+            if job.ended:
                 return job
-            if status not in ACTIVE_STATUSES:
+            if job.status is None:
                 raise AirbyteJobFailed(
                     f"Airbyte job {job_id} (connection {connection_id}) has unknown status "
-                    f"{status!r}; stopped polling and left the job as it is",
+                    f"{job.raw_status!r}; stopped polling and left the job as it is",
                     job_id=job_id,
                 )
             remaining = deadline - time.monotonic()
@@ -141,7 +137,7 @@ def wait_for_job(
                 raise SyncTimedOut from None  # unreachable for as long as the job may run
     except SyncTimedOut:
         outcome = cancel_job(client, job_id, connection_id, cancel_timeout=cancel_timeout)
-        raise AirbyteJobFailed(
+        raise AirbyteJobTimedOut(
             f"Airbyte job {job_id} (connection {connection_id}) did not finish within "
             f"{timeout:g}s (AIRBYTE_TIMEOUT_SECONDS); {outcome}",
             job_id=job_id,
@@ -163,7 +159,7 @@ class SyncTimedOut(Exception):
 
 def cancel_job(
     client: AirbyteClient,
-    job_id: int | str,
+    job_id: str,
     connection_id: str,
     *,
     cancel_timeout: float = CANCEL_TIMEOUT_SECONDS,
@@ -174,25 +170,26 @@ def cancel_job(
     log = get_logger()
     deadline = time.monotonic() + cancel_timeout
     try:
+        job: Job | None
         try:
             job = client.cancel_job(job_id, deadline=deadline)
         except AirbyteApiError as exc:
             if exc.status_code != 409:  # 409: not running any more
                 raise
-            job = {}
-        if job.get("status") not in TERMINAL_STATUSES:
+            job = None
+        if job is None or not job.ended:
             job = client.get_job(job_id, deadline=deadline)
-        status = job.get("status")
+        status = job.status
     except (AirbyteApiError, AirbyteTransientError) as exc:
         reason = str(exc)
     else:
-        if status == "cancelled":
+        if status is JobStatus.CANCELLED:
             log.warning("Cancelled Airbyte job %s (connection %s)", job_id, connection_id)
             return "cancelled it"
-        if status in TERMINAL_STATUSES:
+        if job.ended:
             log.warning("Airbyte job %s ended %s before it could be cancelled", job_id, status)
             return f"it ended {status} before it could be cancelled"
-        reason = f"it is still {status} after the cancel request"
+        reason = f"it is still {job.raw_status} after the cancel request"
     message = f"could not cancel Airbyte job {job_id}: it may still be running ({reason})"
     log.error("%s (connection %s)", message, connection_id)
     emit_event(
@@ -238,37 +235,17 @@ def run_sync(
     return result_from_job(final, connection_id, fallback_start=started)
 
 
-def result_from_job(
-    job: dict[str, Any], connection_id: str, *, fallback_start: datetime
-) -> SyncResult:
-    start = _parse_time(job.get("startTime")) or fallback_start
-    end = None
-    if job.get("duration"):
-        try:
-            end = start + _DURATION.validate_python(job["duration"])
-        except ValueError:
-            end = None
-    end = end or _parse_time(job.get("lastUpdatedAt")) or datetime.now(UTC)
+def result_from_job(job: Job, connection_id: str, *, fallback_start: datetime) -> SyncResult:
     return SyncResult(
-        connection_id=str(job.get("connectionId") or connection_id),
-        status=str(job.get("status")),
-        job_id=str(job.get("jobId")),
-        rows_synced=int(job.get("rowsSynced") or 0),
-        bytes_synced=int(job.get("bytesSynced") or 0),
-        started_at=start,
-        ended_at=end,
+        connection_id=job.connection_id or connection_id,
+        status=job.raw_status,
+        job_id=job.job_id,
+        rows_synced=job.rows_synced,
+        bytes_synced=job.bytes_synced,
+        started_at=job.start_time or fallback_start,
+        ended_at=job.end_time or datetime.now(UTC),
         backend="airbyte-api",
     )
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def sync_one(
@@ -293,7 +270,7 @@ def sync_one(
         )
     except (UserError, AirbyteJobFailed, AirbyteTransientError) as exc:
         get_logger().error("Sync of connection %s failed: %s", connection_id, exc)
-        status = "timeout" if "did not finish" in str(exc) else "error"
+        status = "timeout" if isinstance(exc, AirbyteJobTimedOut) else "error"
         return SyncResult(
             connection_id=connection_id,
             status=status,

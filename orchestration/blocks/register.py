@@ -10,18 +10,37 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from prefect.blocks.core import Block
-from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
+from prefect_aws import AwsCredentials
+from prefect_aws.s3 import S3Bucket
+from prefect_snowflake import SnowflakeCredentials
+from pydantic import BaseModel, SecretBytes, SecretStr
 
-from orchestration.blocks import mapping
-from orchestration.blocks.connections import BLOCK_CLASSES
+from orchestration.config import (
+    AirbyteConnection,
+    DbtConfig,
+    S3SensorConfig,
+    SnowflakeConnection,
+)
+from orchestration.config.blocks import api_unreachable
+from orchestration.config.load import load_env_domains, snowflake_missing
+from orchestration.config.sources import Problems, read_environment
 from orchestration.errors import ConfigError
-from orchestration.settings import Settings
 
 MASK = "********"
+
+# Every block type this project saves or reads, nested ones first.
+BLOCK_CLASSES: tuple[type[Block], ...] = (
+    AirbyteConnection,
+    SnowflakeCredentials,
+    SnowflakeConnection,
+    DbtConfig,
+    AwsCredentials,
+    S3Bucket,
+    S3SensorConfig,
+)
 
 
 @dataclass(frozen=True)
@@ -35,60 +54,41 @@ class Saved:
         return f"{self.block.get_block_type_slug()}/{self.name}"
 
 
-def settings_for_registration() -> tuple[Settings, list[str]]:
-    """Settings from env/.env, plus a line per invalid variable (reported with the missing)."""
-    try:
-        return Settings(), []
-    except ValidationError as exc:
-        invalid = {str(err["loc"][0]): err["msg"] for err in exc.errors() if err["loc"]}
-    defaults = {
-        field: info.get_default(call_default_factory=True)
-        for field, info in Settings.model_fields.items()
-        if _env_name(field, info) in invalid
-    }
-    return Settings(**defaults), [f"{name} (invalid: {msg})" for name, msg in invalid.items()]
+@dataclass(frozen=True)
+class Registration:
+    """The blocks the environment describes, checked as a whole."""
+
+    airbyte: AirbyteConnection
+    dbt: DbtConfig
+    s3: S3SensorConfig
+    snowflake: SnowflakeConnection | None
 
 
-def _env_name(field: str, info: Any) -> str:
-    choices = getattr(info.validation_alias, "choices", None)
-    return str(choices[0]) if choices else (info.alias or field)
-
-
-def missing_or_invalid(settings: Settings) -> list[str]:
-    """Every variable registration cannot work without, with what is wrong with it."""
-    problems = []
-    url = settings.airbyte_server_url.strip()
-    if url:
-        if not url.startswith(("http://", "https://")):
-            problems.append("AIRBYTE_SERVER_URL (invalid: not an http(s) URL)")
-        if not settings.connection_ids:
-            problems.append("AIRBYTE_CONNECTION_ID (missing: needed with AIRBYTE_SERVER_URL)")
-        if settings.airbyte_client_id and not settings.airbyte_client_secret.get_secret_value():
-            problems.append("AIRBYTE_CLIENT_SECRET (missing: needed with AIRBYTE_CLIENT_ID)")
-    if mapping.snowflake_configured(settings):
-        problems += [f"{name} (missing)" for name in settings.missing_snowflake_settings()]
-    if settings.aws_session_token.get_secret_value():
-        problems.append(
-            "AWS_SESSION_TOKEN (invalid for a block: temporary credentials expire; register "
-            "long-lived keys, or none so workers use their own role)"
+def validated_blocks() -> Registration:
+    """The blocks from the environment and `.env`; every problem reported at once."""
+    env = read_environment()
+    problems = Problems()
+    loaded = load_env_domains(env, problems)
+    ids = env.get("AIRBYTE_CONNECTION_ID") or env.get("AIRBYTE_CONNECTION_IDS")
+    if env.get("AIRBYTE_SERVER_URL", "").strip() and not (ids or "").strip(", "):
+        problems.add("AIRBYTE_CONNECTION_ID", "missing: needed with AIRBYTE_SERVER_URL")
+    snowflake_set = any(env.get(v) for v in SnowflakeConnection.env.variables())
+    if snowflake_set:
+        for missing in snowflake_missing(env):
+            problems.add("Snowflake", missing)
+    if env.get("AWS_SESSION_TOKEN"):
+        problems.add(
+            "AWS_SESSION_TOKEN",
+            "invalid for a block: temporary credentials expire; register long-lived keys, or "
+            "none so workers use their own role",
         )
-    if not settings.s3_bucket.strip():
-        problems.append("S3_BUCKET (missing)")
-    project = Path(settings.dbt_project_dir)
-    if not (project / "dbt_project.yml").is_file():
-        problems.append(f"DBT_PROJECT_DIR (invalid: no dbt_project.yml in {project})")
-    return problems
-
-
-def validated_settings() -> Settings:
-    settings, invalid = settings_for_registration()
-    problems = invalid + missing_or_invalid(settings)
-    if problems:
-        raise ConfigError(
-            "cannot register the blocks; fix these variables in the environment or .env "
-            f"(see .env.example): {'; '.join(problems)}"
-        )
-    return settings
+    dbt: DbtConfig | None = loaded["dbt"]
+    if dbt is not None and not (dbt.project_path / "dbt_project.yml").is_file():
+        problems.add("DBT_PROJECT_DIR", f"no dbt_project.yml in {dbt.project_path}")
+    problems.raise_if_any(
+        "Fix them in the environment or .env (see .env.example)", "cannot register the blocks"
+    )
+    return Registration(loaded["airbyte"], loaded["dbt"], loaded["s3"], loaded["snowflake"])
 
 
 def persist(block: Block, name: str) -> Saved:
@@ -112,18 +112,42 @@ def field_values(model: BaseModel) -> dict[str, object]:
     }
 
 
-def register_blocks(settings: Settings, name: str) -> list[Saved]:
-    """Register the block types, then save every block the settings describe under `name`."""
-    for cls in BLOCK_CLASSES:
-        cls.register_type_and_schema()
-    saved = [persist(mapping.airbyte_block(settings), name)]
-    if mapping.snowflake_configured(settings):
-        credentials = persist(mapping.snowflake_credentials_block(settings), name)
-        saved += [credentials, persist(mapping.snowflake_block(settings, credentials.block), name)]
-    saved.append(persist(mapping.dbt_block(settings), name))
-    aws = persist(mapping.aws_block(settings), name)
-    saved += [aws, persist(mapping.s3_block(settings, aws.block), name)]
+def register_blocks(blocks: Registration, name: str) -> list[Saved]:
+    """Register the block types, then save every block under `name` (nested blocks first, so
+    the parent refers to the saved one)."""
+    try:
+        for cls in BLOCK_CLASSES:
+            cls.register_type_and_schema()
+    except Exception as exc:
+        if _is_connect_error(exc):
+            raise api_unreachable(exc) from None
+        raise
+    saved = [persist(blocks.airbyte, name)]
+    if blocks.snowflake is not None:
+        credentials = persist(blocks.snowflake.credentials, name)
+        saved += [
+            credentials,
+            persist(_with(blocks.snowflake, credentials=credentials.block), name),
+        ]
+    saved.append(persist(blocks.dbt, name))
+    aws = persist(blocks.s3.credentials, name)
+    bucket = persist(_with(blocks.s3.bucket, credentials=aws.block), name)
+    saved += [aws, bucket, persist(_with(blocks.s3, bucket=bucket.block), name)]
     return saved
+
+
+def _with(block: Block, **nested: Block) -> Any:
+    """`block` with its nested blocks replaced by saved ones (kept as references)."""
+    copy = block.model_copy()
+    for field, value in nested.items():
+        setattr(copy, field, value)
+    return copy
+
+
+def _is_connect_error(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(exc, httpx.TransportError)
 
 
 def masked_fields(block: BaseModel) -> dict[str, str]:
@@ -163,18 +187,29 @@ def saved_blocks(name: str | None = None) -> list[tuple[str, Block]]:
     from prefect.client.orchestration import get_client
 
     found = []
-    with get_client(sync_client=True) as client:
-        for cls in BLOCK_CLASSES:
-            slug = cls.get_block_type_slug()
-            try:
-                documents = client.read_block_documents_by_type(slug, include_secrets=False)
-            except httpx.HTTPStatusError as exc:
-                if exc.response.status_code == 404:  # type not registered yet: nothing saved
-                    continue
-                raise
-            for doc in sorted(documents, key=lambda d: d.name or ""):
-                if doc.name and not doc.is_anonymous and name in (None, doc.name):
-                    found.append((f"{slug}/{doc.name}", cls.load(doc.name)))
+    try:
+        with get_client(sync_client=True) as client:
+            found = _read_saved(client, name)
+    except httpx.TransportError as exc:
+        raise api_unreachable(exc) from None
+    return found
+
+
+def _read_saved(client: Any, name: str | None) -> list[tuple[str, Block]]:
+    import httpx
+
+    found = []
+    for cls in BLOCK_CLASSES:
+        slug = cls.get_block_type_slug()
+        try:
+            documents = client.read_block_documents_by_type(slug, include_secrets=False)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code == 404:  # type not registered yet: nothing saved
+                continue
+            raise
+        for doc in sorted(documents, key=lambda d: d.name or ""):
+            if doc.name and not doc.is_anonymous and name in (None, doc.name):
+                found.append((f"{slug}/{doc.name}", cls.load(doc.name)))
     return found
 
 
@@ -186,8 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="default", help="Block name (default: default).")
     args = parser.parse_args(argv)
     try:
-        settings = validated_settings()
-        results = register_blocks(settings, args.name)
+        results = register_blocks(validated_blocks(), args.name)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

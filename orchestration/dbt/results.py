@@ -39,6 +39,7 @@ class DbtRunResult:
     nodes: list[NodeResult] = field(default_factory=list)
     error: str | None = None
     elapsed_s: float = 0.0
+    unmatched: list[str] = field(default_factory=list)  # selectors that matched no node
 
     @property
     def failed_nodes(self) -> list[NodeResult]:
@@ -55,6 +56,17 @@ class DbtRunResult:
             counts[n.status] = counts.get(n.status, 0) + 1
         return counts
 
+    def summary(self, *, ok_only: bool = False) -> str:
+        """What ran, by kind: `2 seeds, 9 models, 1 snapshot, 30 tests, 2 unit tests`."""
+        kinds = [(kind, self.count(kind, ok_only=ok_only)) for kind in RESOURCE_KINDS]
+        parts = [f"{n} {_plural(KIND_NAMES.get(kind, kind), n)}" for kind, n in kinds if n]
+        others = len(self.nodes) - sum(self.count(kind) for kind in RESOURCE_KINDS)
+        if others:
+            parts.append(f"{others} other {_plural('node', others)}")
+        if not parts:
+            return "nothing to retry" if self.command == "retry" else "no nodes"
+        return ", ".join(parts)
+
     def failure_message(self) -> str:
         """One message naming every failed node and dbt's reason, or dbt's own error."""
         if self.failed_nodes:
@@ -64,6 +76,14 @@ class DbtRunResult:
             ]
             return f"dbt {self.command} failed: " + "; ".join(parts)
         return f"dbt {self.command} failed: {_one_line(self.error or 'unknown error')}"
+
+
+RESOURCE_KINDS = ("seed", "model", "snapshot", "test", "unit_test")
+KIND_NAMES = {"unit_test": "unit test"}
+
+
+def _plural(word: str, n: int) -> str:
+    return word if n == 1 else word + "s"
 
 
 def _one_line(text: str, limit: int = 500) -> str:

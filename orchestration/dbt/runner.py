@@ -7,7 +7,6 @@ runs several times slower than dbt itself).
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,70 +16,34 @@ from typing import Any
 from dbt.cli.main import dbtRunner
 
 from orchestration.dbt.results import DbtRunResult, NodeResult
-from orchestration.errors import ConfigError
-from orchestration.settings import Settings
-
-NODE_COMMANDS = {"build", "run", "test", "seed", "snapshot", "retry"}
-
-
-def dbt_args(
-    command: str,
-    settings: Settings,
-    *,
-    select: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    full_refresh: bool = False,
-    dbt_vars: Mapping[str, object] | None = None,
-) -> list[str]:
-    """The dbt command line for `command` against the configured project, profile and target."""
-    project_dir = settings.dbt_project_dir.resolve()
-    if not (project_dir / "dbt_project.yml").exists():
-        raise ConfigError(
-            f"DBT_PROJECT_DIR={project_dir} has no dbt_project.yml: point DBT_PROJECT_DIR "
-            "(or --project-dir) at your dbt project"
-        )
-    profiles_dir = settings.resolved_profiles_dir
-    if not (profiles_dir / "profiles.yml").exists():
-        raise ConfigError(
-            f"DBT_PROFILES_DIR={profiles_dir} has no profiles.yml: point DBT_PROFILES_DIR "
-            "(or --profiles-dir) at the folder that holds it"
-        )
-    args = [command, "--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir)]
-    if command == "deps":
-        return args
-    args += ["--target", settings.dbt_target]
-    if command in NODE_COMMANDS:
-        args += ["--threads", str(settings.dbt_threads)]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dict(dbt_vars))]
-    if command in NODE_COMMANDS - {"retry"}:
-        if select:
-            args += ["--select", *select]
-        if exclude:
-            args += ["--exclude", *exclude]
-        if full_refresh and command in {"build", "run", "seed"}:
-            args.append("--full-refresh")
-    return args
 
 
 def run_dbt(
     args: list[str],
-    settings: Settings,
+    env: Mapping[str, str],
     *,
     callbacks: Sequence[Callable[[Any], None]] = (),
     runner: Any = None,
 ) -> DbtRunResult:
     """Invoke dbt with `args`; never raises for dbt failures, the result says what failed.
 
+    `env` is exported for the profile's `env_var()` calls while dbt runs.
     `callbacks` receive dbt's structured events as they happen (see `progress.NodeProgress`).
     `runner` replaces dbt's own `dbtRunner` (e.g. prefect-dbt's, which logs for itself).
     """
     command = args[0]
     started = time.monotonic()
-    with exported_env(settings.dbt_env()):
+    unmatched: list[str] = []
+
+    def note_unmatched(event: Any) -> None:  # a warning dbt's --quiet would hide
+        if event.info.name == "NoNodesForSelectionCriteria":
+            unmatched.append(str(event.data.spec_raw))
+
+    with exported_env(env):
         try:
             if runner is None:
-                res = dbtRunner(callbacks=list(callbacks)).invoke([*args, "--quiet"])
+                all_callbacks = [note_unmatched, *callbacks]
+                res = dbtRunner(callbacks=all_callbacks).invoke([*args, "--quiet"])
             else:
                 res = runner.invoke(args)
         finally:
@@ -91,7 +54,12 @@ def run_dbt(
     if not res.success and not any(n.failed for n in nodes):
         error = str(res.exception) if res.exception else _result_error(res.result)
     return DbtRunResult(
-        command=command, success=bool(res.success), nodes=nodes, error=error, elapsed_s=elapsed
+        command=command,
+        success=bool(res.success),
+        nodes=nodes,
+        error=error,
+        elapsed_s=elapsed,
+        unmatched=unmatched,
     )
 
 

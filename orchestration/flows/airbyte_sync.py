@@ -16,17 +16,17 @@ from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from orchestration.airbyte.client import AirbyteClient
-from orchestration.airbyte.embedded import run_embedded_sync
+from orchestration.airbyte.embedded import FakerSync, run_embedded_sync
 from orchestration.airbyte.jobs import check_connection_ids, sync_one
 from orchestration.airbyte.results import SyncResult
 from orchestration.artifacts import publish_table
+from orchestration.config import Config, load_config
 from orchestration.errors import StepFailed
-from orchestration.settings import Settings, get_settings
 
 
 @task(name="embedded-airbyte-sync", cache_policy=NO_CACHE)
-def embedded_sync_task(settings: Settings) -> SyncResult:
-    return run_embedded_sync(settings)
+def embedded_sync_task(sync: FakerSync) -> SyncResult:
+    return run_embedded_sync(sync)
 
 
 @task(
@@ -49,16 +49,17 @@ def sync_connection_task(
     return result if result.succeeded else Failed(message=result.failure_line(), data=result)
 
 
-def api_sync(settings: Settings, connection_ids: list[str]) -> list[SyncResult]:
+def api_sync(config: Config, connection_ids: list[str]) -> list[SyncResult]:
     """Every connection as a Prefect task on a thread pool of `max_concurrent` workers. If the
     flow run is cancelled or the process is told to stop, every running Airbyte job is
     cancelled before the interruption goes on."""
-    settings.require_airbyte(connection_ids)
+    config.require_airbyte(connection_ids)
     check_connection_ids(connection_ids)
+    airbyte = config.airbyte
     stop = threading.Event()
     with (
-        AirbyteClient(settings.airbyte_api_config()) as client,
-        ThreadPoolTaskRunner(max_workers=settings.airbyte_max_concurrent_syncs) as runner,
+        airbyte.client() as client,
+        ThreadPoolTaskRunner(max_workers=airbyte.max_concurrent_syncs) as runner,
     ):
         futures = [
             runner.submit(
@@ -66,8 +67,8 @@ def api_sync(settings: Settings, connection_ids: list[str]) -> list[SyncResult]:
                 parameters={
                     "client": client,
                     "connection_id": connection_id,
-                    "poll_interval": settings.airbyte_poll_interval_seconds,
-                    "timeout": settings.airbyte_timeout_seconds,
+                    "poll_interval": airbyte.poll_interval_seconds,
+                    "timeout": airbyte.timeout_seconds,
                     "stop": stop,
                 },
             )
@@ -96,6 +97,13 @@ def _result(future: PrefectFuture[Any], connection_id: str) -> SyncResult:
     return SyncResult(connection_id=connection_id, status="error", error=str(result))
 
 
+PARAMETER_ORIGINS = {
+    "embedded.faker_count": "parameter faker_count",
+    "embedded.faker_seed": "parameter faker_seed",
+    "airbyte.max_concurrent_syncs": "parameter max_concurrent",
+}
+
+
 class AirbyteSyncFailed(StepFailed):
     """Some connections failed; `results` holds every connection's outcome."""
 
@@ -115,16 +123,16 @@ def airbyte_sync(
     """Sync Airbyte connections; with no AIRBYTE_SERVER_URL, the embedded source-faker.
 
     `block_name` takes the Airbyte settings from the blocks saved under that name."""
-    settings = get_settings(
-        block_name,
-        faker_count=faker_count,
-        faker_seed=faker_seed,
-        airbyte_max_concurrent_syncs=max_concurrent,
-    )
-    if settings.embedded_airbyte:
-        results = [embedded_sync_task(settings)]
+    overrides = {
+        "embedded.faker_count": faker_count,
+        "embedded.faker_seed": faker_seed,
+        "airbyte.max_concurrent_syncs": max_concurrent,
+    }
+    config = load_config(block_name, overrides, PARAMETER_ORIGINS)
+    if config.airbyte.embedded:
+        results = [embedded_sync_task(config.faker_sync())]
     else:
-        results = api_sync(settings, connection_ids or settings.connection_ids)
+        results = api_sync(config, connection_ids or config.airbyte.connection_ids)
     rows = [{**r.as_row(), **{f"rows_{k}": v for k, v in r.streams.items()}} for r in results]
     publish_table("airbyte-sync-results", rows, "Airbyte sync results: one row per connection")
     if any(not r.succeeded for r in results):

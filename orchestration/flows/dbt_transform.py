@@ -7,6 +7,7 @@ flow run (Prefect retries, or `retry=True`) runs `dbt retry`: only what failed o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from prefect import flow, task
@@ -16,13 +17,13 @@ from prefect.events import emit_event
 from prefect.runtime import flow_run
 
 from orchestration.artifacts import publish_table
+from orchestration.config import Config, DbtConfig, DbtTarget, load_config
 from orchestration.dbt.deps import deps_needed, record_deps
 from orchestration.dbt.progress import FinishedNode, NodeProgress
 from orchestration.dbt.results import DbtRunResult
-from orchestration.dbt.runner import dbt_args, run_dbt
-from orchestration.errors import StepFailed
+from orchestration.dbt.runner import run_dbt
+from orchestration.errors import StepFailed, UserError
 from orchestration.logs import get_logger
-from orchestration.settings import Settings, get_settings
 
 NODE_FAILED_EVENT = "elt.dbt.node.failed"
 
@@ -45,19 +46,22 @@ def emit_node_failed(node: FinishedNode, target: str) -> None:
 @task(name="dbt", cache_policy=NO_CACHE, task_run_name="dbt {command}")
 def dbt_command(
     command: str,
-    settings: Settings,
+    config: Config,
+    target: DbtTarget,
     options: dict[str, Any] | None = None,
 ) -> DbtRunResult:
-    """Run one dbt command with live progress; fail with every failed node named."""
+    """Run one dbt command with live progress; fail with every failed node named. (Secrets
+    stay inside `config` as SecretStr until dbt's environment is exported.)"""
     progress_id = create_progress_artifact(
         progress=0.0, key=f"dbt-{command}-progress", description=f"dbt {command}: nodes done"
     )
     progress = NodeProgress(
         command,
         on_progress=lambda pct: update_progress_artifact(progress_id, pct),
-        on_failure=lambda node: emit_node_failed(node, settings.dbt_target),
+        on_failure=lambda node: emit_node_failed(node, target.name),
     )
-    result = run_dbt(dbt_args(command, settings, **(options or {})), settings, callbacks=[progress])
+    args = config.dbt.args(command, **(options or {}))
+    result = run_dbt(args, config.dbt_env(target), callbacks=[progress])
     if result.nodes:
         progress.report()
         publish_table(
@@ -71,53 +75,71 @@ def dbt_command(
 
 
 @task(name="dbt-deps", cache_policy=NO_CACHE)
-def dbt_deps(settings: Settings) -> None:
-    result = run_dbt(dbt_args("deps", settings), settings)
+def dbt_deps(config: Config, target: DbtTarget) -> None:
+    result = run_dbt(config.dbt.args("deps"), config.dbt_env(target))
     if not result.success:
         raise StepFailed(result.failure_message())
-    record_deps(settings.dbt_project_dir.resolve())
+    record_deps(config.dbt.project_path)
 
 
-def install_packages(settings: Settings) -> None:
-    if deps_needed(settings.dbt_project_dir.resolve()):
-        dbt_deps(settings)
+def install_packages(config: Config, target: DbtTarget) -> None:
+    if deps_needed(config.dbt.project_path):
+        dbt_deps(config, target)
     else:
         get_logger().info("dbt packages up to date: skipping dbt deps")
 
 
-def transform_settings(
+def transform_config(
     target: str | None = None,
     threads: int | None = None,
     project_dir: str | None = None,
     profiles_dir: str | None = None,
     block_name: str | None = None,
-) -> Settings:
-    settings = get_settings(
-        block_name,
-        dbt_target=target,
-        dbt_threads=threads,
-        dbt_project_dir=project_dir,
-        dbt_profiles_dir=profiles_dir,
-    )
-    settings.require_warehouse()
-    return settings
+    origins: dict[str, str] | None = None,
+) -> Config:
+    """The configuration with the flow's (or the CLI's) dbt options on top."""
+    overrides = {
+        "dbt.target": target,
+        "dbt.threads": threads,
+        "dbt.project_dir": project_dir,
+        "dbt.profiles_dir": profiles_dir,
+    }
+    return load_config(block_name, overrides, origins or PARAMETER_ORIGINS)
 
 
-def build_with_node_tasks(settings: Settings, args: list[str]) -> DbtRunResult:
+PARAMETER_ORIGINS = {
+    "dbt.target": "parameter target",
+    "dbt.threads": "parameter threads",
+    "dbt.project_dir": "parameter project_dir",
+    "dbt.profiles_dir": "parameter profiles_dir",
+}
+
+
+def check_selection(result: DbtRunResult, dbt: DbtConfig, allow_empty: bool) -> None:
+    """A selector that matches nothing is a typo until proven otherwise."""
+    if result.unmatched and not allow_empty:
+        raise UserError(
+            f"the selection {' '.join(result.unmatched)!r} matches no node in "
+            f"{dbt.project_path}: check its spelling (`dbt ls --select ...` lists what "
+            "exists), or pass --allow-empty"
+        )
+
+
+def build_with_node_tasks(dbt: DbtConfig, env: Mapping[str, str], args: list[str]) -> DbtRunResult:
     """Opt-in: prefect-dbt's runner, one Prefect task per dbt node (costly on big projects)."""
     from dbt_common.events.base_types import EventLevel
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
     runner = PrefectDbtRunner(
         settings=PrefectDbtSettings(
-            project_dir=settings.dbt_project_dir.resolve(),
-            profiles_dir=settings.resolved_profiles_dir,
+            project_dir=dbt.project_path,
+            profiles_dir=dbt.profiles_path,
             # explicit: its default maps Prefect's "WARNING" to a level dbt does not have
             log_level=EventLevel.INFO,
         ),
         raise_on_failure=False,
     )
-    result = run_dbt(args, settings, runner=runner)
+    result = run_dbt(args, env, runner=runner)
     if not result.success:
         raise StepFailed(result.failure_message())
     return result
@@ -135,31 +157,37 @@ def dbt_transform(
     profiles_dir: str | None = None,
     retry: bool = False,
     node_tasks: bool = False,
+    allow_empty: bool = False,
     block_name: str | None = None,
 ) -> DbtRunResult:
     """Install dbt packages if needed, then build (seeds, models, snapshots, tests).
 
     With `retry=True`, or when Prefect retries this flow run, `dbt retry` rebuilds only the
     nodes that failed or were skipped in the previous build. `node_tasks=True` runs each dbt
-    node as a Prefect task (prefect-dbt), for small projects that want a task per node.
+    node as a Prefect task (prefect-dbt), for small projects that want a task per node. A
+    selection that matches no node fails the run unless `allow_empty`.
     `block_name` takes the dbt (and Snowflake) settings from the blocks of that name; the
     Snowflake credentials reach dbt's profile as environment variables, never as a file.
     """
-    settings = transform_settings(target, threads, project_dir, profiles_dir, block_name)
-    install_packages(settings)
+    config = transform_config(target, threads, project_dir, profiles_dir, block_name)
+    dbt_target = config.require_warehouse()
+    install_packages(config, dbt_target)
     retrying = retry or (flow_run.run_count or 1) > 1
     command = "retry" if retrying else "build"
     if retrying:
         get_logger().info("Retrying: dbt retry rebuilds only what failed or was skipped")
     options = {
-        "select": select or settings.default_select,
-        "exclude": exclude or settings.default_exclude,
+        "select": select or config.dbt.select,
+        "exclude": exclude or config.dbt.exclude,
         "full_refresh": full_refresh,
         "dbt_vars": vars,
     }
     if node_tasks:
-        return build_with_node_tasks(settings, dbt_args(command, settings, **options))
-    return dbt_command(command, settings, options)
+        args = config.dbt.args(command, **options)
+        return build_with_node_tasks(config.dbt, config.dbt_env(dbt_target), args)
+    result = dbt_command(command, config, dbt_target, options)
+    check_selection(result, config.dbt, allow_empty)
+    return result
 
 
 if __name__ == "__main__":

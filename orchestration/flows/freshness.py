@@ -8,10 +8,10 @@ from prefect import flow
 from prefect.events import emit_event
 
 from orchestration.artifacts import publish_table
+from orchestration.config import load_config
 from orchestration.errors import StepFailed
 from orchestration.freshness import FreshnessResult, breach_message, evaluate
 from orchestration.logs import get_logger
-from orchestration.settings import get_settings
 from orchestration.warehouse import newest_extracted_at
 
 BREACHED_EVENT = "elt.freshness.breached"
@@ -36,10 +36,17 @@ def freshness_check(
     block_name: str | None = None,
 ) -> list[FreshnessResult]:
     """Fail when the newest raw row of any table is older than the threshold."""
-    settings = get_settings(block_name, freshness_threshold_hours=threshold_hours)
-    settings.require_warehouse()
-    threshold = settings.freshness_threshold_hours
-    newest = newest_extracted_at(settings, tables or settings.streams)
+    config = load_config(
+        block_name,
+        {"options.freshness_threshold_hours": threshold_hours},
+        {"options.freshness_threshold_hours": "parameter threshold_hours"},
+    )
+    target = config.require_warehouse()
+    threshold = config.options.freshness_threshold_hours
+    with config.warehouse(target) as conn:
+        newest = newest_extracted_at(
+            conn, config.airbyte.raw_schema, tables or config.airbyte.streams
+        )
     results = evaluate(newest, now=datetime.now(UTC), threshold_hours=threshold)
     publish_table(
         "freshness-check",
@@ -47,7 +54,7 @@ def freshness_check(
         f"Freshness SLA ({threshold:g}h) per raw table",
     )
     for r in results:
-        emit_freshness_event(r, settings.dbt_target)
+        emit_freshness_event(r, target.name)
     stale = [r for r in results if not r.passed]
     if stale:
         raise StepFailed(breach_message(stale, threshold))

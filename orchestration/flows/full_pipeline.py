@@ -8,6 +8,7 @@ from prefect import flow
 
 from orchestration.airbyte.results import SyncResult
 from orchestration.artifacts import publish_markdown
+from orchestration.config import config_scope, load_config
 from orchestration.dbt.results import DbtRunResult
 from orchestration.flows.airbyte_sync import airbyte_sync
 from orchestration.flows.dbt_transform import dbt_transform
@@ -32,11 +33,7 @@ class PipelineSummary:
             )
         if self.build:
             b = self.build
-            out.append(
-                f"dbt build: {b.count('model', ok_only=True)} models, "
-                f"{b.count('test', ok_only=True)} tests, {b.count('seed', ok_only=True)} seeds, "
-                f"{b.count('snapshot', ok_only=True)} snapshots OK in {b.elapsed_s:.1f}s"
-            )
+            out.append(f"dbt {b.command}: {b.summary(ok_only=True)} OK in {b.elapsed_s:.1f}s")
         if self.freshness:
             verdict = "PASS" if all(r.passed for r in self.freshness) else "FAIL"
             out.append(f"freshness {verdict}: " + ", ".join(r.describe() for r in self.freshness))
@@ -62,13 +59,14 @@ def full_pipeline(
             "Started by the S3 sensor for %d new file(s): %s", len(s3_keys), s3_keys[:20]
         )
     summary = PipelineSummary()
-    summary.syncs = airbyte_sync(
-        faker_count=faker_count, faker_seed=faker_seed, block_name=block_name
-    )
-    summary.build = dbt_transform(select=select, block_name=block_name)
-    summary.freshness = freshness_check(
-        threshold_hours=freshness_threshold_hours, block_name=block_name
-    )
+    with config_scope(load_config(block_name)):  # the blocks are loaded once per run
+        summary.syncs = airbyte_sync(
+            faker_count=faker_count, faker_seed=faker_seed, block_name=block_name
+        )
+        summary.build = dbt_transform(select=select, block_name=block_name)
+        summary.freshness = freshness_check(
+            threshold_hours=freshness_threshold_hours, block_name=block_name
+        )
     publish_markdown(
         "full-pipeline-summary",
         "\n".join(f"- {line}" for line in summary.lines()),

@@ -3,12 +3,12 @@ server (S3 and SQS over real HTTP) and a recorder of delivered batches."""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
 
-from orchestration.flows.sensors.s3_sensor import aws_client, s3_client
-from orchestration.settings import get_settings
+from orchestration.config import S3SensorConfig
 from tests.fakes.s3 import moto_server
 
 
@@ -30,12 +30,18 @@ def s3(s3_endpoint, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    return s3_client()
+    return aws_client("s3")
 
 
 @pytest.fixture
 def sqs(s3):
-    return aws_client(get_settings(), "sqs")
+    return aws_client("sqs")
+
+
+def aws_client(service: str):
+    """A client made as the sensor makes it: the S3 configuration read from the environment."""
+    values, _ = S3SensorConfig.env.read(os.environ)
+    return S3SensorConfig.model_validate(values).client(service)
 
 
 @pytest.fixture

@@ -13,9 +13,11 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from orchestration.airbyte.client import AirbyteApiConfig, AirbyteClient
+from orchestration.airbyte.client import AirbyteClient, RetryPolicy
 from orchestration.airbyte.errors import AirbyteApiError
 from orchestration.airbyte.jobs import run_sync, start_sync, sync_many
+from orchestration.airbyte.models import JobStatus
+from orchestration.config import AirbyteConnection
 from orchestration.errors import StepFailed, UserError
 from orchestration.flows.airbyte_sync import airbyte_sync
 from tests.conftest import cli_env, flow_run_artifacts, run_elt
@@ -25,16 +27,22 @@ FAST = {"poll_interval": 0.02, "timeout": 10.0}
 CONN = "9f3a1c2e-0000-4000-8000-000000000001"
 
 
+RETRY_FIELDS = {"backoff_initial", "backoff_max", "max_attempts", "request_timeout"}
+
+
 def client_for(fake: FakeAirbyte, sleeps: list[float] | None = None, **config) -> AirbyteClient:
+    """A client from the Airbyte block (auth fields in `config`), with fast retries."""
+
     def sleep(seconds: float) -> None:
         if sleeps is not None:
             sleeps.append(seconds)
         time.sleep(min(seconds, 0.05))
 
-    defaults = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_attempts": 4}
-    return AirbyteClient(
-        AirbyteApiConfig(server_url=fake.url, **{**defaults, **config}), sleep=sleep
-    )
+    retry = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_attempts": 4}
+    retry.update({k: v for k, v in config.items() if k in RETRY_FIELDS})
+    auth = {k: v for k, v in config.items() if k not in RETRY_FIELDS}
+    block = AirbyteConnection(server_url=fake.url, **auth)
+    return block.client(retry=RetryPolicy(**retry), sleep=sleep)
 
 
 @pytest.fixture
@@ -90,7 +98,7 @@ def test_token_refreshed_before_expiry_and_once_on_401():
             fake.add_connection("conn-2", Script(statuses=["running"] * 5 + ["succeeded"]))
             job = start_sync(client, "conn-2")
             fake.expire_tokens()
-            assert client.get_job(job["jobId"])["status"] == "running"
+            assert client.get_job(job.job_id).status is JobStatus.RUNNING
             assert len(fake.calls("POST", "/applications/token")) == refreshed_by_expiry + 1
 
 
@@ -403,9 +411,9 @@ def test_connection_refused_names_the_host_and_port_and_the_failed_request():
     from tests.fakes.s3 import free_port
 
     port = free_port()
-    config = AirbyteApiConfig(server_url=f"http://127.0.0.1:{port}/api/public/v1")
+    url = f"http://127.0.0.1:{port}/api/public/v1"
     with (
-        AirbyteClient(config, sleep=lambda s: time.sleep(min(s, 0.05))) as client,
+        AirbyteClient(url, sleep=lambda s: time.sleep(min(s, 0.05))) as client,
         pytest.raises(StepFailed) as failure,
     ):
         run_sync(client, CONN, poll_interval=0.02, timeout=0.5)

@@ -333,7 +333,7 @@ def test_a_cursor_of_any_size_saves_and_loads_at_the_variable_limit(prefect_api)
 def test_the_flow_takes_bucket_prefix_endpoint_and_keys_from_the_s3_block(
     s3, bucket, monkeypatch, tmp_path
 ):
-    from orchestration.blocks.register import register_blocks, validated_settings
+    from orchestration.blocks.register import register_blocks, validated_blocks
     from orchestration.flows.sensors.s3_sensor import s3_sensor
 
     put(s3, bucket, "inbound/a.csv", "other/ignored.csv")
@@ -341,7 +341,7 @@ def test_the_flow_takes_bucket_prefix_endpoint_and_keys_from_the_s3_block(
     monkeypatch.setenv("S3_BUCKET", bucket)
     monkeypatch.setenv("S3_PREFIX", PREFIX)
     monkeypatch.setenv("DBT_PROJECT_DIR", str(REPO / "dbt_project"))
-    register_blocks(validated_settings(), "s3-ci")
+    register_blocks(validated_blocks(), "s3-ci")
     for name in ("S3_BUCKET", "S3_PREFIX", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID"):
         monkeypatch.delenv(name)  # only the blocks know the bucket, the endpoint and the keys
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")

@@ -124,11 +124,11 @@ def test_the_snowflake_password_is_never_written_to_disk(fake_snowflake, elt_env
 
 
 def test_dbt_takes_the_snowflake_credentials_from_the_block(fake_snowflake, elt_env, monkeypatch):
-    from orchestration.blocks.register import register_blocks, validated_settings
+    from orchestration.blocks.register import register_blocks, validated_blocks
 
     fake_snowflake.cursor().execute("create schema if not exists FROM_BLOCK")
     monkeypatch.setenv("SNOWFLAKE_SCHEMA", "FROM_BLOCK")
-    register_blocks(validated_settings(), "snowflake-ci")
+    register_blocks(validated_blocks(), "snowflake-ci")
     for name in [v for v in os.environ if v.startswith("SNOWFLAKE_")] + ["DBT_TARGET"]:
         monkeypatch.delenv(name)  # from here on only the blocks know the warehouse
 

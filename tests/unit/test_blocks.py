@@ -1,14 +1,13 @@
-"""Block <-> settings mapping and the masked rendering, without a server."""
+"""The blocks are the configuration models: the masked rendering, comparison and the checks
+registration adds, without a server."""
 
 import pytest
-from prefect_aws import AwsCredentials
 from pydantic import SecretStr
 
-from orchestration.blocks import mapping
-from orchestration.blocks.connections import AirbyteConnection
-from orchestration.blocks.register import describe, field_values, missing_or_invalid
+from orchestration.blocks.register import describe, field_values, validated_blocks
+from orchestration.config import AirbyteConnection, S3SensorConfig
 from orchestration.errors import ConfigError
-from orchestration.settings import Settings
+from tests.conftest import apply_env
 
 
 def test_a_described_block_shows_that_a_secret_is_set_never_its_value():
@@ -23,22 +22,33 @@ def test_a_described_block_shows_that_a_secret_is_set_never_its_value():
     assert "client_secret=********" in text
     assert "connection_ids=a,b" in text
     assert "api_token" not in text  # empty secrets are left out
-    assert block.auth == "client_credentials"
+    assert block.auth_mode == "client_credentials"
 
 
-def test_settings_round_trip_through_the_aws_block():
-    settings = Settings(
-        aws_access_key_id="AKIA", aws_secret_access_key="secret", aws_endpoint_url="http://m:9000"
+def test_the_s3_block_is_prefect_aws_s3bucket_and_its_credentials_make_the_client(
+    tmp_path, monkeypatch
+):
+    apply_env(
+        monkeypatch,
+        tmp_path,
+        S3_BUCKET="landing",
+        AWS_ACCESS_KEY_ID="AKIA",
+        AWS_SECRET_ACCESS_KEY="secret",
+        AWS_SESSION_TOKEN="token",
+        AWS_REGION="eu-west-1",
+        AWS_ENDPOINT_URL="http://m:9000",
     )
-    overrides = mapping._aws_overrides(mapping.aws_block(settings))
-    assert overrides["aws_access_key_id"] == "AKIA"
-    assert overrides["aws_secret_access_key"].get_secret_value() == "secret"
-    assert overrides["aws_endpoint_url"] == "http://m:9000"
+    from orchestration.config import load_config
 
-
-def test_s3_credentials_the_sensor_cannot_honour_are_refused_not_ignored():
-    with pytest.raises(ConfigError, match="assume_role_arn, which the sensor does not use"):
-        mapping._aws_overrides(AwsCredentials(assume_role_arn="arn:aws:iam::1:role/x"))
+    s3 = load_config().s3
+    assert type(s3.bucket).__module__.startswith("prefect_aws")
+    client = s3.client("s3")
+    assert client.meta.endpoint_url == "http://m:9000"
+    assert client.meta.region_name == "eu-west-1"
+    # temporary credentials reach the client, but registration refuses to save them
+    assert s3.credentials.get_boto3_session().get_credentials().token == "token"
+    with pytest.raises(ConfigError, match="AWS_SESSION_TOKEN: invalid for a block"):
+        validated_blocks()
 
 
 def test_equal_values_compare_equal_whatever_the_block_metadata():
@@ -48,10 +58,7 @@ def test_equal_values_compare_equal_whatever_the_block_metadata():
     assert field_values(saved) != field_values(AirbyteConnection(connection_ids=["b"]))
 
 
-def test_temporary_credentials_reach_the_client_but_never_a_block():
-    settings = Settings(
-        aws_access_key_id="ASIA", aws_secret_access_key="secret", aws_session_token="token"
-    )
-    session = mapping.aws_block(settings).get_boto3_session()
-    assert session.get_credentials().token == "token"
-    assert any(p.startswith("AWS_SESSION_TOKEN (invalid") for p in missing_or_invalid(settings))
+def test_lists_are_comma_separated_in_variables():
+    block = AirbyteConnection.model_validate({"connection_ids": " a, b ,,c", "streams": "x"})
+    assert (block.connection_ids, block.streams) == (["a", "b", "c"], ["x"])
+    assert S3SensorConfig().sensor_lease_seconds == 60

@@ -4,39 +4,33 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from prefect import flow
 
-from orchestration.blocks.mapping import aws_block
+from orchestration.config import load_config
 from orchestration.errors import ConfigError, StepFailed
 from orchestration.sensors.events import EventQueue
 from orchestration.sensors.lease import SensorLease
 from orchestration.sensors.s3 import PollStats, S3Sensor, SensorOptions, stop_on_signals
 from orchestration.sensors.store import PrefectCursorStore
 from orchestration.sensors.triggers import deployment_trigger, print_batch
-from orchestration.settings import Settings, get_settings
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+PARAMETER_ORIGINS = {
+    "s3.bucket.bucket_name": "parameter bucket",
+    "s3.bucket.bucket_folder": "parameter prefix",
+    "s3.poll_interval_seconds": "parameter poll_interval",
+    "s3.sensor_deployment": "parameter deployment",
+    "s3.key_layout": "parameter layout",
+    "s3.full_scan_every_seconds": "parameter full_scan_every",
+    "s3.events_queue_url": "parameter events_queue",
+}
 
 
-def s3_client(settings: Settings | None = None) -> S3Client:
-    """An S3 client from prefect-aws's AwsCredentials: explicit keys, region and endpoint when
-    set (env, `.env` or the S3 block), boto3's own chain otherwise. Its standard retry mode
-    retries throttling, 5xx and connection errors with backoff."""
-    return aws_client(settings or get_settings(), "s3")
-
-
-def aws_client(settings: Settings, service: str) -> Any:
-    credentials = aws_block(settings)
-    credentials.aws_client_parameters.config = {
-        "retries": {"mode": "standard", "max_attempts": 5},
-        "connect_timeout": 10,
-        # longer than an SQS long poll (20 s), so a receive is never cut short
-        "read_timeout": 60,
-    }
-    return credentials.get_client(service)
+def sensor_overrides(**parameters: object) -> dict[str, object]:
+    """The flow's (or the CLI's) options as configuration overrides."""
+    keys = {origin.removeprefix("parameter "): key for key, origin in PARAMETER_ORIGINS.items()}
+    return {keys[name]: value for name, value in parameters.items()}
 
 
 @flow(name="s3-sensor")
@@ -64,25 +58,29 @@ def s3_sensor(
     runs per bucket/prefix: a second one waits for the first one's lease, then refuses.
     With `max_polls`, a poll that failed fails the run.
     """
-    settings = get_settings(
+    config = load_config(
         block_name,
-        s3_bucket=bucket,
-        s3_prefix=prefix,
-        s3_poll_interval_seconds=poll_interval,
-        s3_sensor_deployment=deployment,
-        s3_key_layout=layout,
-        s3_full_scan_every_seconds=full_scan_every,
-        s3_events_queue_url=events_queue,
+        sensor_overrides(
+            bucket=bucket,
+            prefix=prefix,
+            poll_interval=poll_interval,
+            deployment=deployment,
+            layout=layout,
+            full_scan_every=full_scan_every,
+            events_queue=events_queue,
+        ),
+        PARAMETER_ORIGINS,
     )
     if batch_size < 1:
         raise ConfigError("batch_size must be at least 1: pass --batch-size 1 or more")
-    target = settings.s3_sensor_deployment
-    s3 = s3_client(settings)
-    bucket, prefix = settings.s3_bucket, settings.s3_prefix
+    s3_config = config.s3
+    target = s3_config.sensor_deployment
+    s3 = s3_config.client("s3")
+    bucket, prefix = s3_config.bucket_name, s3_config.prefix
     store = PrefectCursorStore(bucket, prefix)
-    queue = settings.s3_events_queue_url
-    lease_ttl = settings.s3_sensor_lease_seconds
-    events = EventQueue(aws_client(settings, "sqs"), s3, queue, bucket, prefix) if queue else None
+    queue = s3_config.events_queue_url
+    lease_ttl = s3_config.sensor_lease_seconds
+    events = EventQueue(s3_config.client("sqs"), s3, queue, bucket, prefix) if queue else None
     sensor = S3Sensor(
         s3,
         bucket,
@@ -94,17 +92,17 @@ def s3_sensor(
         options=SensorOptions(
             batch_size=batch_size,
             start=start,
-            layout=settings.s3_key_layout,
-            lookback_partitions=settings.s3_lookback_partitions,
-            full_scan_every=timedelta(seconds=settings.s3_full_scan_every_seconds),
-            lookback=timedelta(seconds=settings.s3_sensor_lookback_seconds),
+            layout=s3_config.key_layout,
+            lookback_partitions=s3_config.lookback_partitions,
+            full_scan_every=timedelta(seconds=s3_config.full_scan_every_seconds),
+            lookback=timedelta(seconds=s3_config.sensor_lookback_seconds),
             lease_wait_seconds=lease_ttl + 5,  # long enough for a dead sensor's lease to expire
         ),
     )
     stop = threading.Event()
     with stop_on_signals(stop):
         stats = sensor.run(
-            poll_interval=settings.s3_poll_interval_seconds,
+            poll_interval=s3_config.poll_interval_seconds,
             max_polls=max_polls,
             max_runtime=max_runtime,
             stop=stop,

@@ -1,0 +1,33 @@
+"""The configuration: one model per domain, each its own validation and client factory.
+
+`load_config()` reads them all once, from the environment/.env or from the blocks saved under
+a name; `elt blocks register` saves these same objects.
+"""
+
+from orchestration.config.airbyte import AirbyteConnection
+from orchestration.config.dbt import DbtConfig, DbtTarget
+from orchestration.config.embedded import REPO_ROOT, EmbeddedConfig
+from orchestration.config.load import (
+    Config,
+    PipelineOptions,
+    config_scope,
+    load_config,
+    setting_variables,
+)
+from orchestration.config.s3 import S3SensorConfig
+from orchestration.config.snowflake import SnowflakeConnection
+
+__all__ = [
+    "REPO_ROOT",
+    "AirbyteConnection",
+    "Config",
+    "DbtConfig",
+    "DbtTarget",
+    "EmbeddedConfig",
+    "PipelineOptions",
+    "S3SensorConfig",
+    "SnowflakeConnection",
+    "config_scope",
+    "load_config",
+    "setting_variables",
+]

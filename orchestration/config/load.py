@@ -1,0 +1,261 @@
+"""Load the whole configuration once: from the environment/.env, or from the blocks saved
+under a name, with flags or flow parameters on top. Every problem is reported at once, in one
+line, each named by where it came from (variable, flag, parameter or block)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+from orchestration.airbyte.embedded import FakerSync
+from orchestration.config.airbyte import AirbyteConnection
+from orchestration.config.blocks import load_block
+from orchestration.config.dbt import DbtConfig, DbtTarget
+from orchestration.config.embedded import EmbeddedConfig
+from orchestration.config.s3 import S3SensorConfig
+from orchestration.config.snowflake import SnowflakeConnection
+from orchestration.config.sources import EnvMap, Problems, read_environment, validate
+from orchestration.errors import ConfigError
+
+__all__ = ["Config", "PipelineOptions", "config_scope", "load_config", "setting_variables"]
+
+
+class PipelineOptions(BaseModel):
+    """Settings of the run itself."""
+
+    elt_block: str = Field(default="", description="Blocks to take the configuration from.")
+    freshness_threshold_hours: float = Field(default=25, gt=0, allow_inf_nan=False)
+
+    env: ClassVar[EnvMap]
+
+
+PipelineOptions.env = EnvMap.derived(PipelineOptions, "")
+
+# Domain name -> model. Blocks are saved by `elt blocks register`; the others are env only.
+BLOCK_DOMAINS: dict[str, type[Any]] = {
+    "airbyte": AirbyteConnection,
+    "dbt": DbtConfig,
+    "s3": S3SensorConfig,
+    "snowflake": SnowflakeConnection,
+}
+ENV_DOMAINS: dict[str, type[Any]] = {"embedded": EmbeddedConfig, "options": PipelineOptions}
+
+
+def setting_variables() -> list[str]:
+    """Every environment variable any setting is read from."""
+    models = [*BLOCK_DOMAINS.values(), *ENV_DOMAINS.values()]
+    return sorted({name for model in models for name in model.env.variables()})
+
+
+@dataclass(frozen=True)
+class Config:
+    airbyte: AirbyteConnection
+    dbt: DbtConfig
+    s3: S3SensorConfig
+    embedded: EmbeddedConfig
+    options: PipelineOptions
+    snowflake: SnowflakeConnection | None = None  # None: not configured
+    snowflake_problems: tuple[str, ...] = ()  # why it is not, when something was set
+    block_name: str = ""
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def dbt_target(self) -> DbtTarget:
+        return self.dbt.resolve_target(self.env)
+
+    def needs_snowflake(self, target: DbtTarget | None = None) -> bool:
+        """The target is a Snowflake output that reads our SNOWFLAKE_* variables."""
+        target = target or self.dbt_target()
+        return target.adapter_type == "snowflake" and target.reads("SNOWFLAKE_")
+
+    def require_warehouse(self) -> DbtTarget:
+        """Fail before any work when the dbt target cannot run; returns the target."""
+        target = self.dbt_target()
+        if self.needs_snowflake(target) and self.snowflake is None:
+            where = (
+                f"register them with `elt blocks register --name {self.block_name}`"
+                if self.block_name
+                else "set them in the environment or .env (see .env.example)"
+            )
+            missing = "; ".join(self.snowflake_problems) or "no Snowflake settings"
+            raise ConfigError(
+                f"dbt target {target.name!r} is a Snowflake output and needs Snowflake settings; "
+                f"{missing}: {where}"
+            )
+        return target
+
+    def require_airbyte(self, connection_ids: list[str] | None = None) -> None:
+        """Fail before any work when the sync cannot run."""
+        if self.airbyte.embedded:
+            self.embedded.require_project()
+            return
+        if not (connection_ids or self.airbyte.connection_ids):
+            raise ConfigError(
+                "AIRBYTE_SERVER_URL is set but no connection is: set AIRBYTE_CONNECTION_ID "
+                "(one id or a comma-separated list) or pass --connection"
+            )
+
+    def dbt_env(self, target: DbtTarget | None = None) -> dict[str, str]:
+        """Variables the project's profile and models read through `env_var()`; dbt reads
+        them from the process environment, which keeps secrets out of any file on disk."""
+        env = {
+            "DUCKDB_PATH": str(self.embedded.duckdb_path.resolve()),
+            "AIRBYTE_RAW_SCHEMA": self.airbyte.raw_schema,
+            "FRESHNESS_THRESHOLD_HOURS": f"{self.options.freshness_threshold_hours:g}",
+            "DBT_THREADS": str(self.dbt.threads),
+        }
+        if self.snowflake is not None and self.needs_snowflake(target):
+            env.update(self.snowflake.dbt_env())
+        return env
+
+    @contextmanager
+    def warehouse(self, target: DbtTarget | None = None) -> Iterator[Any]:
+        """A read-only DB-API connection to the warehouse of the dbt target."""
+        target = target or self.require_warehouse()
+        if target.adapter_type == "snowflake" and self.snowflake is not None:
+            conn = self.snowflake.get_connection()
+        elif target.adapter_type == "duckdb":
+            import duckdb
+
+            path = self.embedded.duckdb_path.resolve()
+            if not path.exists():
+                raise ConfigError(
+                    f"DUCKDB_PATH={path} does not exist yet: run `elt sync` (or `elt run`) first"
+                )
+            conn = duckdb.connect(str(path), read_only=True)
+        else:
+            raise ConfigError(
+                f"the freshness check reads DuckDB or Snowflake warehouses; dbt target "
+                f"{target.name!r} is {target.adapter_type!r}: run it against a duckdb or "
+                "snowflake target"
+            )
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def faker_sync(self) -> FakerSync:
+        """The embedded sync: source-faker into the local DuckDB file."""
+        return FakerSync(
+            project_dir=self.embedded.require_project(),
+            duckdb_path=self.embedded.duckdb_path,
+            schema=self.airbyte.raw_schema,
+            streams=self.airbyte.streams,
+            count=self.embedded.faker_count,
+            seed=self.embedded.faker_seed,
+            home=self.embedded.elt_home,
+        )
+
+    def with_overrides(
+        self, overrides: Mapping[str, object], origins: Mapping[str, str] | None = None
+    ) -> Config:
+        """This config with `{"domain.field": value}` on top (None values are ignored),
+        validated again; errors name `origins[key]` (a flag, a parameter) or the key."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if not given:
+            return self
+        problems = Problems()
+        changes: dict[str, Any] = {}
+        for domain in {key.split(".", 1)[0] for key in given}:
+            current = getattr(self, domain)
+            if current is None:
+                continue
+            values = current.model_dump(by_alias=True)
+            named: dict[str, str] = {}
+            for key, value in given.items():
+                head, path = key.split(".", 1)
+                if head == domain:
+                    _set_path(values, path, value)
+                    named[path] = (origins or {}).get(key, key)
+            model = type(current)
+            changes[domain] = validate(model, values, named, problems, model.env.variable)
+        problems.raise_if_any("Fix the values given.")
+        return replace(self, **changes)
+
+
+def _set_path(values: dict[str, Any], path: str, value: object) -> None:
+    head, _, rest = path.partition(".")
+    if rest:
+        _set_path(values.setdefault(head, {}), rest, value)
+    else:
+        values[head] = value
+
+
+_scoped: ContextVar[Config | None] = ContextVar("elt_config", default=None)
+
+
+@contextmanager
+def config_scope(config: Config) -> Iterator[Config]:
+    """Flows called inside this block (in this thread) reuse `config` instead of loading it
+    again: a pipeline loads the environment and its blocks once."""
+    token = _scoped.set(config)
+    try:
+        yield config
+    finally:
+        _scoped.reset(token)
+
+
+def load_config(
+    block_name: str | None = None,
+    overrides: Mapping[str, object] | None = None,
+    origins: Mapping[str, str] | None = None,
+) -> Config:
+    """The configuration: the scoped one (see `config_scope`) or a fresh load, with
+    `overrides` (`{"dbt.target": "prod"}`) on top."""
+    scoped = _scoped.get()
+    if scoped is not None and block_name in (None, "", scoped.block_name):
+        base = scoped
+    else:
+        base = _load(block_name)
+    return base.with_overrides(overrides or {}, origins)
+
+
+def _load(block_name: str | None) -> Config:
+    env = read_environment()
+    problems = Problems()
+    loaded = {domain: _from_env(model, env, problems) for domain, model in ENV_DOMAINS.items()}
+    options: PipelineOptions | None = loaded["options"]
+    name = (block_name or (options.elt_block if options else "")).strip()
+    snowflake_problems: list[str] = []
+    if name:
+        for domain in ("airbyte", "dbt", "s3"):
+            loaded[domain] = load_block(BLOCK_DOMAINS[domain], name)
+        loaded["snowflake"] = load_block(SnowflakeConnection, name, required=False)
+        if loaded["snowflake"] is None:
+            snowflake_problems.append(f"no elt-snowflake-connection block named {name!r}")
+    else:
+        loaded.update(load_env_domains(env, problems))
+        if loaded["snowflake"] is None:
+            snowflake_problems = snowflake_missing(env)
+    problems.raise_if_any("Fix them in the environment or .env (see .env.example).")
+    return Config(
+        **loaded,
+        snowflake_problems=tuple(snowflake_problems),
+        block_name=name,
+        env=env,
+    )
+
+
+def _from_env(model: type[Any], env: Mapping[str, str], problems: Problems) -> Any:
+    values, named = model.env.read(env)
+    return validate(model, values, named, problems, model.env.variable)
+
+
+def load_env_domains(env: Mapping[str, str], problems: Problems) -> dict[str, Any]:
+    """The block domains from the environment; an invalid one is None, its errors added to
+    `problems`. Snowflake is None unless the environment describes a complete connection."""
+    loaded = {d: _from_env(BLOCK_DOMAINS[d], env, problems) for d in ("airbyte", "dbt", "s3")}
+    loaded["snowflake"] = None
+    if not snowflake_missing(env):
+        loaded["snowflake"] = _from_env(SnowflakeConnection, env, problems)
+    return loaded
+
+
+def snowflake_missing(env: Mapping[str, str]) -> list[str]:
+    values, _ = SnowflakeConnection.env.read(env)
+    missing = SnowflakeConnection.missing(values)
+    return [f"missing {', '.join(missing)}"] if missing else []
