@@ -21,7 +21,7 @@ help:
 	@echo "make run    - set up, then run full_pipeline on the embedded defaults"
 	@echo "make test   - set up, then run the whole test suite"
 	@echo "make bench  - benchmarks in bench/ (ratios against their targets)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff, import layers (lint-imports), types (mypy)"
 	@echo "make image  - build the Docker image (EMBEDDED=true adds the embedded Airbyte)"
 	@echo "make test-image    - build both images and run elt --help / elt run inside them"
 	@echo "make deploy-local  - local Prefect server + work pool + blocks + deployments + worker"
@@ -56,6 +56,8 @@ bench: setup
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
+	.venv/bin/mypy
 
 format: setup
 	.venv/bin/ruff check --fix .

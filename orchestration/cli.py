@@ -6,9 +6,10 @@ Every command prints a short summary and exits 0 only on success; a failure prin
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -72,6 +73,8 @@ def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on failure.")] = False,
 ) -> None:
     state["debug"] = debug
+    if debug:
+        os.environ["ELT_DEBUG"] = "1"  # dbt's whole output too (see dbt/runner.py)
 
 
 def _run(action: Callable[[], T]) -> T:
@@ -105,8 +108,8 @@ def _fail(message: str) -> NoReturn:
 
 def _configure(
     block: str | None,
-    overrides: dict[str, object] | None = None,
-    origins: dict[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+    origins: Mapping[str, str] | None = None,
     *,
     warehouse: bool = False,
     airbyte: bool = False,
@@ -117,8 +120,11 @@ def _configure(
 
     def check() -> Config:
         config = load_config(block, overrides, origins)
-        checks = [lambda: config.require_airbyte(connection_ids)] if airbyte else []
-        checks += [config.require_warehouse] if warehouse else []
+        checks: list[Callable[[], object]] = []
+        if airbyte:
+            checks.append(lambda: config.require_airbyte(connection_ids))
+        if warehouse:
+            checks.append(config.require_warehouse)
         problems = []
         for requirement in checks:
             try:
@@ -168,12 +174,19 @@ def run(
         warehouse=True,
         airbyte=True,
     )
-    from orchestration.flows.full_pipeline import full_pipeline
+    from orchestration.flows.airbyte_sync import AirbyteSyncFailed
+    from orchestration.flows.full_pipeline import PipelineSummary, full_pipeline
 
-    summary = _run_flow(
-        config,
-        lambda: full_pipeline(faker_count=count, faker_seed=seed, select=select, block_name=block),
-    )
+    def run_pipeline() -> PipelineSummary:
+        try:
+            return full_pipeline(
+                faker_count=count, faker_seed=seed, select=select, block_name=block
+            )
+        except AirbyteSyncFailed as failed:  # every connection's row, then the failures
+            _show_syncs(failed.results)
+            raise
+
+    summary = _run_flow(config, run_pipeline)
     console.rule("full pipeline")
     for line in summary.lines():
         console.print(f"  {line}", highlight=False, soft_wrap=True)
@@ -381,10 +394,10 @@ def sensor(
             poll_interval=poll_interval,
             max_polls=max_polls,
             max_runtime=max_runtime,
-            start=start,  # type: ignore[arg-type]
+            start=cast(Literal["beginning", "now"], start),
             deployment=deployment,
             batch_size=batch_size,
-            layout=layout,  # type: ignore[arg-type]
+            layout=cast(Literal["any", "arrival-day"] | None, layout),
             full_scan_every=full_scan_every,
             events_queue=events_queue,
             block_name=block,

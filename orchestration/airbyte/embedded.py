@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from orchestration.airbyte.results import SyncResult
 from orchestration.errors import ConfigError, StepFailed
@@ -104,7 +105,7 @@ def run_embedded_sync(sync: FakerSync) -> SyncResult:
         "PYTHONWARNINGS": "ignore",
     }
     started = datetime.now(UTC)
-    outcome: dict[str, object] | None = None
+    outcome: dict[str, Any] | None = None
     phase = {"now": "starting the connector"}  # read by the heartbeat while the sync runs
     for line in _stream(cmd, env=env, phase=lambda: phase["now"], json_events=True):
         event = json.loads(line)
@@ -126,12 +127,12 @@ def run_embedded_sync(sync: FakerSync) -> SyncResult:
             outcome = event
     if outcome is None:
         raise StepFailed("the embedded Airbyte sync ended without reporting a result")
-    streams = {str(k): int(v) for k, v in dict(outcome["streams"]).items()}  # type: ignore[arg-type]
+    streams = {str(k): int(v) for k, v in dict(outcome["streams"]).items()}
     result = SyncResult(
         connection_id=CONNECTION_NAME,
         status="succeeded",
         rows_synced=sum(streams.values()),
-        bytes_synced=int(outcome.get("bytes", 0)),  # type: ignore[arg-type]
+        bytes_synced=int(outcome.get("bytes", 0)),
         started_at=started,
         ended_at=datetime.now(UTC),
         streams=streams,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from prefect.blocks.core import Block
 from prefect_aws import AwsCredentials
@@ -94,7 +94,7 @@ def validated_blocks() -> Registration:
 def persist(block: Block, name: str) -> Saved:
     """Save `block` as `name` unless an identical one is already saved."""
     try:
-        existing = type(block).load(name)
+        existing: Block | None = cast(Block, type(block).load(name))  # sync: a Block
     except ValueError:
         existing = None
     if existing is not None and field_values(existing) == field_values(block):
@@ -209,7 +209,7 @@ def _read_saved(client: Any, name: str | None) -> list[tuple[str, Block]]:
             raise
         for doc in sorted(documents, key=lambda d: d.name or ""):
             if doc.name and not doc.is_anonymous and name in (None, doc.name):
-                found.append((f"{slug}/{doc.name}", cls.load(doc.name)))
+                found.append((f"{slug}/{doc.name}", cast(Block, cls.load(doc.name))))
     return found
 
 

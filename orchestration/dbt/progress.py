@@ -34,7 +34,7 @@ class NodeProgress:
         command: str,
         *,
         interval: float = 2.0,
-        on_progress: Callable[[float], None] | None = None,
+        on_progress: Callable[[float], object] | None = None,
         on_failure: Callable[[FinishedNode], None] | None = None,
     ) -> None:
         self.command = command

@@ -43,7 +43,7 @@ def run_dbt(
         try:
             if runner is None:
                 all_callbacks = [note_unmatched, *callbacks]
-                res = dbtRunner(callbacks=all_callbacks).invoke([*args, "--quiet"])
+                res = dbtRunner(callbacks=all_callbacks).invoke([*args, *terminal_log_args()])
             else:
                 res = runner.invoke(args)
         finally:
@@ -61,6 +61,13 @@ def run_dbt(
         elapsed_s=elapsed,
         unmatched=unmatched,
     )
+
+
+def terminal_log_args() -> list[str]:
+    """dbt prints nothing to the terminal: progress comes from its events, and a failure is
+    reported once, in one line, from its result (with its traceback, if any, in dbt's own log
+    file). `elt --debug` (ELT_DEBUG=1) gives dbt's whole output back."""
+    return [] if os.environ.get("ELT_DEBUG") == "1" else ["--log-level", "none"]
 
 
 @contextmanager

@@ -59,9 +59,9 @@ def api_sync(config: Config, connection_ids: list[str]) -> list[SyncResult]:
     stop = threading.Event()
     with (
         airbyte.client() as client,
-        ThreadPoolTaskRunner(max_workers=airbyte.max_concurrent_syncs) as runner,
+        ThreadPoolTaskRunner[Any](max_workers=airbyte.max_concurrent_syncs) as runner,
     ):
-        futures = [
+        futures: list[PrefectFuture[Any]] = [
             runner.submit(
                 sync_connection_task,
                 parameters={

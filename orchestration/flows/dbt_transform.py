@@ -8,7 +8,8 @@ flow run (Prefect retries, or `retry=True`) runs `dbt retry`: only what failed o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 from prefect import flow, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
@@ -52,8 +53,11 @@ def dbt_command(
 ) -> DbtRunResult:
     """Run one dbt command with live progress; fail with every failed node named. (Secrets
     stay inside `config` as SecretStr until dbt's environment is exported.)"""
-    progress_id = create_progress_artifact(
-        progress=0.0, key=f"dbt-{command}-progress", description=f"dbt {command}: nodes done"
+    progress_id = cast(  # called from sync code: the artifact's id, not a coroutine
+        UUID,
+        create_progress_artifact(
+            progress=0.0, key=f"dbt-{command}-progress", description=f"dbt {command}: nodes done"
+        ),
     )
     progress = NodeProgress(
         command,
@@ -176,7 +180,7 @@ def dbt_transform(
     command = "retry" if retrying else "build"
     if retrying:
         get_logger().info("Retrying: dbt retry rebuilds only what failed or was skipped")
-    options = {
+    options: dict[str, Any] = {
         "select": select or config.dbt.select,
         "exclude": exclude or config.dbt.exclude,
         "full_refresh": full_refresh,

@@ -40,7 +40,8 @@ def describe_holder() -> str:
     from prefect.context import FlowRunContext
 
     context = FlowRunContext.get()
-    run = f", flow run {context.flow_run.name} ({context.flow_run.id})" if context else ""
+    flow_run = context.flow_run if context else None
+    run = f", flow run {flow_run.name} ({flow_run.id})" if flow_run else ""
     return f"pid {os.getpid()} on {socket.gethostname()}{run}"
 
 

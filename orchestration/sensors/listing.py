@@ -111,10 +111,10 @@ def find_new(
 class _Desc(str):
     """Reverses key order inside the heap (ties on LastModified keep the smallest keys)."""
 
-    def __lt__(self, other: str) -> bool:  # type: ignore[override]
+    def __lt__(self, other: str) -> bool:
         return str.__gt__(self, other)
 
-    def __gt__(self, other: str) -> bool:  # type: ignore[override]
+    def __gt__(self, other: str) -> bool:
         return str.__lt__(self, other)
 
 

@@ -30,10 +30,11 @@ def print_batch(batch: list[S3Object], idempotency_key: str) -> str:
 def deployment_trigger(deployment: str, parameter: str = "s3_keys") -> Trigger:
     """Start `deployment` with the batch's keys, without waiting; the idempotency key makes a
     repeated trigger of the same batch return the flow run that already exists."""
+    from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
     def trigger(batch: list[S3Object], idempotency_key: str) -> str:
-        run = run_deployment(
+        run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync call: not a coroutine
             name=deployment,
             parameters={parameter: [o.key for o in batch]},
             timeout=0,

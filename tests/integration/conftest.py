@@ -9,13 +9,25 @@ import uuid
 import pytest
 
 from orchestration.config import S3SensorConfig
+from tests.fakes.airbyte_server import FakeAirbyte
 from tests.fakes.s3 import moto_server
 
 
 @pytest.fixture(autouse=True)
-def _prefect_api_for_every_integration_test(prefect_api: str) -> str:
-    """Flows run against the session's temporary Prefect API, never a per-call ephemeral one."""
-    return prefect_api
+def _prefect_api_for_integration_tests(request: pytest.FixtureRequest) -> str | None:
+    """Flows run against the session's temporary Prefect API, never a per-call ephemeral one.
+    A module of plain functions says `NEEDS_PREFECT_API = False` and starts none."""
+    if getattr(request.module, "NEEDS_PREFECT_API", True) is False:
+        return None
+    return request.getfixturevalue("prefect_api")
+
+
+@pytest.fixture
+def fake():
+    """A fake Airbyte server on loopback that speaks the public API (checked against the
+    official models); its requests are asserted on."""
+    with FakeAirbyte() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

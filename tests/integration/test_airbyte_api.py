@@ -1,144 +1,22 @@
-"""The Airbyte API backend against a fake Airbyte server on loopback (real HTTP)."""
+"""The airbyte_sync flow and `elt sync` against a fake Airbyte server on loopback (real HTTP),
+with the session's Prefect API: task runs, artifacts, events, signals."""
 
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
-from pydantic import SecretStr
 
-from orchestration.airbyte.client import AirbyteClient, RetryPolicy
-from orchestration.airbyte.errors import AirbyteApiError
-from orchestration.airbyte.jobs import run_sync, start_sync, sync_many
-from orchestration.airbyte.models import JobStatus
-from orchestration.config import AirbyteConnection
+from orchestration.airbyte.jobs import sync_many
 from orchestration.errors import StepFailed, UserError
 from orchestration.flows.airbyte_sync import airbyte_sync
 from tests.conftest import cli_env, flow_run_artifacts, run_elt
-from tests.fakes.airbyte_server import FakeAirbyte, Script
-
-FAST = {"poll_interval": 0.02, "timeout": 10.0}
-CONN = "9f3a1c2e-0000-4000-8000-000000000001"
-
-
-RETRY_FIELDS = {"backoff_initial", "backoff_max", "max_attempts", "request_timeout"}
-
-
-def client_for(fake: FakeAirbyte, sleeps: list[float] | None = None, **config) -> AirbyteClient:
-    """A client from the Airbyte block (auth fields in `config`), with fast retries."""
-
-    def sleep(seconds: float) -> None:
-        if sleeps is not None:
-            sleeps.append(seconds)
-        time.sleep(min(seconds, 0.05))
-
-    retry = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_attempts": 4}
-    retry.update({k: v for k, v in config.items() if k in RETRY_FIELDS})
-    auth = {k: v for k, v in config.items() if k not in RETRY_FIELDS}
-    block = AirbyteConnection(server_url=fake.url, **auth)
-    return block.client(retry=RetryPolicy(**retry), sleep=sleep)
-
-
-@pytest.fixture
-def fake():
-    with FakeAirbyte() as server:
-        yield server
-
-
-def test_happy_path_returns_job_rows_bytes_and_times(fake):
-    fake.add_connection(
-        CONN, Script(statuses=["pending", "running", "succeeded"], rows=42, bytes=4200)
-    )
-    with client_for(fake) as client:
-        result = run_sync(client, CONN, **FAST)
-    assert result.succeeded and result.job_id == "1001"
-    assert (result.rows_synced, result.bytes_synced) == (42, 4200)
-    assert result.started_at <= result.ended_at
-    assert fake.calls("POST", "/jobs") == ["/jobs"]
-    assert len(fake.calls("GET", r"/jobs/1001")) == 3
-
-
-@pytest.mark.parametrize(
-    ("auth", "config"),
-    [
-        ("none", {}),
-        ("bearer", {"api_token": SecretStr("static-token")}),
-        ("basic", {"username": "airbyte", "password": SecretStr("password")}),
-        (
-            "client_credentials",
-            {"client_id": "client-id", "client_secret": SecretStr("client-secret")},
-        ),
-    ],
-)
-def test_each_auth_mode(auth, config):
-    with FakeAirbyte(auth=auth) as fake:
-        fake.add_connection(CONN)
-        with client_for(fake, **config) as client:
-            assert run_sync(client, CONN, **FAST).succeeded
-        token_calls = fake.calls("POST", "/applications/token")
-        assert len(token_calls) == (1 if auth == "client_credentials" else 0)
-
-
-def test_token_refreshed_before_expiry_and_once_on_401():
-    with FakeAirbyte(auth="client_credentials", token_ttl=0.3) as fake:
-        fake.add_connection(CONN, Script(duration=1.0))
-        creds = {"client_id": "client-id", "client_secret": SecretStr("client-secret")}
-        with client_for(fake, **creds) as client:
-            assert run_sync(client, CONN, poll_interval=0.05, timeout=10).succeeded
-            refreshed_by_expiry = len(fake.calls("POST", "/applications/token"))
-            assert refreshed_by_expiry >= 3  # 1 s of polling with 0.3 s tokens
-
-            # The server revokes tokens mid-poll: one 401, one refresh, the poll goes on.
-            fake.add_connection("conn-2", Script(statuses=["running"] * 5 + ["succeeded"]))
-            job = start_sync(client, "conn-2")
-            fake.expire_tokens()
-            assert client.get_job(job.job_id).status is JobStatus.RUNNING
-            assert len(fake.calls("POST", "/applications/token")) == refreshed_by_expiry + 1
-
-
-@pytest.mark.parametrize("status", [500, 502, 503, 429])
-def test_transient_faults_on_trigger_are_retried_without_a_second_job(fake, status):
-    fake.add_connection(CONN)
-    fake.inject("POST", "/jobs", status=status, times=2)
-    with client_for(fake) as client:
-        assert run_sync(client, CONN, **FAST).succeeded
-    assert len(fake.calls("POST", "/jobs")) == 3
-    assert len(fake.jobs) == 1
-
-
-def test_429_on_poll_honours_retry_after(fake):
-    fake.add_connection(CONN, Script(statuses=["running", "running", "succeeded"]))
-    fake.inject("GET", r"/jobs/\d+", status=429, times=1, headers={"Retry-After": "0.25"})
-    fake.inject("GET", r"/jobs/\d+", status=503, times=1)
-    sleeps: list[float] = []
-    with client_for(fake, sleeps) as client:
-        assert run_sync(client, CONN, **FAST).succeeded
-    assert 0.25 in sleeps
-
-
-def test_post_timeout_after_the_job_was_created_attaches_instead_of_starting_another(fake):
-    fake.add_connection(CONN, Script(statuses=["running"] * 3 + ["succeeded"]))
-    fake.inject("POST", "/jobs", delay=1.0, process_first=True)  # job created, answer lost
-    with client_for(fake, request_timeout=0.3) as client:
-        result = run_sync(client, CONN, **FAST)
-    assert result.succeeded and result.job_id == "1001"
-    assert len(fake.jobs) == 1 and len(fake.calls("POST", "/jobs")) == 1
-
-
-def test_409_attaches_to_the_running_job(fake):
-    fake.add_connection(CONN, Script(statuses=["running", "succeeded"]))
-    running = fake.start_job(CONN)  # started elsewhere (the UI, another scheduler)
-    running.status = "running"
-    with client_for(fake) as client:
-        result = run_sync(client, CONN, **FAST)
-    assert result.succeeded and result.job_id == str(running.job_id)
-    assert len(fake.jobs) == 1
+from tests.fakes.airbyte_server import Script
+from tests.integration.test_airbyte_client import CONN, FAST, client_for
 
 
 @pytest.mark.parametrize("final", ["failed", "cancelled"])
@@ -152,83 +30,6 @@ def test_failed_and_cancelled_jobs_fail_the_flow_naming_job_and_connection(
     with pytest.raises(StepFailed) as failure:
         airbyte_sync()
     assert str(failure.value) == f"connection {CONN} job 1001 {final}"
-
-
-def test_incomplete_attempt_keeps_polling_until_success(fake, caplog):
-    caplog.set_level(logging.INFO, logger="elt")
-    fake.add_connection(
-        CONN, Script(statuses=["running", "incomplete", "incomplete", "running", "succeeded"])
-    )
-    with client_for(fake) as client:
-        assert run_sync(client, CONN, **FAST).succeeded
-    changes = [r.getMessage() for r in caplog.records if "Airbyte job 1001" in r.getMessage()]
-    assert [m.rsplit(": ", 1)[1] for m in changes] == [
-        "pending",
-        "running",
-        "incomplete",
-        "running",
-        "succeeded",
-    ]  # one line per status change, not per poll
-
-
-def test_unknown_status_fails_instead_of_looping(fake):
-    fake.add_connection(CONN, Script(statuses=["running", "paused_forever"]))
-    with (
-        client_for(fake) as client,
-        pytest.raises(StepFailed, match="unknown status 'paused_forever'; stopped polling and "),
-    ):
-        run_sync(client, CONN, **FAST)
-    assert fake.calls("DELETE") == []  # a status we do not understand is no reason to cancel
-    assert any("GET /jobs/1001: ('status',)" in v for v in fake.violations)  # not in the spec
-    fake.violations.clear()
-
-
-def test_timeout_cancels_the_job(fake):
-    fake.add_connection(CONN, Script(statuses=["running"]))
-    with client_for(fake) as client:
-        (result,) = sync_many(client, [CONN], poll_interval=0.05, timeout=0.3)
-    assert result.status == "timeout" and "cancelled it" in result.error
-    assert fake.calls("DELETE", "/jobs/1001") == ["/jobs/1001"]
-    assert fake.jobs[1001].status == "cancelled"
-
-
-def test_bad_connection_id_fails_fast_with_a_clear_message(fake):
-    with client_for(fake) as client, pytest.raises(AirbyteApiError) as err:
-        start_sync(client, "no-such-connection")
-    assert "HTTP 404" in str(err.value) and "no-such-connection" in str(err.value)
-    assert len(fake.calls("POST", "/jobs")) == 1  # a 404 is not retried
-
-
-@pytest.mark.parametrize(
-    ("auth", "config"),
-    [
-        ("bearer", {"api_token": SecretStr("wrong-token")}),
-        (
-            "client_credentials",
-            {"client_id": "client-id", "client_secret": SecretStr("wrong-secret")},
-        ),
-    ],
-)
-def test_wrong_credentials_fail_fast_and_say_so(auth, config):
-    with FakeAirbyte(auth=auth) as fake:
-        fake.add_connection(CONN)
-        with client_for(fake, **config) as client, pytest.raises(AirbyteApiError) as err:
-            start_sync(client, CONN)
-        message = str(err.value)
-        assert "credentials" in message and "wrong" not in message  # the secret is not echoed
-        assert len(fake.requests) == 1
-
-
-def test_concurrent_connections_bounded_and_every_outcome_reported(fake):
-    ids = [fake.add_connection(f"conn-{i}", Script(duration=0.3)) for i in range(6)]
-    fake.add_connection("conn-bad", Script(statuses=["running", "failed"]))
-    with client_for(fake) as client:
-        results = sync_many(
-            client, [*ids, "conn-bad"], poll_interval=0.05, timeout=10, max_concurrent=3
-        )
-    assert [r.connection_id for r in results] == [*ids, "conn-bad"]
-    assert [r.status for r in results] == ["succeeded"] * 6 + ["failed"]
-    assert 2 <= fake.max_active <= 3  # ran in parallel, never more than the bound
 
 
 def test_flow_publishes_a_table_and_cli_prints_it(fake, monkeypatch, prefect_api, tmp_path):
@@ -299,66 +100,6 @@ def test_sigterm_during_a_sync_cancels_the_airbyte_job(fake, prefect_api, tmp_pa
 # --- production faults: outages, malformed replies, failed cancels --------------------------
 
 
-def test_outages_of_35_and_90_seconds_are_waited_out_and_nothing_is_cancelled(caplog):
-    """The API stops answering (connections dropped) while jobs run: both syncs succeed."""
-    caplog.set_level(logging.INFO, logger="elt")
-    results: dict[int, object] = {}
-
-    def sync_through_outage(fake: FakeAirbyte, outage: int) -> None:
-        fake.add_connection(CONN, Script(duration=outage + 3))
-
-        def outage_once_polled() -> None:  # the API goes away while the job runs
-            deadline = time.monotonic() + 60
-            while not fake.calls("GET", r"/jobs/\d+") and time.monotonic() < deadline:
-                time.sleep(0.05)
-            fake.outage(outage)
-
-        threading.Thread(target=outage_once_polled, daemon=True).start()
-        with client_for(fake, backoff_max=2.0) as client:
-            results[outage] = run_sync(client, CONN, poll_interval=0.5, timeout=600)
-        assert fake.jobs[1001].status == "succeeded"
-
-    with FakeAirbyte() as short, FakeAirbyte() as long:
-        threads = [
-            threading.Thread(target=sync_through_outage, args=(fake, seconds))
-            for fake, seconds in ((short, 35), (long, 90))
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
-        assert short.dropped > 0 and long.dropped > 0
-        assert short.calls("DELETE") == [] and long.calls("DELETE") == []
-        assert len(short.jobs) == len(long.jobs) == 1
-    assert [r.succeeded for r in results.values()] == [True, True]
-    messages = [r.getMessage() for r in caplog.records]
-    assert sum("Airbyte API unreachable" in m for m in messages) == 2  # one line per outage
-    assert sum("Airbyte API reachable again" in m for m in messages) == 2
-
-
-def test_a_malformed_reply_while_polling_is_retried_not_acted_on(fake):
-    fake.add_connection(CONN, Script(statuses=["running", "running", "succeeded"]))
-    html = b"<html><body>502 Bad Gateway</body></html>"
-    fake.inject("GET", r"/jobs/\d+", body=html, content_type="text/html", times=1)
-    fake.inject("GET", r"/jobs/\d+", body=b'{"jobId": 1001, "sta', times=1)  # truncated
-    with client_for(fake) as client:
-        assert run_sync(client, CONN, **FAST).succeeded
-    assert fake.calls("DELETE") == []
-
-
-def test_a_non_json_reply_says_what_came_back_and_from_where(fake):
-    fake.add_connection(CONN)
-    page = {"body": b"<html>proxy error</html>", "content_type": "text/html", "times": 9}
-    fake.inject("POST", "/jobs", **page)
-    fake.inject("GET", "/jobs", **page)
-    with client_for(fake) as client, pytest.raises(StepFailed) as failure:
-        run_sync(client, CONN, poll_interval=0.02, timeout=0.5)
-    message = str(failure.value)
-    assert f"{fake.url}/jobs: HTTP 200 with a body that is not a JSON object (text/html" in message
-    assert "b'<html>proxy error</html>'" in message
-    assert len(fake.jobs) == 0
-
-
 def test_a_cancel_that_fails_says_the_job_may_still_run_and_emits_an_event(fake, prefect_api):
     from datetime import UTC, datetime
 
@@ -379,47 +120,6 @@ def test_a_cancel_that_fails_says_the_job_may_still_run_and_emits_an_event(fake,
         time.sleep(0.5)
     assert events[0]["resource"]["prefect.resource.id"] == "airbyte.job.1001"
     assert events[0]["payload"]["connection_id"] == CONN
-
-
-def test_a_cancel_is_reported_only_once_airbyte_confirms_it(fake):
-    fake.add_connection(CONN, Script(statuses=["running"]))
-    with client_for(fake) as client:
-        (result,) = sync_many(client, [CONN], poll_interval=0.05, timeout=0.3)
-    assert result.error.endswith("(AIRBYTE_TIMEOUT_SECONDS); cancelled it")
-    assert fake.calls("GET", "/jobs/1001")[-1:] == ["/jobs/1001"]  # read back after DELETE
-
-
-def test_409_attaches_to_a_queued_job(fake):
-    fake.add_connection(CONN, Script(statuses=["running", "succeeded"]))
-    queued = fake.start_job(CONN)
-    queued.status = "queued"
-    with client_for(fake) as client:
-        result = run_sync(client, CONN, **FAST)
-    assert result.succeeded and result.job_id == str(queued.job_id)
-    assert len(fake.jobs) == 1
-
-
-def test_the_reason_comes_from_the_problem_documents_data_message(fake):
-    fake.add_connection(CONN)
-    fake.inject("POST", "/jobs", status=422, times=1)
-    with client_for(fake) as client, pytest.raises(AirbyteApiError) as err:
-        start_sync(client, CONN)
-    assert str(err.value).endswith("(HTTP 422): injected fault")
-
-
-def test_connection_refused_names_the_host_and_port_and_the_failed_request():
-    from tests.fakes.s3 import free_port
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api/public/v1"
-    with (
-        AirbyteClient(url, sleep=lambda s: time.sleep(min(s, 0.05))) as client,
-        pytest.raises(StepFailed) as failure,
-    ):
-        run_sync(client, CONN, poll_interval=0.02, timeout=0.5)
-    message = str(failure.value)
-    assert f"POST http://127.0.0.1:{port}/api/public/v1/jobs: cannot connect to " in message
-    assert f"127.0.0.1:{port}" in message
 
 
 def test_duplicate_connections_and_a_zero_concurrency_are_refused(fake, tmp_path):

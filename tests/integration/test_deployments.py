@@ -126,6 +126,7 @@ def test_block_registration_is_idempotent_and_never_shows_a_secret(prefect_serve
             "elt-dbt-config",
             "aws-credentials",
             "s3-bucket",
+            "elt-s3-sensor",
         )
     }
 
@@ -160,8 +161,7 @@ def test_an_unknown_block_name_says_how_to_register_it(prefect_server):
     assert proc.returncode == 1
     assert proc.stderr.strip() == (
         "error: no elt-airbyte-connection block named 'nope' on the Prefect server: register "
-        "the blocks with `elt blocks register --name nope` (or `python -m "
-        "orchestration.blocks.connections --name nope`)"
+        "the blocks with `elt blocks register --name nope`"
     )
 
 

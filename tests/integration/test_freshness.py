@@ -10,7 +10,7 @@ import pytest
 
 from orchestration.errors import StepFailed
 from orchestration.flows.freshness import BREACHED_EVENT, OK_EVENT, freshness_check
-from tests.conftest import read_events, run_elt
+from tests.conftest import REPO, read_events, run_elt
 
 
 def age_table(warehouse, table: str, hours: int) -> None:
@@ -79,7 +79,11 @@ def test_threshold_override_and_missing_table(warehouse, monkeypatch):
 def test_cli_freshness_prints_one_line_on_breach(warehouse, prefect_api):
     age_table(warehouse, "purchases", hours=30)
     proc = run_elt(
-        "freshness", cwd=warehouse.parent, PREFECT_API_URL=prefect_api, DUCKDB_PATH=str(warehouse)
+        "freshness",
+        cwd=warehouse.parent,
+        PREFECT_API_URL=prefect_api,
+        DUCKDB_PATH=str(warehouse),
+        DBT_PROJECT_DIR=str(REPO / "dbt_project"),
     )
     assert proc.returncode == 1
     error_lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]

@@ -1,0 +1,145 @@
+"""Every way a user's input can fail ends the `elt` process with exit code 1, no traceback and
+one `error:` line that names what to fix; a selection typo fails; any dbt target works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.generate_dbt_project import generate
+from tests.conftest import run_elt
+from tests.fakes.airbyte_server import FakeAirbyte
+from tests.fakes.s3 import free_port
+
+
+def one_error_line(proc) -> str:
+    """The process failed the way the README promises: one `error:` line, last, no traceback."""
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert "Traceback" not in output, output
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output
+    assert proc.stderr.rstrip().splitlines()[-1] == errors[0], output
+    return errors[0]
+
+
+def foreign_project(root: Path) -> Path:
+    """A DuckDB project nobody here wrote: its own profile, targets named `duck` and `ci`."""
+    project = generate(root, models=3)
+    profile = yaml.safe_load((project / "profiles.yml").read_text())
+    outputs = profile["bench"]["outputs"]
+    outputs["duck"] = outputs.pop("local")
+    outputs["ci"] = {**outputs["duck"], "path": str(root / "ci.duckdb")}
+    profile["bench"]["target"] = "ci"
+    (project / "profiles.yml").write_text(yaml.safe_dump(profile))
+    return project
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    return foreign_project(tmp_path / "foreign")
+
+
+def transform(project: Path, *args: str, cwd: Path, api: str):
+    return run_elt(
+        "transform",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        *args,
+        cwd=cwd,
+        PREFECT_API_URL=api,
+        BENCH_DUCKDB_PATH=str(cwd / "bench.duckdb"),
+    )
+
+
+def test_any_target_of_a_foreign_profile_builds(project, tmp_path, prefect_api):
+    proc = transform(project, "--target", "duck", cwd=tmp_path, api=prefect_api)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "dbt build OK: 3 models, 3 tests" in proc.stdout
+    assert (tmp_path / "bench.duckdb").exists()
+
+    unknown = transform(project, "--target", "prod", cwd=tmp_path, api=prefect_api)
+    assert one_error_line(unknown) == (
+        f"error: target 'prod' (DBT_TARGET or --target) is not in profile 'bench' of "
+        f"{project / 'profiles.yml'}: use one of ci, duck"
+    )
+
+
+def test_a_selection_that_matches_nothing_fails_unless_allowed(project, tmp_path, prefect_api):
+    typo = transform(project, "-s", "does_not_exist", cwd=tmp_path, api=prefect_api)
+    line = one_error_line(typo)
+    assert line.startswith("error: the selection 'does_not_exist' matches no node in ")
+    assert "--allow-empty" in line
+
+    allowed = transform(
+        project, "-s", "does_not_exist", "--allow-empty", cwd=tmp_path, api=prefect_api
+    )
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "dbt build OK: no nodes" in allowed.stdout
+
+
+def test_bad_vars_are_one_line(project, tmp_path, prefect_api):
+    proc = transform(project, "--vars", "{a: [1, 2", cwd=tmp_path, api=prefect_api)
+    line = one_error_line(proc)
+    assert line.startswith("error: --vars is not valid YAML/JSON (")
+    assert "line 1" in line
+
+
+def test_a_missing_project_is_one_line(tmp_path, prefect_api):
+    proc = transform(tmp_path / "nowhere", cwd=tmp_path, api=prefect_api)
+    assert one_error_line(proc).startswith(
+        f"error: DBT_PROJECT_DIR={tmp_path / 'nowhere'} has no dbt_project.yml"
+    )
+
+
+def test_an_unreachable_package_hub_is_one_line(project, tmp_path, prefect_api):
+    (project / "packages.yml").write_text(
+        "packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n"
+    )
+    proc = run_elt(
+        "transform",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        cwd=tmp_path,
+        PREFECT_API_URL=prefect_api,
+        DBT_PACKAGE_HUB_URL=f"http://127.0.0.1:{free_port()}/",  # nothing listens there
+        BENCH_DUCKDB_PATH=str(tmp_path / "bench.duckdb"),
+    )
+    assert one_error_line(proc).startswith("error: dbt deps failed: ")
+
+
+def test_a_flag_value_is_named_by_its_flag(tmp_path, prefect_api):
+    proc = run_elt("sensor", "--poll-interval", "0", cwd=tmp_path, PREFECT_API_URL=prefect_api)
+    line = one_error_line(proc)
+    assert "--poll-interval: Input should be greater than 0" in line
+    assert "S3_POLL_INTERVAL_SECONDS" not in line and "s3_poll_interval" not in line
+
+
+@pytest.mark.parametrize("case", ["bad credentials", "unknown connection"])
+def test_airbyte_refusals_are_one_line(case, tmp_path, prefect_api):
+    with FakeAirbyte(auth="bearer") as fake:
+        fake.add_connection("conn-1")
+        env = {
+            "AIRBYTE_SERVER_URL": fake.url,
+            "AIRBYTE_API_TOKEN": "wrong" if case == "bad credentials" else fake.static_token,
+            "AIRBYTE_CONNECTION_ID": "conn-1" if case == "bad credentials" else "no-such",
+        }
+        proc = run_elt("sync", cwd=tmp_path, PREFECT_API_URL=prefect_api, **env)
+    line = one_error_line(proc)
+    expected = "rejected the credentials" if case == "bad credentials" else "HTTP 404"
+    assert expected in line, line
+
+
+def test_an_unreachable_prefect_api_is_named_with_its_url(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/api"
+    proc = run_elt("blocks", "show", cwd=tmp_path, PREFECT_API_URL=url)
+    assert one_error_line(proc) == (
+        f"error: cannot reach the Prefect API at {url} (ConnectError): start it with "
+        "`prefect server start`, or set PREFECT_API_URL to a running server"
+    )
