@@ -1,5 +1,6 @@
-"""Every way a user's input can fail ends the `elt` process with exit code 1, no traceback and
-one `error:` line that names what to fix; a selection typo fails; any dbt target works."""
+"""`elt` on inputs nobody here wrote: every way they can fail ends the process with exit code 1,
+no traceback and one `error:` line that names what to fix; a selection typo fails; any target
+of a foreign dbt project builds, and the summary says everything that ran."""
 
 from __future__ import annotations
 
@@ -143,3 +144,27 @@ def test_an_unreachable_prefect_api_is_named_with_its_url(tmp_path):
         f"error: cannot reach the Prefect API at {url} (ConnectError): start it with "
         "`prefect server start`, or set PREFECT_API_URL to a running server"
     )
+
+
+def test_the_summary_counts_every_kind_of_node_and_a_retry_with_nothing_to_do(
+    project, tmp_path, prefect_api
+):
+    (project / "seeds").mkdir()
+    (project / "seeds" / "countries.csv").write_text("code,name\nfr,France\nde,Germany\n")
+    (project / "snapshots").mkdir()
+    (project / "snapshots" / "amounts.yml").write_text(
+        "snapshots:\n  - name: amounts_snapshot\n    relation: ref('model_000')\n"
+        "    config: {unique_key: id, strategy: check, check_cols: all}\n"
+    )
+    (project / "models" / "unit_tests.yml").write_text(
+        "unit_tests:\n  - name: adds_one\n    model: model_001\n    given:\n"
+        "      - input: ref('model_000')\n        rows: [{id: 1, amount: 2}]\n"
+        "    expect:\n      rows: [{id: 1, amount: 3}]\n"
+    )
+    build = transform(project, cwd=tmp_path, api=prefect_api)
+    assert build.returncode == 0, build.stdout + build.stderr
+    assert "dbt build OK: 1 seed, 3 models, 1 snapshot, 3 tests, 1 unit test (" in build.stdout
+
+    retry = transform(project, "--retry", cwd=tmp_path, api=prefect_api)
+    assert retry.returncode == 0, retry.stdout + retry.stderr
+    assert "dbt retry OK: nothing to retry in " in retry.stdout
