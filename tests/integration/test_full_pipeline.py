@@ -41,3 +41,25 @@ def test_full_pipeline_completes_and_marts_hold_the_synced_rows(pipeline_run):
     assert not build.failed_nodes
     assert summary.freshness and all(r.passed for r in summary.freshness)
     assert {r.table for r in summary.freshness} == {"users", "products", "purchases"}
+
+
+def test_a_pipeline_on_blocks_loads_them_once(elt_env, monkeypatch):
+    """Sync, transform and freshness share the configuration the pipeline loaded: the blocks
+    are read from the Prefect server once per run, not once per subflow."""
+    from orchestration.blocks.register import register_blocks, validated_blocks
+    from orchestration.config import load as config_load
+    from orchestration.flows.full_pipeline import full_pipeline
+
+    register_blocks(validated_blocks(), "once-ci")
+    loads: list[str | None] = []
+    real_load = config_load._load
+
+    def counted_load(block_name):
+        loads.append(block_name)
+        return real_load(block_name)
+
+    monkeypatch.setattr(config_load, "_load", counted_load)
+    summary = full_pipeline(block_name="once-ci", faker_count=20)
+
+    assert loads == ["once-ci"]
+    assert summary.syncs[0].rows_synced > 0 and not summary.build.failed_nodes
