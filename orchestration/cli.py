@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -376,30 +376,24 @@ def sensor(
         _fail("--layout must be 'any' or 'arrival-day'")
     from orchestration.flows.sensors.s3_sensor import s3_sensor, sensor_overrides
 
-    overrides = sensor_overrides(
-        bucket=bucket,
-        prefix=prefix,
-        poll_interval=poll_interval,
-        deployment=deployment,
-        layout=layout,
-        full_scan_every=full_scan_every,
-        events_queue=events_queue,
-    )
-    config = _configure(block, overrides, FLAGS)
+    options: dict[str, Any] = {
+        "bucket": bucket,
+        "prefix": prefix,
+        "poll_interval": poll_interval,
+        "deployment": deployment,
+        "layout": layout,
+        "full_scan_every": full_scan_every,
+        "events_queue": events_queue,
+    }
+    config = _configure(block, sensor_overrides(**options), FLAGS)
     stats = _run_flow(
         config,
         lambda: s3_sensor(
-            bucket=bucket,
-            prefix=prefix,
-            poll_interval=poll_interval,
+            **options,
             max_polls=max_polls,
             max_runtime=max_runtime,
             start=cast(Literal["beginning", "now"], start),
-            deployment=deployment,
             batch_size=batch_size,
-            layout=cast(Literal["any", "arrival-day"] | None, layout),
-            full_scan_every=full_scan_every,
-            events_queue=events_queue,
             block_name=block,
         ),
     )
