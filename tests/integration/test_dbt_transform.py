@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration.errors import StepFailed
 from orchestration.flows.dbt_transform import dbt_transform
 from orchestration.flows.example_flow import example_flow
-from tests.conftest import REPO, flow_run_artifacts, scalar
+from tests.conftest import REPO, flow_run_artifacts, query, run_elt, scalar
 
 
 def copy_project(dest: Path) -> Path:
@@ -65,3 +67,32 @@ def test_example_flow_runs_then_tests(warehouse):
     run, test = example_flow()
     assert run.command == "run" and run.count("model") == 7
     assert test.command == "test" and test.count("test") >= 20 and not test.failed_nodes
+
+
+def test_marts_bucket_by_the_utc_date_whatever_the_machines_time_zone(
+    warehouse, elt_env, prefect_api
+):
+    """PyAirbyte writes UTC without a zone; read in Los Angeles time, a purchase at 20:30 UTC
+    would move to the next day. The profile pins DuckDB's TimeZone, staging converts to UTC."""
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute(
+            "update raw.purchases set purchased_at = timestamp '2024-03-09 20:30:00', "
+            "added_to_cart_at = timestamp '2024-03-09 20:00:00', returned_at = null"
+        )
+        db.execute("update raw.purchases set purchased_at = null where id % 2 = 0")
+    proc = run_elt(
+        "transform",
+        "-s",
+        "+daily_revenue",
+        cwd=elt_env,
+        PREFECT_API_URL=prefect_api,
+        DUCKDB_PATH=str(warehouse),
+        DBT_PROJECT_DIR=str(REPO / "dbt_project"),
+        TZ="America/Los_Angeles",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = query(warehouse, "select purchase_date, purchases from analytics.daily_revenue")
+    purchased = scalar(
+        warehouse, "select count(*) from raw.purchases where purchased_at is not null"
+    )
+    assert rows == [(date(2024, 3, 9), purchased)]

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -19,37 +21,61 @@ from orchestration.flows.freshness import freshness_check
 from tests.conftest import FAKER_COUNT, REPO
 
 SECRET = f"pw-{uuid.uuid4().hex}"
-SNOWFLAKE_TYPES = {"BIGINT": "NUMBER(38,0)", "VARCHAR": "VARCHAR", "JSON": "VARCHAR"}
+
+# How Airbyte's Snowflake destination (typed tables, Destinations V2 / direct-load) writes a
+# stream: quoted UPPERCASE names, integers as NUMBER(38,0), numbers as FLOAT, date-times as
+# TIMESTAMP_TZ with the source's offset, objects as VARIANT, and its own NOT NULL columns.
+AIRBYTE_TYPES = {"BIGINT": "NUMBER(38,0)", "VARCHAR": "VARCHAR", "JSON": "VARIANT"}
+AIRBYTE_COLUMNS = {
+    "_airbyte_raw_id": "VARCHAR NOT NULL",
+    "_airbyte_extracted_at": "TIMESTAMP_TZ NOT NULL",
+    "_airbyte_meta": "VARIANT NOT NULL",
+    "_airbyte_generation_id": "NUMBER(38,0)",
+}
+PACIFIC = timezone(timedelta(hours=-8))  # the source reports Pacific time: "23:30-08:00"
 
 
-def snowflake_type(duckdb_type: str, column: str) -> str:
-    if column == "_airbyte_extracted_at":
-        return "TIMESTAMP_TZ"  # what Airbyte's Snowflake destination writes
+def airbyte_type(duckdb_type: str) -> str:
     if duckdb_type.startswith("DECIMAL"):
-        return duckdb_type.replace("DECIMAL", "NUMBER")
+        return "FLOAT"
     if duckdb_type == "TIMESTAMP":
-        return "TIMESTAMP_NTZ"
-    return SNOWFLAKE_TYPES[duckdb_type]
+        return "TIMESTAMP_TZ"
+    return AIRBYTE_TYPES[duckdb_type]
+
+
+def with_offset(value: object) -> object:
+    """A UTC timestamp as the same instant written with a -08:00 offset."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC).astimezone(PACIFIC).isoformat(sep=" ")
+    return value
 
 
 def load_raw_tables(source: Path, conn, tables: list[str]) -> None:
+    """The embedded sync's raw tables, re-created exactly as the Snowflake destination would."""
     cur = conn.cursor()
     with duckdb.connect(str(source), read_only=True) as db:
         for table in tables:
-            columns = db.execute(f"describe raw.{table}").fetchall()
-            names = [c[0] for c in columns]
-            ddl = ", ".join(f"{c[0]} {snowflake_type(c[1], c[0])}" for c in columns)
-            cur.execute(f"create or replace table RAW.{table} ({ddl})")
+            described = db.execute(f"describe raw.{table}").fetchall()
+            columns = {c[0]: airbyte_type(c[1]) for c in described}
+            columns.update(AIRBYTE_COLUMNS)
+            ddl = ", ".join(f'"{name.upper()}" {kind}' for name, kind in columns.items())
+            cur.execute(f'create or replace table RAW."{table.upper()}" ({ddl})')
             select = ", ".join(
-                f"{n} at time zone 'UTC'"
-                if n == "_airbyte_extracted_at"
-                else (f"cast({n} as varchar)" if c[1] == "JSON" else n)
-                for n, c in zip(names, columns, strict=True)
+                "0"
+                if name == "_airbyte_generation_id"
+                else f"cast({name} as varchar)"
+                if columns[name].startswith("VARIANT")
+                else name
+                for name in columns
             )
-            rows = db.execute(f"select {select} from raw.{table}").fetchall()
-            placeholders = ", ".join(["%s"] * len(names))
+            rows = [
+                tuple(with_offset(v) for v in row)
+                for row in db.execute(f"select {select} from raw.{table}").fetchall()
+            ]
+            names = ", ".join(f'"{name.upper()}"' for name in columns)
+            placeholders = ", ".join(["%s"] * len(columns))
             cur.executemany(
-                f"insert into RAW.{table} ({', '.join(names)}) values ({placeholders})", rows
+                f'insert into RAW."{table.upper()}" ({names}) values ({placeholders})', rows
             )
 
 
@@ -88,6 +114,8 @@ def fake_snowflake(fakesnow_kwargs, warehouse, monkeypatch):
 
 
 def test_dbt_build_and_freshness_on_the_snowflake_target(fake_snowflake, warehouse):
+    """On tables shaped as the destination writes them, with offset timestamps, the marts
+    bucket by the UTC date exactly as on DuckDB."""
     result = dbt_transform()
 
     assert not result.failed_nodes
@@ -95,16 +123,42 @@ def test_dbt_build_and_freshness_on_the_snowflake_target(fake_snowflake, warehou
     cur = fake_snowflake.cursor()
     cur.execute("select count(*) from ELT.ANALYTICS.DIM_USERS")
     assert cur.fetchone()[0] == FAKER_COUNT
-    cur.execute("select sum(purchases) from ELT.ANALYTICS.DAILY_REVENUE")
-    snowflake_purchases = cur.fetchone()[0]
+    daily = "select purchase_date, purchases, round(gross_revenue, 2) from {} order by 1"
+    cur.execute(daily.format("ELT.ANALYTICS.DAILY_REVENUE"))
+    on_snowflake = [tuple(row) for row in cur.fetchall()]
     with duckdb.connect(str(warehouse), read_only=True) as db:
-        duckdb_purchases = db.execute(
-            "select sum(purchases) from analytics.daily_revenue"
-        ).fetchone()[0]
-    assert snowflake_purchases == duckdb_purchases  # same models, same answer on both warehouses
+        on_duckdb = db.execute(daily.format("analytics.daily_revenue")).fetchall()
+    assert on_snowflake and on_snowflake == [(d, n, float(r)) for d, n, r in on_duckdb]
 
     freshness = freshness_check()
     assert all(r.passed for r in freshness)
+
+
+STAGING = REPO / "dbt_project" / "target" / "compiled" / "elt" / "models" / "staging"
+UTC_CAST = re.compile(
+    r"cast\(convert_timezone\('UTC', cast\((\w+) as timestamp_tz\)\) as timestamp_ntz\)"
+)
+
+
+def test_the_compiled_snowflake_sql_holds_on_a_real_account(fake_snowflake):
+    """What the emulator cannot show: fakesnow resolves quoted and unquoted names alike and
+    converts TIMESTAMP_TZ to UTC on any cast. So the SQL itself must name raw columns only
+    unquoted (they resolve to the destination's UPPERCASE) and convert every raw timestamp
+    to UTC explicitly."""
+    dbt_transform(select=["staging"])
+    timestamps = {
+        "stg_users.sql": {"created_at", "updated_at", "_airbyte_extracted_at"},
+        "stg_products.sql": {"created_at", "updated_at", "_airbyte_extracted_at"},
+        "stg_purchases.sql": {
+            "added_to_cart_at", "purchased_at", "returned_at", "created_at", "updated_at",
+            "_airbyte_extracted_at",
+        },
+    }  # fmt: skip
+    for name, columns in timestamps.items():
+        sql = (STAGING / name).read_text()
+        assert not re.findall(r'"[^"]*[a-z][^"]*"', sql), f"{name}: a quoted lowercase name"
+        assert set(UTC_CAST.findall(sql)) == columns, name
+        assert "timestamp" not in UTC_CAST.sub("", sql).lower(), f"{name}: a bare timestamp cast"
 
 
 def files_holding_the_password(workdir: Path) -> list[Path]:

@@ -8,7 +8,7 @@ select
     cast(model as {{ dbt.type_string() }}) as model,
     cast(year as {{ dbt.type_int() }}) as model_year,
     cast(price as {{ dbt.type_numeric() }}) as price,
-    cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
-    cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
-    cast(_airbyte_extracted_at as {{ dbt.type_timestamp() }}) as extracted_at
+    {{ to_utc('created_at') }} as created_at,
+    {{ to_utc('updated_at') }} as updated_at,
+    {{ to_utc('_airbyte_extracted_at') }} as extracted_at
 from latest

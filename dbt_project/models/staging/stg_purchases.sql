@@ -6,10 +6,10 @@ select
     cast(id as {{ dbt.type_bigint() }}) as purchase_id,
     cast(user_id as {{ dbt.type_bigint() }}) as user_id,
     cast(product_id as {{ dbt.type_bigint() }}) as product_id,
-    cast(added_to_cart_at as {{ dbt.type_timestamp() }}) as added_to_cart_at,
-    cast(purchased_at as {{ dbt.type_timestamp() }}) as purchased_at,
-    cast(returned_at as {{ dbt.type_timestamp() }}) as returned_at,
-    cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
-    cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
-    cast(_airbyte_extracted_at as {{ dbt.type_timestamp() }}) as extracted_at
+    {{ to_utc('added_to_cart_at') }} as added_to_cart_at,
+    {{ to_utc('purchased_at') }} as purchased_at,
+    {{ to_utc('returned_at') }} as returned_at,
+    {{ to_utc('created_at') }} as created_at,
+    {{ to_utc('updated_at') }} as updated_at,
+    {{ to_utc('_airbyte_extracted_at') }} as extracted_at
 from latest

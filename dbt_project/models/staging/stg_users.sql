@@ -10,7 +10,7 @@ select
     cast(gender as {{ dbt.type_string() }}) as gender,
     cast(nationality as {{ dbt.type_string() }}) as nationality,
     cast(occupation as {{ dbt.type_string() }}) as occupation,
-    cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
-    cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
-    cast(_airbyte_extracted_at as {{ dbt.type_timestamp() }}) as extracted_at
+    {{ to_utc('created_at') }} as created_at,
+    {{ to_utc('updated_at') }} as updated_at,
+    {{ to_utc('_airbyte_extracted_at') }} as extracted_at
 from latest
