@@ -49,3 +49,38 @@ def as_utc(value: datetime) -> datetime:
 
 def _literal(value: str) -> str:
     return value.replace("'", "''")
+
+
+# Where Airbyte's Snowflake destination keeps raw tables (its `raw_data_schema` default), named
+# `<namespace>_raw__stream_<stream>`.
+AIRBYTE_INTERNAL_SCHEMA = "airbyte_internal"
+RAW_ONLY_FIX = (
+    "the Airbyte destination writes raw tables only: in the Snowflake destination turn off "
+    '"Disable Final Tables" (disable_type_dedupe; on 4.x also "Legacy raw tables"), '
+    "then sync again"
+)
+
+
+def columns_of(conn: Any, schema: str, table: str) -> set[str]:
+    rows = _query(
+        conn,
+        "select column_name from information_schema.columns "
+        f"where lower(table_schema) = lower('{_literal(schema)}') "
+        f"and lower(table_name) = lower('{_literal(table)}')",
+    )
+    return {str(r[0]).lower() for r in rows}
+
+
+def raw_only_tables(conn: Any, schema: str, tables: Sequence[str]) -> list[str]:
+    """The streams whose records sit only in Airbyte's raw JSON (`_airbyte_data`): a table
+    with no typed column, or no table at all beside its raw table in `airbyte_internal`."""
+    found = []
+    for table in tables:
+        columns = columns_of(conn, schema, table)
+        if columns and all(c.startswith("_airbyte_") for c in columns):
+            found.append(f"{schema}.{table} has only {', '.join(sorted(columns))}")
+        elif not columns:
+            raw = f"{schema}_raw__stream_{table}"
+            if columns_of(conn, AIRBYTE_INTERNAL_SCHEMA, raw):
+                found.append(f"{schema}.{table} is missing, {AIRBYTE_INTERNAL_SCHEMA}.{raw} is not")
+    return found

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prefect import flow
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 
 from orchestration.airbyte.results import SyncResult
 from orchestration.artifacts import publish_markdown
 from orchestration.config import config_scope, load_config
 from orchestration.dbt.results import DbtRunResult
+from orchestration.errors import ConfigError
 from orchestration.flows.airbyte_sync import airbyte_sync
 from orchestration.flows.dbt_transform import dbt_transform
 from orchestration.flows.freshness import freshness_check
 from orchestration.freshness import FreshnessResult
 from orchestration.logs import get_logger
+from orchestration.warehouse import RAW_ONLY_FIX, raw_only_tables
 
 
 @dataclass
@@ -40,6 +43,17 @@ class PipelineSummary:
         return out
 
 
+@task(name="check-typed-raw-tables", cache_policy=NO_CACHE)
+def check_typed_raw_tables(block_name: str | None = None) -> None:
+    """Stop before dbt when the destination wrote raw JSON only: staging would otherwise fail
+    deep inside dbt on columns that do not exist."""
+    config = load_config(block_name)
+    with config.warehouse() as conn:
+        raw_only = raw_only_tables(conn, config.airbyte.raw_schema, config.airbyte.streams)
+    if raw_only:
+        raise ConfigError(f"{'; '.join(raw_only)}: {RAW_ONLY_FIX}")
+
+
 @flow(name="full-pipeline", log_prints=True)
 def full_pipeline(
     faker_count: int | None = None,
@@ -63,6 +77,7 @@ def full_pipeline(
         summary.syncs = airbyte_sync(
             faker_count=faker_count, faker_seed=faker_seed, block_name=block_name
         )
+        check_typed_raw_tables(block_name)
         summary.build = dbt_transform(select=select, block_name=block_name)
         summary.freshness = freshness_check(
             threshold_hours=freshness_threshold_hours, block_name=block_name
