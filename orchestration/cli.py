@@ -456,15 +456,22 @@ def freshness(
     ] = None,
     block: BlockName = None,
 ) -> None:
-    """Check the freshness SLA of every raw table."""
+    """Check every freshness SLA of the dbt project: source tables (dbt source freshness) and
+    mart deadlines (meta.sla.deadline_cron); warn shows, error fails."""
     overrides = {"options.freshness_threshold_hours": threshold_hours}
     config = _configure(block, overrides, FLAGS, warehouse=True)
-    from orchestration.flows.freshness import freshness_check
+    from orchestration.flows.freshness import FreshnessBreached, freshness_check
 
-    results = _run_flow(
-        config, lambda: freshness_check(threshold_hours=threshold_hours, block_name=block)
-    )
-    _table("Freshness", [r.as_row() for r in results])
+    def check_and_show() -> list:
+        try:
+            results = freshness_check(threshold_hours=threshold_hours, block_name=block)
+        except FreshnessBreached as breached:  # every verdict, then the breaches
+            _table("Freshness", [r.as_row() for r in breached.results])
+            raise
+        _table("Freshness", [r.as_row() for r in results])
+        return results
+
+    _run_flow(config, check_and_show)
 
 
 blocks_app = typer.Typer(

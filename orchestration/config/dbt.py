@@ -122,9 +122,10 @@ class DbtConfig(Block):
         full_refresh: bool = False,
         dbt_vars: Mapping[str, object] | None = None,
     ) -> list[str]:
-        """The dbt command line for `command` against this project, profile and target."""
+        """The dbt command line for `command` (e.g. `build`, `source freshness`) against this
+        project, profile and target."""
         self.check_files()
-        args = [command, "--project-dir", str(self.project_path)]
+        args = [*command.split(), "--project-dir", str(self.project_path)]
         args += ["--profiles-dir", str(self.profiles_path)]
         if command == "deps":
             return args

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
@@ -16,6 +17,7 @@ class NodeResult:
     duration_s: float
     rows_affected: int | None = None
     message: str = ""
+    has_sla: bool = False  # the model's meta declares an `sla` (see orchestration.freshness)
 
     @property
     def failed(self) -> bool:
@@ -40,6 +42,7 @@ class DbtRunResult:
     error: str | None = None
     elapsed_s: float = 0.0
     unmatched: list[str] = field(default_factory=list)  # selectors that matched no node
+    raw: Any = field(default=None, repr=False, compare=False)  # dbt's own result object
 
     @property
     def failed_nodes(self) -> list[NodeResult]:

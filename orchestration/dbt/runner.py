@@ -31,7 +31,7 @@ def run_dbt(
     `callbacks` receive dbt's structured events as they happen (see `progress.NodeProgress`).
     `runner` replaces dbt's own `dbtRunner` (e.g. prefect-dbt's, which logs for itself).
     """
-    command = args[0]
+    command = "source freshness" if args[:2] == ["source", "freshness"] else args[0]
     started = time.monotonic()
     unmatched: list[str] = []
 
@@ -60,6 +60,7 @@ def run_dbt(
         error=error,
         elapsed_s=elapsed,
         unmatched=unmatched,
+        raw=res.result,
     )
 
 
@@ -124,9 +125,16 @@ def node_results(result: object) -> list[NodeResult]:
                 duration_s=float(getattr(r, "execution_time", 0.0) or 0.0),
                 rows_affected=rows if isinstance(rows, int) and rows >= 0 else None,
                 message=str(getattr(r, "message", "") or ""),
+                has_sla=_declares_sla(node),
             )
         )
     return nodes
+
+
+def _declares_sla(node: Any) -> bool:
+    config = getattr(node, "config", None)
+    meta = {**(getattr(node, "meta", None) or {}), **(getattr(config, "meta", None) or {})}
+    return isinstance(meta.get("sla"), dict)
 
 
 def _result_error(result: object) -> str:

@@ -8,6 +8,7 @@ flow run (Prefect retries, or `retry=True`) runs `dbt retry`: only what failed o
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from prefect.runtime import flow_run
 
 from orchestration.artifacts import publish_table
 from orchestration.config import Config, DbtConfig, DbtTarget, load_config
+from orchestration.dbt.builds import record_builds
 from orchestration.dbt.deps import deps_needed, record_deps
 from orchestration.dbt.progress import FinishedNode, NodeProgress
 from orchestration.dbt.results import DbtRunResult
@@ -66,6 +68,7 @@ def dbt_command(
     )
     args = config.dbt.args(command, **(options or {}))
     result = run_dbt(args, config.dbt_env(target), callbacks=[progress])
+    record_builds(target.name, result.nodes, datetime.now(UTC))
     if result.nodes:
         progress.report()
         publish_table(
@@ -129,7 +132,9 @@ def check_selection(result: DbtRunResult, dbt: DbtConfig, allow_empty: bool) -> 
         )
 
 
-def build_with_node_tasks(dbt: DbtConfig, env: Mapping[str, str], args: list[str]) -> DbtRunResult:
+def build_with_node_tasks(
+    dbt: DbtConfig, env: Mapping[str, str], args: list[str], target: str
+) -> DbtRunResult:
     """Opt-in: prefect-dbt's runner, one Prefect task per dbt node (costly on big projects)."""
     from dbt_common.events.base_types import EventLevel
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
@@ -144,6 +149,7 @@ def build_with_node_tasks(dbt: DbtConfig, env: Mapping[str, str], args: list[str
         raise_on_failure=False,
     )
     result = run_dbt(args, env, runner=runner)
+    record_builds(target, result.nodes, datetime.now(UTC))
     if not result.success:
         raise StepFailed(result.failure_message())
     return result
@@ -188,7 +194,7 @@ def dbt_transform(
     }
     if node_tasks:
         args = config.dbt.args(command, **options)
-        return build_with_node_tasks(config.dbt, config.dbt_env(dbt_target), args)
+        return build_with_node_tasks(config.dbt, config.dbt_env(dbt_target), args, dbt_target.name)
     result = dbt_command(command, config, dbt_target, options)
     check_selection(result, config.dbt, allow_empty)
     return result

@@ -1,64 +1,108 @@
-"""`freshness_check`: the freshness SLA of every raw table, with an event per verdict."""
+"""`freshness_check`: every SLA the dbt project declares, with an event per table and mart.
+
+Source tables: dbt's own `source freshness` (warn / error per table). Marts: a deadline in the
+model's meta, against its last successful build. `error` fails the run naming what breached;
+`warn` is published and emitted only.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from prefect import flow
 from prefect.events import emit_event
 
 from orchestration.artifacts import publish_table
-from orchestration.config import load_config
+from orchestration.config import Config, DbtTarget, load_config
+from orchestration.dbt.builds import load_builds
+from orchestration.dbt.runner import run_dbt
 from orchestration.errors import StepFailed
-from orchestration.freshness import FreshnessResult, breach_message, evaluate
+from orchestration.freshness import SlaResult, breach_message, mart_deadlines, source_results
 from orchestration.logs import get_logger
-from orchestration.warehouse import newest_extracted_at
 
-BREACHED_EVENT = "elt.freshness.breached"
 OK_EVENT = "elt.freshness.ok"
+WARN_EVENT = "elt.freshness.warn"
+BREACHED_EVENT = "elt.freshness.breached"
+EVENTS = {"ok": OK_EVENT, "warn": WARN_EVENT, "breached": BREACHED_EVENT}
 
 
-def emit_freshness_event(result: FreshnessResult, target: str) -> None:
+class FreshnessBreached(StepFailed):
+    """Some SLA is in error; `results` holds every table's and mart's verdict."""
+
+    def __init__(self, results: list[SlaResult]) -> None:
+        super().__init__(breach_message(r for r in results if r.status == "error"))
+        self.results = results
+
+
+def emit_freshness_event(result: SlaResult, target: str) -> None:
+    """One event per table or mart; its resource id is stable across runs, so automations can
+    act per table (`for_each: prefect.resource.id`)."""
     emit_event(
-        event=OK_EVENT if result.passed else BREACHED_EVENT,
+        event=EVENTS[result.severity],
         resource={
-            "prefect.resource.id": f"elt.table.{target}.{result.table}",
-            "prefect.resource.name": result.table,
+            "prefect.resource.id": f"elt.freshness.{target}.{result.kind}.{result.name}",
+            "prefect.resource.name": result.name,
         },
-        payload=result.as_row(),
+        payload={
+            **result.as_row(),
+            "table": result.name,
+            "target": target,
+            "severity": result.severity,
+            "message": result.message,
+        },
     )
+
+
+def check_sources(config: Config, target: DbtTarget) -> list[SlaResult]:
+    """`dbt source freshness` in-process, on whatever adapter the target uses."""
+    result = run_dbt(config.dbt.args("source freshness"), config.dbt_env(target))
+    sources = source_results(result.raw)
+    if not sources and not result.success:
+        raise StepFailed(result.failure_message())
+    return sources
+
+
+def check_marts(config: Config, target: DbtTarget, now: datetime) -> list[SlaResult]:
+    manifest_path = config.dbt.project_path / "target" / "manifest.json"
+    if not manifest_path.exists():
+        return []
+    deadlines = mart_deadlines(json.loads(manifest_path.read_text()))
+    builds = load_builds(target.name) if deadlines else {}
+    return [d.evaluate(builds.get(d.model), now) for d in deadlines]
 
 
 @flow(name="freshness-check", log_prints=True)
 def freshness_check(
     threshold_hours: float | None = None,
-    tables: list[str] | None = None,
     block_name: str | None = None,
-) -> list[FreshnessResult]:
-    """Fail when the newest raw row of any table is older than the threshold."""
+) -> list[SlaResult]:
+    """Check every source table with a `freshness` block and every mart with a deadline.
+
+    `threshold_hours` (FRESHNESS_THRESHOLD_HOURS) is the `error_after` of tables that declare
+    no SLA of their own."""
     config = load_config(
         block_name,
         {"options.freshness_threshold_hours": threshold_hours},
         {"options.freshness_threshold_hours": "parameter threshold_hours"},
     )
     target = config.require_warehouse()
-    threshold = config.options.freshness_threshold_hours
-    with config.warehouse(target) as conn:
-        newest = newest_extracted_at(
-            conn, config.airbyte.raw_schema, tables or config.airbyte.streams
-        )
-    results = evaluate(newest, now=datetime.now(UTC), threshold_hours=threshold)
+    now = datetime.now(UTC)
+    results = check_sources(config, target) + check_marts(config, target, now)
     publish_table(
         "freshness-check",
         [r.as_row() for r in results],
-        f"Freshness SLA ({threshold:g}h) per raw table",
+        f"Freshness SLAs on target {target.name}: sources (dbt) and mart deadlines",
     )
     for r in results:
         emit_freshness_event(r, target.name)
-    stale = [r for r in results if not r.passed]
-    if stale:
-        raise StepFailed(breach_message(stale, threshold))
-    get_logger().info("Freshness OK: %s", ", ".join(r.describe() for r in results))
+    log = get_logger()
+    warned = [r for r in results if r.status == "warn"]
+    if warned:
+        log.warning("Freshness warning: %s", ", ".join(r.describe() for r in warned))
+    if any(r.status == "error" for r in results):
+        raise FreshnessBreached(results)
+    log.info("Freshness OK: %s", ", ".join(r.describe() for r in results))
     return results
 
 

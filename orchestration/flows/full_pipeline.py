@@ -15,7 +15,7 @@ from orchestration.errors import ConfigError
 from orchestration.flows.airbyte_sync import airbyte_sync
 from orchestration.flows.dbt_transform import dbt_transform
 from orchestration.flows.freshness import freshness_check
-from orchestration.freshness import FreshnessResult
+from orchestration.freshness import SlaResult
 from orchestration.logs import get_logger
 from orchestration.warehouse import RAW_ONLY_FIX, raw_only_tables
 
@@ -24,7 +24,7 @@ from orchestration.warehouse import RAW_ONLY_FIX, raw_only_tables
 class PipelineSummary:
     syncs: list[SyncResult] = field(default_factory=list)
     build: DbtRunResult | None = None
-    freshness: list[FreshnessResult] = field(default_factory=list)
+    freshness: list[SlaResult] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = []

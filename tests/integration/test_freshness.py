@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from orchestration.errors import StepFailed
-from orchestration.flows.freshness import BREACHED_EVENT, OK_EVENT, freshness_check
+from orchestration.flows.freshness import BREACHED_EVENT, OK_EVENT, WARN_EVENT, freshness_check
 from tests.conftest import REPO, read_events, run_elt
 
 
@@ -41,13 +41,22 @@ def utc_now() -> str:
 def test_fresh_warehouse_passes_and_emits_ok_events(warehouse):
     since = utc_now()
     results = freshness_check()
-    assert {r.table: r.passed for r in results} == {
-        "users": True,
-        "products": True,
-        "purchases": True,
+    by_name = {r.name: r for r in results}
+    assert {n: r.status for n, r in by_name.items()} == {
+        "users": "pass",
+        "products": "pass",
+        "purchases": "pass",
+        "daily_revenue": "pass",  # built by the session's pipeline run, before any deadline
     }
+    # Each table's own SLA, as the dbt project declares it.
+    assert by_name["users"].sla == "error 25 hours"  # the default: FRESHNESS_THRESHOLD_HOURS
+    assert by_name["purchases"].sla == "warn 13 hours, error 25 hours"
+    assert by_name["products"].sla == "warn 2 days, error 7 days"
+    assert by_name["daily_revenue"].sla == "built by 0 7 * * * UTC"
     assert all(0 <= r.age_hours < 1 for r in results)
-    assert events_named(OK_EVENT, since, ".users")
+    (event,) = events_named(OK_EVENT, since, ".source.users")
+    assert event["resource"]["prefect.resource.id"] == "elt.freshness.local.source.users"
+    assert event["payload"]["target"] == "local" and event["payload"]["severity"] == "ok"
 
 
 def test_stale_table_fails_names_it_and_emits_a_breach_event(warehouse):
@@ -60,24 +69,62 @@ def test_stale_table_fails_names_it_and_emits_a_breach_event(warehouse):
     with pytest.raises(StepFailed) as failure:
         state.result()
     message = str(failure.value)
-    assert "users (48." in message  # the stale table and its age
+    assert message.startswith("freshness SLA breached by 1: users (48.")
+    assert "SLA error 25 hours" in message
     assert "products" not in message and "purchases" not in message
     (event,) = events_named(BREACHED_EVENT, since, ".users")
-    assert event["payload"]["table"] == "users" and event["payload"]["status"] == "FAIL"
+    payload = event["payload"]
+    assert (payload["table"], payload["status"], payload["severity"]) == (
+        "users",
+        "error",
+        "breached",
+    )
+    assert 48 <= payload["age_hours"] < 49 and payload["sla"] == "error 25 hours"
     assert not events_named(BREACHED_EVENT, since, ".products", timeout=1)
 
 
-def test_threshold_override_and_missing_table(warehouse, monkeypatch):
-    age_table(warehouse, "products", hours=3)
-    monkeypatch.setenv("AIRBYTE_STREAMS", "users,products,reviews")
-    with pytest.raises(
-        StepFailed, match=r"2 table\(s\): products \(3\.\d+h old\), reviews \(no rows\)"
-    ):
+def test_a_warning_is_published_and_emitted_but_does_not_fail(warehouse):
+    age_table(warehouse, "purchases", hours=14)  # past warn_after (13 h), within error_after
+    since = utc_now()
+    results = freshness_check()
+    assert {r.name: r.status for r in results}["purchases"] == "warn"
+    assert events_named(WARN_EVENT, since, ".purchases")
+
+
+def test_threshold_override_and_missing_table(warehouse):
+    age_table(warehouse, "users", hours=3)
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("drop table raw.products")
+    with pytest.raises(StepFailed) as failure:
         freshness_check(threshold_hours=2)
+    message = str(failure.value)
+    assert "users (3." in message and "error 2 hours" in message
+    assert "products (" in message  # dbt could not read it: named, with dbt's reason
 
 
-def test_cli_freshness_prints_one_line_on_breach(warehouse, prefect_api):
-    age_table(warehouse, "purchases", hours=30)
+def test_a_mart_past_its_deadline_fails_by_name(warehouse):
+    """daily_revenue was last built before the previous 07:00 UTC: it missed its deadline."""
+    from prefect.variables import Variable
+
+    from orchestration.dbt.builds import variable_name
+
+    name = variable_name("local")
+    saved = Variable.get(name)
+    Variable.set(name, {**saved, "daily_revenue": "2020-01-01T06:00:00+00:00"}, overwrite=True)
+    try:
+        with pytest.raises(StepFailed) as failure:
+            freshness_check()
+    finally:
+        Variable.set(name, saved, overwrite=True)
+    assert str(failure.value) == (
+        "freshness SLA breached by 1: daily_revenue (last built 2020-01-01 06:00 UTC, not since "
+        + failure.value.results[-1].message.split("not since ")[1]
+        + ")"
+    )
+
+
+def test_cli_freshness_prints_every_verdict_then_one_line_on_breach(warehouse, prefect_api):
+    age_table(warehouse, "users", hours=30)
     proc = run_elt(
         "freshness",
         cwd=warehouse.parent,
@@ -88,5 +135,7 @@ def test_cli_freshness_prints_one_line_on_breach(warehouse, prefect_api):
     assert proc.returncode == 1
     error_lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1
-    assert "purchases (30." in error_lines[0] and "25h" in error_lines[0]
+    assert "users (30." in error_lines[0] and "error 25 hours" in error_lines[0]
     assert "Traceback" not in proc.stdout + proc.stderr
+    for name in ("users", "products", "purchases", "daily_revenue"):
+        assert name in proc.stdout  # the table of verdicts

@@ -1,26 +1,57 @@
-from datetime import UTC, datetime, timedelta
+"""Mart deadlines: a mart must have been built since the deadline before the most recent one."""
 
-from freezegun import freeze_time
+from datetime import UTC, datetime
 
-from orchestration.freshness import breach_message, evaluate
+import pytest
+
+from orchestration.errors import ConfigError
+from orchestration.freshness import Deadline, mart_deadlines
+
+DAILY_7 = Deadline("daily_revenue", "0 7 * * *", "UTC")
 
 
-def test_age_is_measured_against_now_and_the_threshold_is_inclusive():
-    loaded = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
-    with freeze_time(loaded + timedelta(hours=25)):
-        now = datetime.now(UTC)
-        results = evaluate({"users": loaded, "products": None}, now=now, threshold_hours=25)
-    users, products = results
-    assert users.age_hours == 25 and users.passed
-    assert products.age_hours is None and not products.passed
-    assert breach_message([products], 25) == (
-        "freshness SLA of 25h breached by 1 table(s): products (no rows)"
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+
+def test_the_daily_build_before_the_deadline_meets_it_all_day():
+    built = at(25, 6, 5)
+    for now in (at(25, 6, 30), at(25, 7, 30), at(26, 6, 59)):
+        assert DAILY_7.evaluate(built, now).status == "pass", now
+
+
+def test_a_missed_day_breaches_once_the_next_deadline_passed():
+    result = DAILY_7.evaluate(at(24, 6, 5), now=at(25, 7, 30))
+    assert result.status == "error" and not result.passed
+    assert result.describe() == (
+        "daily_revenue (last built 2026-11-24 06:05 UTC, not since 2026-11-24 07:00 UTC)"
     )
+    assert DAILY_7.evaluate(None, at(25, 7, 30)).describe() == "daily_revenue (never built)"
 
 
-def test_one_hour_past_the_threshold_fails():
-    loaded = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
-    with freeze_time(loaded + timedelta(hours=26)):
-        (users,) = evaluate({"users": loaded}, now=datetime.now(UTC), threshold_hours=25)
-    assert not users.passed
-    assert users.describe() == "users (26.0h old)"
+def test_the_deadline_is_read_in_its_time_zone():
+    """07:00 in New York is 12:00 UTC in November: a build at 11:00 UTC still counts as the
+    day's; the check at 11:30 UTC looks back to the day before's 07:00 New York."""
+    new_york = Deadline("daily_revenue", "0 7 * * *", "America/New_York")
+    assert new_york.window_start(at(25, 11, 30)) == at(23, 12)
+    assert new_york.evaluate(at(24, 11, 0), now=at(25, 11, 30)).status == "pass"
+    assert new_york.evaluate(at(24, 11, 0), now=at(25, 12, 30)).status == "error"
+
+
+def test_deadlines_come_from_the_manifest_and_bad_ones_are_named():
+    manifest = {
+        "nodes": {
+            "model.p.a": {
+                "resource_type": "model",
+                "name": "a",
+                "config": {"meta": {"sla": {"deadline_cron": "0 7 * * *"}}},
+            },
+            "model.p.b": {"resource_type": "model", "name": "b", "config": {"meta": {}}},
+            "test.p.c": {"resource_type": "test", "name": "c", "meta": {"sla": {}}},
+        }
+    }
+    assert mart_deadlines(manifest) == [Deadline("a", "0 7 * * *", "UTC")]
+    bad_sla = {"meta": {"sla": {"deadline_cron": "7am"}}}
+    bad = {"nodes": {"m": {"resource_type": "model", "name": "a", "config": bad_sla}}}
+    with pytest.raises(ConfigError, match=r"^model a: meta.sla.deadline_cron '7am' is not a cron"):
+        mart_deadlines(bad)

@@ -1,0 +1,36 @@
+"""When each model with an SLA last built successfully, per dbt target, kept on the Prefect
+server (a Variable) so that a freshness check on any worker can tell whether a mart met its
+deadline."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+from prefect.variables import Variable
+
+from orchestration.dbt.results import NodeResult
+
+
+def variable_name(target: str) -> str:
+    return "elt_dbt_builds_" + re.sub(r"[^a-z0-9_]", "_", target.lower())
+
+
+def load_builds(target: str) -> dict[str, datetime]:
+    value = Variable.get(variable_name(target), default=None)
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): datetime.fromisoformat(str(v)) for k, v in value.items()}
+
+
+def record_builds(target: str, nodes: Iterable[NodeResult], finished_at: datetime) -> None:
+    """Remember the models with an SLA that this build completed."""
+    built = [
+        n.name for n in nodes if n.has_sla and n.resource_type == "model" and n.status == "success"
+    ]
+    if not built:
+        return
+    value = {k: v.isoformat() for k, v in load_builds(target).items()}
+    value.update(dict.fromkeys(built, finished_at.isoformat()))
+    Variable.set(variable_name(target), value, overwrite=True)
