@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypeVar, cast
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -92,6 +93,11 @@ def _run(action: Callable[[], T]) -> T:
     except Exception as exc:
         if state["debug"]:
             raise
+        if isinstance(exc, httpx.TransportError):  # the Prefect API, not reachable
+            from orchestration.config.blocks import api_unreachable
+
+            error_console.print(f"[red]error:[/red] {api_unreachable(exc)}", highlight=False)
+            raise typer.Exit(1) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         error_console.print(
             f"[red]error:[/red] {type(exc).__name__}: {first} (rerun with --debug for details)",
@@ -516,6 +522,39 @@ def blocks_show(
         raise typer.Exit(1)
     for ref, block in found:
         console.print(describe(ref, block), highlight=False, soft_wrap=True)
+
+
+automations_app = typer.Typer(
+    help="Alerting as code: the automations of automations/*.yaml on the Prefect server.",
+    no_args_is_help=True,
+)
+app.add_typer(automations_app, name="automations")
+
+
+@automations_app.command("apply")
+def automations_apply(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change, change nothing.")
+    ] = False,
+) -> None:
+    """Create or update every automation by name (applying twice changes nothing). The alert
+    webhook comes from ALERT_WEBHOOK_URL, saved as the Webhook block `elt-alerts`."""
+    from orchestration.automations import apply
+
+    config = _configure(None)
+    url = config.options.alert_webhook_url
+    for applied in _run(lambda: apply(url, dry_run=dry_run)):
+        console.print(f"{applied.status:<9} {applied.name}", highlight=False)
+        if applied.diff and dry_run:
+            console.print(applied.diff, highlight=False, markup=False)
+
+
+@automations_app.command("show")
+def automations_show() -> None:
+    """List the automations on the Prefect server."""
+    from orchestration.automations import show
+
+    _table("Automations", _run(show))
 
 
 @app.command()

@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from orchestration.airbyte.embedded import FakerSync
 from orchestration.config.airbyte import AirbyteConnection
@@ -30,6 +30,9 @@ class PipelineOptions(BaseModel):
 
     elt_block: str = Field(default="", description="Blocks to take the configuration from.")
     freshness_threshold_hours: float = Field(default=25, gt=0, allow_inf_nan=False)
+    alert_webhook_url: SecretStr = Field(
+        default=SecretStr(""), description="Where the shipped automations send alerts."
+    )
 
     env: ClassVar[EnvMap]
 

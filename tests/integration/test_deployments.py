@@ -11,44 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import pytest
 
 from orchestration.schedules.daily import DAILY_SCHEDULE
-from tests.conftest import CONNECTOR_CACHE, REPO, cli_env, query
-from tests.fakes.s3 import free_port
+from tests.conftest import CONNECTOR_CACHE, REPO, query
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
-
-
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = cli_env(
-        PREFECT_HOME=str(home),
-        PREFECT_API_URL=api,
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_UI_ENABLED="false",
-    )
-    server = subprocess.Popen(
-        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert server.poll() is None and time.monotonic() < deadline, "prefect server did not start"
-        time.sleep(0.5)
-    yield env
-    server.terminate()
-    server.wait(timeout=60)
 
 
 def prefect(*args: str, env: dict[str, str], timeout: float = 300) -> str:

@@ -1,0 +1,175 @@
+"""Alerting as code: the automations in `automations/*.yaml` (Prefect's own automation
+schema), applied to the Prefect server by name, idempotently.
+
+An action's `block_document_id: block:webhook/NAME` names a Webhook block instead of its id;
+`apply` saves that block from ALERT_WEBHOOK_URL (or uses the one already saved) and puts its
+id in. Applying twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlparse
+
+import yaml
+from prefect.automations import Automation
+from prefect.blocks.webhook import Webhook
+from prefect.client.orchestration import get_client
+from prefect.events.schemas.automations import AutomationCore
+from pydantic import SecretStr, ValidationError
+
+from orchestration.config import REPO_ROOT
+from orchestration.errors import ConfigError
+
+AUTOMATIONS_DIR = REPO_ROOT / "automations"
+BLOCK_REF = "block:webhook/"
+# What a saved automation has that a definition does not.
+SERVER_FIELDS = {"id", "created", "updated", "tags", "owner_resource"}
+
+
+@dataclass(frozen=True)
+class Applied:
+    name: str
+    status: str  # created | updated | unchanged (with --dry-run: would be ...)
+    diff: str = ""
+
+
+def definitions(folder: Path = AUTOMATIONS_DIR) -> list[tuple[Path, dict[str, Any]]]:
+    files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+    if not files:
+        raise ConfigError(f"no automation definitions (*.yaml) in {folder}")
+    out = []
+    for path in files:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(data, dict) or not data.get("name"):
+            raise ConfigError(f"{path}: an automation needs a `name` (Prefect's schema)")
+        out.append((path, data))
+    return out
+
+
+def webhook_block_id(name: str, url: SecretStr | None) -> str:
+    """The Webhook block `name`, saved from `url` when one is given (unchanged if equal)."""
+    if url is not None and url.get_secret_value():
+        block = Webhook(
+            url=url,
+            headers={"Content-Type": "application/json"},  # type: ignore[arg-type]
+            allow_private_urls=_is_private(url.get_secret_value()),
+        )
+        try:
+            existing = cast(Webhook, Webhook.load(name))
+        except ValueError:
+            existing = None
+        if existing is None or _webhook_fields(existing) != _webhook_fields(block):
+            block.save(name, overwrite=True)
+        return str(cast(Webhook, Webhook.load(name))._block_document_id)
+    try:
+        return str(cast(Webhook, Webhook.load(name))._block_document_id)
+    except ValueError:
+        raise ConfigError(
+            f"the automations call the webhook block {name!r}, which is not saved: set "
+            "ALERT_WEBHOOK_URL (e.g. a Slack incoming webhook) and apply again"
+        ) from None
+
+
+def resolve(data: dict[str, Any], url: SecretStr | None, path: Path) -> AutomationCore:
+    """The definition with block references replaced by ids, validated by Prefect's model."""
+    data = json.loads(json.dumps(data))
+    for action in data.get("actions") or []:
+        ref = str(action.get("block_document_id") or "")
+        if ref.startswith(BLOCK_REF):
+            action["block_document_id"] = webhook_block_id(ref.removeprefix(BLOCK_REF), url)
+    try:
+        return AutomationCore.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+
+
+def apply(
+    url: SecretStr | None, *, dry_run: bool = False, folder: Path = AUTOMATIONS_DIR
+) -> list[Applied]:
+    """Create or update every automation of `folder` by name."""
+    results = []
+    for path, data in definitions(folder):
+        wanted = resolve(data, url, path)
+        with get_client(sync_client=True) as client:
+            existing = client.read_automations_by_name(name=wanted.name)
+        if not existing:
+            if not dry_run:
+                Automation(**wanted.model_dump()).create()
+            results.append(Applied(wanted.name, _status("created", dry_run)))
+            continue
+        current = _comparable(existing[0].model_dump(mode="json"))
+        target = _comparable(wanted.model_dump(mode="json"))
+        if current == target:
+            results.append(Applied(wanted.name, "unchanged"))
+            continue
+        diff = _diff(current, target)
+        if not dry_run:
+            automation = Automation(**{**wanted.model_dump(), "id": existing[0].id})
+            automation.update()
+        results.append(Applied(wanted.name, _status("updated", dry_run), diff))
+    return results
+
+
+def show() -> list[dict[str, object]]:
+    with get_client(sync_client=True) as client:
+        automations = client.read_automations()
+    return [
+        {
+            "name": a.name,
+            "enabled": a.enabled,
+            "expects": ", ".join(sorted(getattr(a.trigger, "expect", set()) or [])),
+            "actions": ", ".join(action.type for action in a.actions),
+        }
+        for a in sorted(automations, key=lambda a: a.name)
+    ]
+
+
+def _comparable(dump: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in dump.items() if k not in SERVER_FIELDS}
+    trigger = dict(out.get("trigger") or {})
+    trigger.pop("id", None)
+    out["trigger"] = trigger
+    return json.loads(json.dumps(out, sort_keys=True, default=str))
+
+
+def _diff(current: dict[str, Any], target: dict[str, Any]) -> str:
+    before = json.dumps(current, indent=2, sort_keys=True).splitlines()
+    after = json.dumps(target, indent=2, sort_keys=True).splitlines()
+    return "\n".join(
+        difflib.unified_diff(before, after, "on the server", "in the file", n=1, lineterm="")
+    )
+
+
+def _status(status: str, dry_run: bool) -> str:
+    return f"would be {status}" if dry_run else status
+
+
+def _webhook_fields(block: Webhook) -> tuple[object, ...]:
+    return (
+        block.url.get_secret_value(),
+        block.method,
+        block.headers.get_secret_value(),
+        block.allow_private_urls,
+    )
+
+
+def _is_private(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_private or address.is_loopback

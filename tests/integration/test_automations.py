@@ -1,0 +1,96 @@
+"""Alerting as code, proven on a real `prefect server start`: `elt automations apply` is
+idempotent, and a stale table reaches a local webhook receiver exactly once, fresh data never."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, run_elt
+from tests.integration.test_freshness import age_table
+
+NAMES = {"elt-freshness-breached", "elt-pipeline-failed", "elt-dbt-node-failed"}
+
+
+class Receiver:
+    """A webhook endpoint on loopback that records every JSON body it is sent."""
+
+    def __init__(self) -> None:
+        calls = self.calls = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                calls.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int, timeout: float) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(self.calls) < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return list(self.calls)
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def elt(*args: str, env: dict[str, str], cwd, **extra: str):
+    proc = run_elt(*args, cwd=cwd, **{**env, **extra})
+    return proc
+
+
+def test_apply_is_idempotent_and_a_breach_reaches_the_webhook_once(
+    prefect_server, receiver, warehouse, elt_env
+):
+    env = {**prefect_server, "ALERT_WEBHOOK_URL": receiver.url}
+    api = env["PREFECT_API_URL"]
+
+    first = elt("automations", "apply", env=env, cwd=elt_env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert sorted(first.stdout.split()) == sorted(["created"] * 3 + list(NAMES))
+    second = elt("automations", "apply", env=env, cwd=elt_env)
+    assert sorted(second.stdout.split()) == sorted(["unchanged"] * 3 + list(NAMES))
+    saved = httpx.post(f"{api}/automations/filter", json={}).json()
+    assert sorted(a["name"] for a in saved) == sorted(NAMES)  # one per name
+    shown = elt("automations", "show", env=env, cwd=elt_env)
+    assert "elt.freshness.breached" in shown.stdout
+
+    # The mart was built just now on this server's record, so only source tables can breach.
+    now = datetime.now(UTC).isoformat()
+    httpx.post(
+        f"{api}/variables/",
+        json={"name": "elt_dbt_builds_local", "value": {"daily_revenue": now}},
+    ).raise_for_status()
+    check = {"DUCKDB_PATH": str(warehouse), "DBT_PROJECT_DIR": str(REPO / "dbt_project")}
+
+    fresh = elt("freshness", env=env, cwd=elt_env, **check)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+
+    age_table(warehouse, "users", hours=48)
+    stale = elt("freshness", env=env, cwd=elt_env, **check)
+    assert stale.returncode == 1
+
+    (call,) = receiver.wait_for(1, timeout=90)
+    assert (call["table"], call["kind"], call["target"]) == ("users", "source", "local")
+    assert float(call["age_hours"]) >= 48 and call["sla"] == "error 25 hours"
+    assert call["text"].startswith("Freshness SLA breached: source users on target local is 48.")
+    time.sleep(3)  # anything else the server would still send arrives by now
+    assert len(receiver.calls) == 1  # the fresh run and the passing tables sent nothing
