@@ -48,6 +48,11 @@ fi
 echo "registering the blocks from the environment and .env as '$BLOCK'"
 "$BIN/elt" blocks register --name "$BLOCK"
 "$BIN/prefect" --no-prompt deploy --all
+echo "applying the automations of automations/ (alerts to ALERT_WEBHOOK_URL)"
+if ! "$BIN/elt" automations apply; then
+    echo "note: the automations were not applied; set ALERT_WEBHOOK_URL in .env and run" \
+        "\`elt automations apply\`" >&2
+fi
 
 if [ -f "$STATE/worker.pid" ] && kill -0 "$(cat "$STATE/worker.pid")" 2>/dev/null; then
     echo "worker already running (pid $(cat "$STATE/worker.pid"))"

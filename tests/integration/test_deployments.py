@@ -142,7 +142,15 @@ def test_deploy_all_then_a_worker_runs_the_daily_pipeline_from_the_blocks(prefec
 
     deployments = httpx.post(f"{api}/deployments/filter", json={}).json()
     by_name = {d["name"]: d for d in deployments}
-    assert set(by_name) == {"daily-full-pipeline", "s3-sensor", "airbyte-sync", "dbt-transform"}
+    assert set(by_name) == {
+        "daily-full-pipeline",
+        "s3-sensor",
+        "freshness-check",
+        "airbyte-sync",
+        "dbt-transform",
+    }
+    (hourly,) = by_name["freshness-check"]["schedules"]
+    assert hourly["schedule"]["cron"] == "15 * * * *"
     daily = by_name["daily-full-pipeline"]
     assert daily["entrypoint"] == "orchestration/flows/full_pipeline.py:full_pipeline"
     assert daily["work_pool_name"] == "elt-process"
