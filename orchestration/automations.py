@@ -55,8 +55,14 @@ def definitions(folder: Path = AUTOMATIONS_DIR) -> list[tuple[Path, dict[str, An
     return out
 
 
-def webhook_block_id(name: str, url: SecretStr | None) -> str:
-    """The Webhook block `name`, saved from `url` when one is given (unchanged if equal)."""
+def webhook_block_id(name: str, url: SecretStr | None, *, dry_run: bool = False) -> str:
+    """The Webhook block `name`, saved from `url` when one is given (unchanged if equal);
+    with `dry_run`, nothing is saved (an unsaved block shows as the zero id)."""
+    if dry_run:
+        try:
+            return str(cast(Webhook, Webhook.load(name))._block_document_id)
+        except ValueError:
+            return "00000000-0000-0000-0000-000000000000"
     if url is not None and url.get_secret_value():
         block = Webhook(
             url=url,
@@ -79,13 +85,16 @@ def webhook_block_id(name: str, url: SecretStr | None) -> str:
         ) from None
 
 
-def resolve(data: dict[str, Any], url: SecretStr | None, path: Path) -> AutomationCore:
+def resolve(
+    data: dict[str, Any], url: SecretStr | None, path: Path, *, dry_run: bool = False
+) -> AutomationCore:
     """The definition with block references replaced by ids, validated by Prefect's model."""
     data = json.loads(json.dumps(data))
     for action in data.get("actions") or []:
         ref = str(action.get("block_document_id") or "")
         if ref.startswith(BLOCK_REF):
-            action["block_document_id"] = webhook_block_id(ref.removeprefix(BLOCK_REF), url)
+            name = ref.removeprefix(BLOCK_REF)
+            action["block_document_id"] = webhook_block_id(name, url, dry_run=dry_run)
     try:
         return AutomationCore.model_validate(data)
     except ValidationError as exc:
@@ -100,7 +109,7 @@ def apply(
     """Create or update every automation of `folder` by name."""
     results = []
     for path, data in definitions(folder):
-        wanted = resolve(data, url, path)
+        wanted = resolve(data, url, path, dry_run=dry_run)
         with get_client(sync_client=True) as client:
             existing = client.read_automations_by_name(name=wanted.name)
         if not existing:

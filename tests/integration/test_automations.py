@@ -63,6 +63,11 @@ def test_apply_is_idempotent_and_a_breach_reaches_the_webhook_once(
     env = {**prefect_server, "ALERT_WEBHOOK_URL": receiver.url}
     api = env["PREFECT_API_URL"]
 
+    dry = elt("automations", "apply", "--dry-run", env=env, cwd=elt_env)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert dry.stdout.count("would be created") == 3
+    assert httpx.post(f"{api}/automations/filter", json={}).json() == []  # nothing changed
+
     first = elt("automations", "apply", env=env, cwd=elt_env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert sorted(first.stdout.split()) == sorted(["created"] * 3 + list(NAMES))
