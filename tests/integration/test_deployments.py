@@ -135,8 +135,10 @@ def test_an_unknown_block_name_says_how_to_register_it(prefect_server):
 def test_deploy_all_then_a_worker_runs_the_daily_pipeline_from_the_blocks(prefect_server, tmp_path):
     env = {**prefect_server, "ELT_WORKDIR": str(REPO)}
     api = env["PREFECT_API_URL"]
-    # The blocks choose the dbt project and a default selection the worker's environment lacks.
-    register("ci", {**env, "DBT_PROJECT_DIR": str(REPO / "dbt_project"), "DBT_SELECT": "staging"})
+    # The blocks choose the dbt project and a default exclusion the worker's environment lacks.
+    register(
+        "ci", {**env, "DBT_PROJECT_DIR": str(REPO / "dbt_project"), "DBT_EXCLUDE": "dim_users"}
+    )
     prefect("work-pool", "create", "elt-process", "--type", "process", env=env)
     prefect("--no-prompt", "deploy", "--all", env=env)
 
@@ -177,8 +179,8 @@ def test_deploy_all_then_a_worker_runs_the_daily_pipeline_from_the_blocks(prefec
     relations = {
         row[0] for row in query(warehouse, "select table_name from information_schema.tables")
     }
-    assert {"stg_users", "stg_products", "stg_purchases", "users"} <= relations
-    assert "dim_users" not in relations  # built only the DbtConfig block's selection
+    assert {"stg_users", "stg_products", "stg_purchases", "users", "daily_revenue"} <= relations
+    assert "dim_users" not in relations  # the DbtConfig block's exclusion was applied
 
 
 def test_elt_serve_serves_the_same_schedules_from_this_process(prefect_server):
@@ -205,7 +207,13 @@ def test_elt_serve_serves_the_same_schedules_from_this_process(prefect_server):
     finally:
         server.terminate()
         server.wait(timeout=60)
-    assert set(served) == {"daily-full-pipeline", "s3-sensor", "airbyte-sync", "dbt-transform"}
+    assert set(served) == {
+        "daily-full-pipeline",
+        "s3-sensor",
+        "freshness-check",
+        "airbyte-sync",
+        "dbt-transform",
+    }
     (schedule,) = served["daily-full-pipeline"]["schedules"]
     assert (schedule["schedule"]["cron"], schedule["schedule"]["timezone"]) == (
         DAILY_SCHEDULE,

@@ -40,7 +40,12 @@ def test_full_pipeline_completes_and_marts_hold_the_synced_rows(pipeline_run):
     assert build.count("test", ok_only=True) >= 20
     assert not build.failed_nodes
     assert summary.freshness and all(r.passed for r in summary.freshness)
-    assert {r.table for r in summary.freshness} == {"users", "products", "purchases"}
+    assert {(r.kind, r.name) for r in summary.freshness} == {
+        ("source", "users"),
+        ("source", "products"),
+        ("source", "purchases"),
+        ("mart", "daily_revenue"),
+    }
 
 
 def test_a_pipeline_on_blocks_loads_them_once(elt_env, monkeypatch):
