@@ -38,9 +38,9 @@ def fake():
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
-    """A real `prefect server start` (all services: triggers, actions) for one module."""
+    """A real `prefect server start` (all services: triggers, actions) for the session."""
     home = tmp_path_factory.mktemp("prefect-home")
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"

@@ -43,7 +43,7 @@ def project(tmp_path) -> Path:
     return foreign_project(tmp_path / "foreign")
 
 
-def transform(project: Path, *args: str, cwd: Path, api: str):
+def transform(project: Path, *args: str, cwd: Path, api: str, **env: str):
     return run_elt(
         "transform",
         "--project-dir",
@@ -54,6 +54,7 @@ def transform(project: Path, *args: str, cwd: Path, api: str):
         cwd=cwd,
         PREFECT_API_URL=api,
         BENCH_DUCKDB_PATH=str(cwd / "bench.duckdb"),
+        **env,
     )
 
 
@@ -101,17 +102,8 @@ def test_an_unreachable_package_hub_is_one_line(project, tmp_path, prefect_api):
     (project / "packages.yml").write_text(
         "packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n"
     )
-    proc = run_elt(
-        "transform",
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(project),
-        cwd=tmp_path,
-        PREFECT_API_URL=prefect_api,
-        DBT_PACKAGE_HUB_URL=f"http://127.0.0.1:{free_port()}/",  # nothing listens there
-        BENCH_DUCKDB_PATH=str(tmp_path / "bench.duckdb"),
-    )
+    closed = f"http://127.0.0.1:{free_port()}/"  # nothing listens there
+    proc = transform(project, cwd=tmp_path, api=prefect_api, DBT_PACKAGE_HUB_URL=closed)
     assert one_error_line(proc).startswith("error: dbt deps failed: ")
 
 
