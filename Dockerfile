@@ -43,6 +43,7 @@ RUN uv sync --frozen --no-dev --no-install-project
 COPY orchestration/ orchestration/
 COPY dbt_project/ dbt_project/
 COPY prefect.yaml ./
+COPY automations/ automations/
 RUN uv sync --frozen --no-dev \
  && mkdir -p /opt/elt /data \
  && elt prepare
