@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -85,16 +86,13 @@ def webhook_block_id(name: str, url: SecretStr | None, *, dry_run: bool = False)
         ) from None
 
 
-def resolve(
-    data: dict[str, Any], url: SecretStr | None, path: Path, *, dry_run: bool = False
-) -> AutomationCore:
+def resolve(data: dict[str, Any], block_id: Callable[[str], str], path: Path) -> AutomationCore:
     """The definition with block references replaced by ids, validated by Prefect's model."""
     data = json.loads(json.dumps(data))
     for action in data.get("actions") or []:
         ref = str(action.get("block_document_id") or "")
         if ref.startswith(BLOCK_REF):
-            name = ref.removeprefix(BLOCK_REF)
-            action["block_document_id"] = webhook_block_id(name, url, dry_run=dry_run)
+            action["block_document_id"] = block_id(ref.removeprefix(BLOCK_REF))
     try:
         return AutomationCore.model_validate(data)
     except ValidationError as exc:
@@ -108,8 +106,15 @@ def apply(
 ) -> list[Applied]:
     """Create or update every automation of `folder` by name."""
     results = []
+    block_ids: dict[str, str] = {}  # each webhook block saved (or read) once per apply
+
+    def block_id(name: str) -> str:
+        if name not in block_ids:
+            block_ids[name] = webhook_block_id(name, url, dry_run=dry_run)
+        return block_ids[name]
+
     for path, data in definitions(folder):
-        wanted = resolve(data, url, path, dry_run=dry_run)
+        wanted = resolve(data, block_id, path)
         with get_client(sync_client=True) as client:
             existing = client.read_automations_by_name(name=wanted.name)
         if not existing:

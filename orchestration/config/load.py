@@ -132,9 +132,9 @@ class Config:
             conn = duckdb.connect(str(path), read_only=True)
         else:
             raise ConfigError(
-                f"the freshness check reads DuckDB or Snowflake warehouses; dbt target "
-                f"{target.name!r} is {target.adapter_type!r}: run it against a duckdb or "
-                "snowflake target"
+                f"the raw-table check reads DuckDB, or Snowflake through the SNOWFLAKE_* "
+                f"settings; dbt target {target.name!r} is {target.adapter_type!r} without them: "
+                "set them, or run against a duckdb or snowflake target"
             )
         try:
             yield conn

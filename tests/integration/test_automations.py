@@ -53,8 +53,7 @@ def receiver():
 
 
 def elt(*args: str, env: dict[str, str], cwd, **extra: str):
-    proc = run_elt(*args, cwd=cwd, **{**env, **extra})
-    return proc
+    return run_elt(*args, cwd=cwd, **{**env, **extra})
 
 
 def test_apply_is_idempotent_and_a_breach_reaches_the_webhook_once(
