@@ -540,8 +540,10 @@ def automations_apply(
     """Create or update every automation by name (applying twice changes nothing). The alert
     webhook comes from ALERT_WEBHOOK_URL, saved as the Webhook block `elt-alerts`."""
     from orchestration.automations import apply
+    from orchestration.config.blocks import require_api_url
 
     config = _configure(None)
+    _run(lambda: require_api_url("elt automations apply"))
     url = config.options.alert_webhook_url
     for applied in _run(lambda: apply(url, dry_run=dry_run)):
         console.print(f"{applied.status:<9} {applied.name}", highlight=False)
@@ -555,6 +557,48 @@ def automations_show() -> None:
     from orchestration.automations import show
 
     _table("Automations", _run(show))
+
+
+limits_app = typer.Typer(
+    help="Bounds across all workers: global concurrency limits on the Prefect server.",
+    no_args_is_help=True,
+)
+app.add_typer(limits_app, name="limits")
+
+
+@limits_app.command("apply")
+def limits_apply(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change, change nothing.")
+    ] = False,
+    block: BlockName = None,
+) -> None:
+    """Create or resize the limits runs take slots of (applying twice changes nothing):
+    airbyte-api (ELT_LIMIT_AIRBYTE_SYNCS) and, with Snowflake settings, the warehouse's
+    (ELT_LIMIT_WAREHOUSE_BUILDS)."""
+    from orchestration.config.blocks import require_api_url
+    from orchestration.limits import apply, wanted_limits
+
+    config = _configure(block)
+    _run(lambda: require_api_url("elt limits apply"))
+    for applied in _run(lambda: apply(wanted_limits(config), dry_run=dry_run)):
+        limit = applied.limit
+        detail = applied.change or f"{limit.size} ({limit.setting})"
+        console.print(
+            f"{applied.status:<9} {limit.name}: {detail}; {limit.bounds}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@limits_app.command("show")
+def limits_show() -> None:
+    """List the global concurrency limits on the Prefect server, with the slots in use."""
+    from orchestration.config.blocks import require_api_url
+    from orchestration.limits import show
+
+    _run(lambda: require_api_url("elt limits show"))
+    _table("Global concurrency limits", _run(show))
 
 
 @app.command()

@@ -48,6 +48,8 @@ fi
 echo "registering the blocks from the environment and .env as '$BLOCK'"
 "$BIN/elt" blocks register --name "$BLOCK"
 "$BIN/prefect" --no-prompt deploy --all
+echo "applying the global concurrency limits (ELT_LIMIT_*)"
+"$BIN/elt" limits apply
 echo "applying the automations of automations/ (alerts to ALERT_WEBHOOK_URL)"
 if ! "$BIN/elt" automations apply; then
     echo "note: the automations were not applied; set ALERT_WEBHOOK_URL in .env and run" \

@@ -7,6 +7,7 @@ a name; `elt blocks register` saves these same objects.
 from orchestration.config.airbyte import AirbyteConnection
 from orchestration.config.dbt import DbtConfig, DbtTarget
 from orchestration.config.embedded import REPO_ROOT, EmbeddedConfig
+from orchestration.config.limits import FleetLimits
 from orchestration.config.load import (
     Config,
     PipelineOptions,
@@ -24,6 +25,7 @@ __all__ = [
     "DbtConfig",
     "DbtTarget",
     "EmbeddedConfig",
+    "FleetLimits",
     "PipelineOptions",
     "S3SensorConfig",
     "SnowflakeConnection",

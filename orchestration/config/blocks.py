@@ -9,7 +9,7 @@ import httpx
 
 from orchestration.errors import ConfigError
 
-__all__ = ["api_unreachable", "load_block"]
+__all__ = ["api_unreachable", "load_block", "require_api_url"]
 
 
 def load_block(cls: type[Any], name: str, *, required: bool = True) -> Any:
@@ -37,3 +37,17 @@ def api_unreachable(exc: BaseException) -> ConfigError:
         f"cannot reach the Prefect API at {url} ({type(exc).__name__}): start it with "
         "`prefect server start`, or set PREFECT_API_URL to a running server"
     )
+
+
+def require_api_url(command: str) -> str:
+    """The Prefect server `command` changes. Without PREFECT_API_URL, Prefect would start a
+    temporary server for this process alone, and whatever it saved would vanish with it."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise ConfigError(
+            f"`{command}` changes a Prefect server, and PREFECT_API_URL is not set: set it to "
+            "your server (e.g. http://127.0.0.1:4200/api after `prefect server start`)"
+        )
+    return str(url)

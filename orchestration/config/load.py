@@ -17,6 +17,7 @@ from orchestration.config.airbyte import AirbyteConnection
 from orchestration.config.blocks import load_block
 from orchestration.config.dbt import DbtConfig, DbtTarget
 from orchestration.config.embedded import EmbeddedConfig
+from orchestration.config.limits import FleetLimits
 from orchestration.config.s3 import S3SensorConfig
 from orchestration.config.snowflake import SnowflakeConnection
 from orchestration.config.sources import EnvMap, Problems, read_environment, validate
@@ -46,7 +47,11 @@ BLOCK_DOMAINS: dict[str, type[Any]] = {
     "s3": S3SensorConfig,
     "snowflake": SnowflakeConnection,
 }
-ENV_DOMAINS: dict[str, type[Any]] = {"embedded": EmbeddedConfig, "options": PipelineOptions}
+ENV_DOMAINS: dict[str, type[Any]] = {
+    "embedded": EmbeddedConfig,
+    "options": PipelineOptions,
+    "limits": FleetLimits,
+}
 
 
 def setting_variables() -> list[str]:
@@ -63,6 +68,7 @@ class Config:
     embedded: EmbeddedConfig
     options: PipelineOptions
     snowflake: SnowflakeConnection | None = None  # None: not configured
+    limits: FleetLimits = field(default_factory=FleetLimits)
     snowflake_problems: tuple[str, ...] = ()  # why it is not, when something was set
     block_name: str = ""
     env: Mapping[str, str] = field(default_factory=dict, repr=False)

@@ -22,6 +22,7 @@ from orchestration.airbyte.results import SyncResult
 from orchestration.artifacts import publish_table
 from orchestration.config import Config, load_config
 from orchestration.errors import StepFailed
+from orchestration.limits import AIRBYTE_LIMIT, fleet_slot
 
 
 @task(name="embedded-airbyte-sync", cache_policy=NO_CACHE)
@@ -42,10 +43,14 @@ def sync_connection_task(
     stop: threading.Event,
 ) -> SyncResult | State:
     """One connection as one task run: its status changes, attach, outage, cancel and outcome
-    are logged under it in the UI. A failed sync ends the task Failed, with its result kept."""
-    result = sync_one(
-        client, connection_id, poll_interval=poll_interval, timeout=timeout, stop=stop
-    )
+    are logged under it in the UI. A failed sync ends the task Failed, with its result kept.
+
+    The job holds a slot of the `airbyte-api` global limit from its start to its end, so the
+    bound on jobs at once holds across every worker, not only this process."""
+    with fleet_slot(AIRBYTE_LIMIT, f"sync {connection_id}"):
+        result = sync_one(
+            client, connection_id, poll_interval=poll_interval, timeout=timeout, stop=stop
+        )
     return result if result.succeeded else Failed(message=result.failure_line(), data=result)
 
 

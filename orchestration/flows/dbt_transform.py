@@ -26,6 +26,7 @@ from orchestration.dbt.progress import FinishedNode, NodeProgress
 from orchestration.dbt.results import DbtRunResult
 from orchestration.dbt.runner import run_dbt
 from orchestration.errors import StepFailed, UserError
+from orchestration.limits import warehouse_slot
 from orchestration.logs import get_logger
 
 NODE_FAILED_EVENT = "elt.dbt.node.failed"
@@ -67,7 +68,8 @@ def dbt_command(
         on_failure=lambda node: emit_node_failed(node, target.name),
     )
     args = config.dbt.args(command, **(options or {}))
-    result = run_dbt(args, config.dbt_env(target), callbacks=[progress])
+    with warehouse_slot(config, target, f"dbt {command}"):
+        result = run_dbt(args, config.dbt_env(target), callbacks=[progress])
     record_builds(target.name, result.nodes, datetime.now(UTC))
     if result.nodes:
         progress.report()

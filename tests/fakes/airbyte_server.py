@@ -43,17 +43,23 @@ class Job:
     created: float
     status: str = "pending"
     polls: int = 0
+    ended: float | None = None  # monotonic time it reached a terminal status
 
     def advance(self) -> None:
         if self.status in TERMINAL:
             return
         if self.script.duration is not None:
             done = time.monotonic() - self.created >= self.script.duration
-            self.status = self.script.final if done else "running"
+            self.set_status(self.script.final if done else "running")
         else:
             steps = self.script.statuses
-            self.status = steps[min(self.polls, len(steps) - 1)]
+            self.set_status(steps[min(self.polls, len(steps) - 1)])
             self.polls += 1
+
+    def set_status(self, status: str) -> None:
+        self.status = status
+        if status in TERMINAL and self.ended is None:
+            self.ended = time.monotonic()
 
     def body(self) -> dict[str, Any]:
         """As the real server answers: `startTime` in whole seconds, `duration` from running on,
@@ -133,6 +139,22 @@ class FakeAirbyte:
     def expire_tokens(self) -> None:
         with self.lock:
             self.tokens = {t: 0.0 for t in self.tokens}
+
+    def peak_active(self) -> int:
+        """The most jobs that were ever active (created, not yet ended) at the same moment,
+        from each job's exact start and end, not sampled at requests."""
+        with self.lock:
+            edges = [(j.created, 1) for j in self.jobs.values()]
+            edges += [(j.ended, -1) for j in self.jobs.values() if j.ended is not None]
+        active = peak = 0
+        for _, step in sorted(edges, key=lambda edge: (edge[0], edge[1])):  # ends first
+            active += step
+            peak = max(peak, active)
+        return peak
+
+    def active_jobs(self) -> list[Job]:
+        with self.lock:
+            return [j for j in self.jobs.values() if j.status not in TERMINAL]
 
     def calls(self, method: str, path_regex: str = ".*") -> list[str]:
         return [p for m, p in self.requests if m == method and re.fullmatch(path_regex, p)]
@@ -251,7 +273,7 @@ class FakeAirbyte:
                         return 409, _problem(
                             409, f"Job {job.job_id} is not running.", title="state-conflict"
                         )
-                    job.status = "cancelled"
+                    job.set_status("cancelled")
                     return 200, job.body()
             if method == "GET" and path == "/jobs":
                 return 200, self._list_jobs(query)

@@ -160,3 +160,18 @@ def test_the_summary_counts_every_kind_of_node_and_a_retry_with_nothing_to_do(
     retry = transform(project, "--retry", cwd=tmp_path, api=prefect_api)
     assert retry.returncode == 0, retry.stdout + retry.stderr
     assert "dbt retry OK: nothing to retry in " in retry.stdout
+
+
+def test_limits_need_a_real_prefect_server_and_a_valid_size(tmp_path, prefect_api):
+    """A temporary server would take the limits away with it; a size of 0 would block every
+    run forever."""
+    no_server = run_elt("limits", "apply", cwd=tmp_path, PREFECT_API_URL="")
+    assert one_error_line(no_server).startswith(
+        "error: `elt limits apply` changes a Prefect server, and PREFECT_API_URL is not set"
+    )
+    zero = run_elt(
+        "limits", "apply", cwd=tmp_path, PREFECT_API_URL=prefect_api, ELT_LIMIT_AIRBYTE_SYNCS="0"
+    )
+    assert "ELT_LIMIT_AIRBYTE_SYNCS: Input should be greater than or equal to 1" in (
+        one_error_line(zero)
+    )

@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,9 +20,13 @@ import snowflake.connector
 
 # Bound now: once fakesnow imports its `server` submodule, `fakesnow.server` names the module.
 from fakesnow import server as start_fakesnow_server
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
 
 from orchestration.flows.dbt_transform import dbt_transform
 from orchestration.flows.freshness import freshness_check
+from orchestration.limits import warehouse_limit
 from tests.conftest import FAKER_COUNT, REPO
 
 SECRET = f"pw-{uuid.uuid4().hex}"
@@ -113,10 +122,21 @@ def fake_snowflake(fakesnow_kwargs, warehouse, monkeypatch):
         yield conn
 
 
-def test_dbt_build_and_freshness_on_the_snowflake_target(fake_snowflake, warehouse):
+def test_dbt_build_and_freshness_on_the_snowflake_target(fake_snowflake, warehouse, caplog):
     """On tables shaped as the destination writes them, with offset timestamps, the marts
-    bucket by the UTC date exactly as on DuckDB."""
-    result = dbt_transform()
+    bucket by the UTC date exactly as on DuckDB. The build takes a slot of its warehouse's
+    global limit: while another holder has the only slot, it waits, then runs."""
+    caplog.set_level(logging.INFO)
+    limit = warehouse_limit("COMPUTE_WH")
+    with slot_taken_elsewhere(limit) as release, ThreadPoolExecutor(1) as pool:
+        build = pool.submit(dbt_transform)
+        waiting = "dbt build: waiting for a slot of the global concurrency limit"
+        deadline = time.monotonic() + 120
+        while not any(waiting in r.getMessage() for r in caplog.records):
+            assert not build.done() and time.monotonic() < deadline, "no wait for the slot"
+            time.sleep(0.2)
+        release()
+        result = build.result(timeout=600)
 
     assert not result.failed_nodes
     assert result.count("model") == 7
@@ -132,6 +152,30 @@ def test_dbt_build_and_freshness_on_the_snowflake_target(fake_snowflake, warehou
 
     freshness = freshness_check()
     assert all(r.passed for r in freshness)
+
+
+@contextmanager
+def slot_taken_elsewhere(name: str):
+    """A global limit of one slot, held by another "worker" until `release()` is called."""
+    with get_client(sync_client=True) as client:
+        client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with concurrency(name):
+            held.set()
+            release.wait(300)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert held.wait(60)
+    try:
+        yield release.set
+    finally:
+        release.set()
+        holder.join(60)
+        with get_client(sync_client=True) as client:
+            client.delete_global_concurrency_limit_by_name(name)
 
 
 STAGING = REPO / "dbt_project" / "target" / "compiled" / "elt" / "models" / "staging"

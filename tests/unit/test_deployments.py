@@ -1,5 +1,7 @@
 """prefect.yaml and the schedule constants cannot drift apart."""
 
+import tomllib
+
 import yaml
 
 from orchestration.schedules.daily import DAILY_SCHEDULE, DAILY_TIMEZONE
@@ -20,7 +22,14 @@ def test_daily_cron_matches_the_schedule_constant():
 def test_every_deployment_points_at_an_existing_flow():
     for name, deployment in deployments().items():
         assert callable(load_flow(deployment["entrypoint"])), name
-        assert deployment["work_pool"]["name"] == "elt-process"
+
+
+def test_one_variable_picks_the_pool_of_every_deployment():
+    """No deployment names its pool: `prefect deploy` takes PREFECT_DEFAULT_WORK_POOL_NAME,
+    `elt-process` from pyproject.toml unless set (`elt-kubernetes` for the Kubernetes pool)."""
+    assert all("name" not in d["work_pool"] for d in deployments().values())
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["tool"]["prefect"]["deployments"]["default_work_pool_name"] == "elt-process"
 
 
 def test_elt_serve_offers_the_same_deployments_as_prefect_yaml():

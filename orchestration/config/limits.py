@@ -1,0 +1,27 @@
+"""How many of each kind of work may run at once across every worker: the sizes of the global
+concurrency limits that `elt limits apply` keeps on the Prefect server. Read from the
+environment only (ELT_LIMIT_<FIELD>); runs only take slots, they never size the limits."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, Field
+
+from orchestration.config.sources import EnvMap
+
+__all__ = ["FleetLimits"]
+
+
+class FleetLimits(BaseModel):
+    airbyte_syncs: int = Field(
+        default=4, ge=1, description="Airbyte sync jobs running at once, across all workers."
+    )
+    warehouse_builds: int = Field(
+        default=1, ge=1, description="dbt commands at once per Snowflake warehouse."
+    )
+
+    env: ClassVar[EnvMap]
+
+
+FleetLimits.env = EnvMap.derived(FleetLimits, "ELT_LIMIT_")

@@ -1,0 +1,153 @@
+"""The Kubernetes pool, offline: the Job a flow run becomes, rendered from the repository's base
+job template and a deployment's job variables by prefect-kubernetes' own code, then checked
+against the official Kubernetes client models. Also the Helm values the worker is installed
+with: the same pool, and Prefect's credentials kept out of every Job manifest."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from importlib.metadata import version
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes.client import ApiClient, V1Job
+from kubernetes.utils import parse_quantity
+from prefect.client.schemas.objects import Flow, FlowRun
+from prefect.client.schemas.responses import DeploymentResponse
+from prefect.settings import PREFECT_API_KEY, PREFECT_API_URL, temporary_settings
+from prefect_kubernetes.worker import KubernetesWorker, KubernetesWorkerJobConfiguration
+
+from tests.conftest import REPO
+
+KUBERNETES = REPO / "deploy" / "kubernetes"
+API_URL = "http://prefect-server.prefect.svc.cluster.local:4200/api"
+# What a worker's environment may hold; none of it may reach a Job manifest.
+SECRETS = {
+    "PREFECT_API_KEY": f"pnu_{uuid.uuid4().hex}",
+    "SNOWFLAKE_PASSWORD": f"snowflake-{uuid.uuid4().hex}",
+    "AIRBYTE_CLIENT_SECRET": f"airbyte-{uuid.uuid4().hex}",
+    "AWS_SECRET_ACCESS_KEY": f"aws-{uuid.uuid4().hex}",
+}
+
+
+def helm_values() -> dict[str, Any]:
+    return yaml.safe_load((KUBERNETES / "worker-values.yaml").read_text())
+
+
+def base_job_template() -> dict[str, Any]:
+    return json.loads((KUBERNETES / "base-job-template.json").read_text())
+
+
+def job_variables(deployment: str) -> dict[str, Any]:
+    deployments = yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
+    (found,) = [d for d in deployments if d["name"] == deployment]
+    return found["work_pool"].get("job_variables") or {}
+
+
+def render(deployment: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The Job manifest the Kubernetes worker would create for a run of `deployment`, built
+    as the worker builds it: template + job variables, prepared for the flow run, then the
+    API key swapped for the secret the Helm values name."""
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)  # in the worker's environment, as on a careless node
+    configuration = asyncio.run(
+        KubernetesWorkerJobConfiguration.from_template_and_values(
+            base_job_template(), job_variables(deployment)
+        )
+    )
+    flow = Flow(id=uuid.uuid4(), name=deployment)
+    response = DeploymentResponse(id=uuid.uuid4(), name=deployment, flow_id=flow.id)
+    run = FlowRun(id=uuid.uuid4(), name="vivid-otter", flow_id=flow.id, deployment_id=response.id)
+    settings = {PREFECT_API_URL: API_URL, PREFECT_API_KEY: SECRETS["PREFECT_API_KEY"]}
+    with temporary_settings(settings):
+        configuration.prepare_for_flow_run(run, response, flow)
+    worker_env = {e["name"]: e.get("value") for e in helm_values()["worker"]["extraEnvVars"]}
+    worker = KubernetesWorker(work_pool_name=helm_values()["worker"]["config"]["workPool"])
+    asyncio.run(
+        worker._replace_api_key_with_secret(  # what the worker does before creating the Job
+            configuration,
+            client=None,  # type: ignore[arg-type]  # unused when the secret is named
+            secret_name=worker_env["PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_NAME"],
+            secret_key=worker_env["PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_KEY"],
+        )
+    )
+    return configuration.job_manifest
+
+
+class Reply:  # what ApiClient.deserialize reads: an HTTP reply's body
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.data = json.dumps(body)
+
+
+def as_v1_job(manifest: dict[str, Any]) -> V1Job:
+    """The manifest as the official `V1Job` model; a field the model does not know (a typo)
+    would be dropped, so the round trip must give the manifest back unchanged."""
+    client = ApiClient()
+    job = client.deserialize(Reply(manifest), "V1Job")
+    assert client.sanitize_for_serialization(job) == _without_nulls(manifest)
+    return job
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("deployment", ["dbt-transform", "airbyte-sync", "s3-sensor"])
+def test_a_flow_run_becomes_a_valid_job_with_no_secret_in_it(deployment, monkeypatch):
+    manifest = render(deployment, monkeypatch)
+    job = as_v1_job(manifest)
+
+    pod = job.spec.template.spec
+    (container,) = pod.containers
+    template = base_job_template()["variables"]["properties"]
+    assert container.image == template["image"]["default"]
+    assert container.args == ["prefect", "flow-run", "execute"]
+    env = {e.name: e for e in container.env}
+    assert env["ELT_BLOCK"].value == "production"
+    assert env["PREFECT_API_URL"].value == API_URL
+    key = env["PREFECT_API_KEY"]
+    assert key.value is None and key.value_from.secret_key_ref.name == "prefect-api-key"
+    (settings,) = container.env_from
+    assert settings.secret_ref.name == "elt-settings"
+
+    wanted = job_variables(deployment)
+    assert container.resources.requests == {
+        "cpu": wanted["cpu_request"],
+        "memory": wanted["memory_request"],
+    }
+    assert container.resources.limits == {"memory": wanted["memory_limit"]}
+    for quantity in [*container.resources.requests.values(), *container.resources.limits.values()]:
+        parse_quantity(quantity)  # a valid Kubernetes quantity, or ValueError
+
+    assert pod.security_context.run_as_non_root is True
+    assert pod.security_context.run_as_user == 10001  # the image's `elt` user
+    assert container.security_context.allow_privilege_escalation is False
+    assert container.security_context.capabilities.drop == ["ALL"]
+    assert job.spec.ttl_seconds_after_finished == 3600
+    assert job.spec.backoff_limit == 0
+    assert job.metadata.namespace == "elt"
+    assert job.metadata.labels["prefect.io/deployment-name"] == deployment
+
+    text = json.dumps(manifest)
+    for name, secret in SECRETS.items():
+        assert secret not in text, f"{name}'s value is in the Job manifest"
+
+
+def test_the_helm_values_run_kubernetes_workers_on_the_pool_prefect_yaml_targets():
+    worker = helm_values()["worker"]
+    assert worker["config"]["type"] == "kubernetes"
+    assert worker["config"]["workPool"] == "elt-kubernetes"
+    # The worker's image runs the same Prefect as the flow runs' image.
+    assert worker["image"]["prefectTag"].startswith(f"{version('prefect')}-")
+    # The base job template comes from the repository file (helm --set-file), never a copy.
+    assert worker["config"]["baseJobTemplate"]["configuration"] is None
+    for name in ("requests", "limits"):
+        for quantity in worker["resources"][name].values():
+            parse_quantity(quantity)
