@@ -23,7 +23,8 @@ def prepare_dbt() -> str:
             raise StepFailed(result.failure_message())
         if command == "deps":
             record_deps(project_dir)
-    return f"dbt project ready ({' + '.join(steps)}): manifest in {project_dir / 'target'}"
+    target_path = config.dbt.target_path(config.env)
+    return f"dbt project ready ({' + '.join(steps)}): manifest in {target_path}"
 
 
 def prepare_embedded() -> str:

@@ -21,6 +21,48 @@ CONNECTOR_CACHE = REPO / ".elt"
 FAKER_COUNT = 100
 FAKER_SEED = 42
 
+# Under pytest-xdist each worker process has dbt write its own target/ and logs/ (dbt's own
+# variables, relative to each project), so parallel runs of one project never mix manifests.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if XDIST_WORKER:
+    os.environ["DBT_TARGET_PATH"] = f"target/{XDIST_WORKER}"
+    os.environ["DBT_LOG_PATH"] = str(REPO / "dbt_project" / "logs" / XDIST_WORKER)
+
+
+def dbt_target(project: Path) -> Path:
+    """The target/ folder dbt writes for `project` in this test process."""
+    return project / os.environ.get("DBT_TARGET_PATH", "target")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Once, before any test (in the xdist controller, or the only process): the dbt packages
+    and the embedded connector, which parallel tests would otherwise race to install into the
+    same folders. Nothing to do when both are there."""
+    from orchestration.dbt.deps import deps_needed
+
+    if hasattr(session.config, "workerinput"):
+        return
+    connector = CONNECTOR_CACHE / "airbyte" / ".venv-source-faker" / "bin" / "source-faker"
+    embedded = not connector.exists()
+    if not embedded and not deps_needed(REPO / "dbt_project"):
+        return
+    env = cli_env(
+        ELT_HOME=str(CONNECTOR_CACHE),
+        DBT_PROJECT_DIR=str(REPO / "dbt_project"),
+        DUCKDB_PATH=str(CONNECTOR_CACHE / "prepare.duckdb"),
+    )
+    command = ["prepare", "--embedded"] if embedded else ["prepare"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *command],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert proc.returncode == 0, f"elt {' '.join(command)}:\n{proc.stdout}\n{proc.stderr}"
+
+
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")

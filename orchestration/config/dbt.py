@@ -71,6 +71,11 @@ class DbtConfig(Block):
     def project_path(self) -> Path:
         return self.project_dir.resolve()
 
+    def target_path(self, env: Mapping[str, str]) -> Path:
+        """Where dbt writes the manifest and run results: dbt's own DBT_TARGET_PATH (relative
+        to the project, as dbt takes it), else `target/`."""
+        return self.project_path / (env.get("DBT_TARGET_PATH") or "target")
+
     @property
     def profiles_path(self) -> Path:
         return (self.profiles_dir or self.project_dir).resolve()

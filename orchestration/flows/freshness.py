@@ -64,7 +64,7 @@ def check_sources(config: Config, target: DbtTarget) -> list[SlaResult]:
 
 
 def check_marts(config: Config, target: DbtTarget, now: datetime) -> list[SlaResult]:
-    manifest_path = config.dbt.project_path / "target" / "manifest.json"
+    manifest_path = config.dbt.target_path(config.env) / "manifest.json"
     if not manifest_path.exists():
         return []
     deadlines = mart_deadlines(json.loads(manifest_path.read_text()))

@@ -13,7 +13,7 @@ import pytest
 from bench.generate_dbt_project import generate
 from orchestration.errors import StepFailed
 from orchestration.flows.dbt_transform import NODE_FAILED_EVENT, dbt_transform
-from tests.conftest import flow_run_artifacts, read_events, run_elt, scalar
+from tests.conftest import dbt_target, flow_run_artifacts, read_events, run_elt, scalar
 from tests.integration.test_dbt_transform import copy_project
 
 BROKEN = "select purchase_id, no_such_column as amount from {{ ref('fct_purchases') }}\n"
@@ -66,7 +66,7 @@ def test_prefect_flow_retries_run_dbt_retry(warehouse, elt_env, monkeypatch):
     project = copy_project(elt_env)
     broken = add_broken_chain(project)
     monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
-    run_results = project / "target" / "run_results.json"
+    run_results = dbt_target(project) / "run_results.json"
 
     def fix_after_first_failure() -> None:
         deadline = time.monotonic() + 300
@@ -167,5 +167,5 @@ def test_cli_runs_any_project_with_its_own_profiles(tmp_path, prefect_api):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "dbt build OK: 5 models, 5 tests" in proc.stdout
-    run_results = json.loads((project / "target" / "run_results.json").read_text())
+    run_results = json.loads((dbt_target(project) / "run_results.json").read_text())
     assert run_results["args"]["threads"] == 2 and run_results["args"]["full_refresh"] is True

@@ -27,7 +27,7 @@ from prefect.concurrency.sync import concurrency
 from orchestration.flows.dbt_transform import dbt_transform
 from orchestration.flows.freshness import freshness_check
 from orchestration.limits import warehouse_limit
-from tests.conftest import FAKER_COUNT, REPO
+from tests.conftest import FAKER_COUNT, REPO, dbt_target
 
 SECRET = f"pw-{uuid.uuid4().hex}"
 
@@ -178,7 +178,7 @@ def slot_taken_elsewhere(name: str):
             client.delete_global_concurrency_limit_by_name(name)
 
 
-STAGING = REPO / "dbt_project" / "target" / "compiled" / "elt" / "models" / "staging"
+STAGING = dbt_target(REPO / "dbt_project") / "compiled" / "elt" / "models" / "staging"
 UTC_CAST = re.compile(
     r"cast\(convert_timezone\('UTC', cast\((\w+) as timestamp_tz\)\) as timestamp_ntz\)"
 )
