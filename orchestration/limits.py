@@ -117,7 +117,7 @@ def _holder() -> ConcurrencyLeaseHolder | None:
 
 def warehouse_slot(config: Config, target: DbtTarget, what: str) -> AbstractContextManager[None]:
     """A slot of the target's Snowflake warehouse limit; nothing to hold on other targets."""
-    if config.snowflake is None or not config.needs_snowflake(target):
+    if not config.needs_snowflake(target) or config.snowflake is None:
         return nullcontext()
     warehouse = config.snowflake.warehouse
     return fleet_slot(warehouse_limit(warehouse), what) if warehouse else nullcontext()

@@ -4,6 +4,8 @@
 a name; `elt blocks register` saves these same objects.
 """
 
+from typing import TYPE_CHECKING
+
 from orchestration.config.airbyte import AirbyteConnection
 from orchestration.config.dbt import DbtConfig, DbtTarget
 from orchestration.config.embedded import REPO_ROOT, EmbeddedConfig
@@ -15,8 +17,10 @@ from orchestration.config.load import (
     load_config,
     setting_variables,
 )
-from orchestration.config.s3 import S3SensorConfig
-from orchestration.config.snowflake import SnowflakeConnection
+
+if TYPE_CHECKING:
+    from orchestration.config.s3 import S3SensorConfig
+    from orchestration.config.snowflake import SnowflakeConnection
 
 __all__ = [
     "REPO_ROOT",
@@ -33,3 +37,17 @@ __all__ = [
     "load_config",
     "setting_variables",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """S3SensorConfig and SnowflakeConnection on first use: they import prefect-aws and
+    prefect-snowflake, which take seconds most commands do not need to spend."""
+    if name == "S3SensorConfig":
+        from orchestration.config.s3 import S3SensorConfig
+
+        return S3SensorConfig
+    if name == "SnowflakeConnection":
+        from orchestration.config.snowflake import SnowflakeConnection
+
+        return SnowflakeConnection
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

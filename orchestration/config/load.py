@@ -1,6 +1,9 @@
 """Load the whole configuration once: from the environment/.env, or from the blocks saved
 under a name, with flags or flow parameters on top. Every problem is reported at once, in one
-line, each named by where it came from (variable, flag, parameter or block)."""
+line, each named by where it came from (variable, flag, parameter or block).
+
+S3 and Snowflake are loaded on first use: their models stand on prefect-aws and
+prefect-snowflake, whose imports take seconds that a sync or a DuckDB build should not pay."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, Field, SecretStr
 
@@ -18,10 +21,12 @@ from orchestration.config.blocks import load_block
 from orchestration.config.dbt import DbtConfig, DbtTarget
 from orchestration.config.embedded import EmbeddedConfig
 from orchestration.config.limits import FleetLimits
-from orchestration.config.s3 import S3SensorConfig
-from orchestration.config.snowflake import SnowflakeConnection
 from orchestration.config.sources import EnvMap, Problems, read_environment, validate
 from orchestration.errors import ConfigError
+
+if TYPE_CHECKING:
+    from orchestration.config.s3 import S3SensorConfig
+    from orchestration.config.snowflake import SnowflakeConnection
 
 __all__ = ["Config", "PipelineOptions", "config_scope", "load_config", "setting_variables"]
 
@@ -40,13 +45,22 @@ class PipelineOptions(BaseModel):
 
 PipelineOptions.env = EnvMap.derived(PipelineOptions, "")
 
+
+def s3_model() -> type[S3SensorConfig]:
+    from orchestration.config.s3 import S3SensorConfig
+
+    return S3SensorConfig
+
+
+def snowflake_model() -> type[SnowflakeConnection]:
+    from orchestration.config.snowflake import SnowflakeConnection
+
+    return SnowflakeConnection
+
+
 # Domain name -> model. Blocks are saved by `elt blocks register`; the others are env only.
-BLOCK_DOMAINS: dict[str, type[Any]] = {
-    "airbyte": AirbyteConnection,
-    "dbt": DbtConfig,
-    "s3": S3SensorConfig,
-    "snowflake": SnowflakeConnection,
-}
+BLOCK_DOMAINS: dict[str, type[Any]] = {"airbyte": AirbyteConnection, "dbt": DbtConfig}
+LAZY_BLOCK_DOMAINS = {"s3": s3_model, "snowflake": snowflake_model}
 ENV_DOMAINS: dict[str, type[Any]] = {
     "embedded": EmbeddedConfig,
     "options": PipelineOptions,
@@ -56,7 +70,8 @@ ENV_DOMAINS: dict[str, type[Any]] = {
 
 def setting_variables() -> list[str]:
     """Every environment variable any setting is read from."""
-    models = [*BLOCK_DOMAINS.values(), *ENV_DOMAINS.values()]
+    lazy = [model() for model in LAZY_BLOCK_DOMAINS.values()]
+    models = [*BLOCK_DOMAINS.values(), *lazy, *ENV_DOMAINS.values()]
     return sorted({name for model in models for name in model.env.variables()})
 
 
@@ -64,14 +79,33 @@ def setting_variables() -> list[str]:
 class Config:
     airbyte: AirbyteConnection
     dbt: DbtConfig
-    s3: S3SensorConfig
     embedded: EmbeddedConfig
     options: PipelineOptions
-    snowflake: SnowflakeConnection | None = None  # None: not configured
     limits: FleetLimits = field(default_factory=FleetLimits)
-    snowflake_problems: tuple[str, ...] = ()  # why it is not, when something was set
     block_name: str = ""
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # S3 and Snowflake once loaded (see `s3`, `snowflake`), by domain name.
+    loaded: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def s3(self) -> S3SensorConfig:
+        if "s3" not in self.loaded:
+            self.loaded["s3"] = _load_s3(self.env, self.block_name)
+        return self.loaded["s3"]
+
+    @property
+    def snowflake(self) -> SnowflakeConnection | None:
+        """None when not configured (see `snowflake_problems` for why, if something was set)."""
+        return self._snowflake()[0]
+
+    @property
+    def snowflake_problems(self) -> tuple[str, ...]:
+        return self._snowflake()[1]
+
+    def _snowflake(self) -> tuple[SnowflakeConnection | None, tuple[str, ...]]:
+        if "snowflake" not in self.loaded:
+            self.loaded["snowflake"] = _load_snowflake(self.env, self.block_name)
+        return self.loaded["snowflake"]
 
     def dbt_target(self) -> DbtTarget:
         return self.dbt.resolve_target(self.env)
@@ -117,7 +151,7 @@ class Config:
             "FRESHNESS_THRESHOLD_HOURS": f"{self.options.freshness_threshold_hours:g}",
             "DBT_THREADS": str(self.dbt.threads),
         }
-        if self.snowflake is not None and self.needs_snowflake(target):
+        if self.needs_snowflake(target) and self.snowflake is not None:
             env.update(self.snowflake.dbt_env())
         return env
 
@@ -173,7 +207,9 @@ class Config:
             current = getattr(self, domain)
             if current is None:
                 continue
-            values = current.model_dump(by_alias=True)
+            # Without Prefect's dispatch key: re-validating with `block_type_slug` makes Prefect
+            # look the class up, which imports every installed Prefect integration (seconds).
+            values = _strip_block_type_slugs(current.model_dump(by_alias=True))
             named: dict[str, str] = {}
             for key, value in given.items():
                 head, path = key.split(".", 1)
@@ -183,7 +219,20 @@ class Config:
             model = type(current)
             changes[domain] = validate(model, values, named, problems, model.env.variable)
         problems.raise_if_any("Fix the values given.")
-        return replace(self, **changes)
+        loaded = dict(self.loaded)
+        if "s3" in changes:
+            loaded["s3"] = changes.pop("s3")
+        if "snowflake" in changes:
+            loaded["snowflake"] = (changes.pop("snowflake"), self.snowflake_problems)
+        return replace(self, loaded=loaded, **changes)
+
+
+def _strip_block_type_slugs(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: _strip_block_type_slugs(value) if isinstance(value, dict) else value
+        for key, value in values.items()
+        if key != "block_type_slug"
+    }
 
 
 def _set_path(values: dict[str, Any], path: str, value: object) -> None:
@@ -229,24 +278,43 @@ def _load(block_name: str | None) -> Config:
     loaded = {domain: _from_env(model, env, problems) for domain, model in ENV_DOMAINS.items()}
     options: PipelineOptions | None = loaded["options"]
     name = (block_name or (options.elt_block if options else "")).strip()
-    snowflake_problems: list[str] = []
     if name:
-        for domain in ("airbyte", "dbt", "s3"):
-            loaded[domain] = load_block(BLOCK_DOMAINS[domain], name)
-        loaded["snowflake"] = load_block(SnowflakeConnection, name, required=False)
-        if loaded["snowflake"] is None:
-            snowflake_problems.append(f"no elt-snowflake-connection block named {name!r}")
+        for domain, model in BLOCK_DOMAINS.items():
+            loaded[domain] = load_block(model, name)
     else:
-        loaded.update(load_env_domains(env, problems))
-        if loaded["snowflake"] is None:
-            snowflake_problems = snowflake_missing(env)
+        for domain, model in BLOCK_DOMAINS.items():
+            loaded[domain] = _from_env(model, env, problems)
     problems.raise_if_any("Fix them in the environment or .env (see .env.example).")
-    return Config(
-        **loaded,
-        snowflake_problems=tuple(snowflake_problems),
-        block_name=name,
-        env=env,
-    )
+    return Config(**loaded, block_name=name, env=env)
+
+
+def _load_s3(env: Mapping[str, str], block_name: str) -> S3SensorConfig:
+    model = s3_model()
+    if block_name:
+        return load_block(model, block_name)
+    problems = Problems()
+    s3 = _from_env(model, env, problems)
+    problems.raise_if_any("Fix them in the environment or .env (see .env.example).")
+    return s3
+
+
+def _load_snowflake(
+    env: Mapping[str, str], block_name: str
+) -> tuple[SnowflakeConnection | None, tuple[str, ...]]:
+    """The connection, or None with why (nothing when no SNOWFLAKE_* is set at all)."""
+    model = snowflake_model()
+    if block_name:
+        found = load_block(model, block_name, required=False)
+        if found is None:
+            return None, (f"no elt-snowflake-connection block named {block_name!r}",)
+        return found, ()
+    missing = snowflake_missing(env)
+    if missing:
+        return None, tuple(missing)
+    problems = Problems()
+    snowflake = _from_env(model, env, problems)
+    problems.raise_if_any("Fix them in the environment or .env (see .env.example).")
+    return snowflake, ()
 
 
 def _from_env(model: type[Any], env: Mapping[str, str], problems: Problems) -> Any:
@@ -257,14 +325,16 @@ def _from_env(model: type[Any], env: Mapping[str, str], problems: Problems) -> A
 def load_env_domains(env: Mapping[str, str], problems: Problems) -> dict[str, Any]:
     """The block domains from the environment; an invalid one is None, its errors added to
     `problems`. Snowflake is None unless the environment describes a complete connection."""
-    loaded = {d: _from_env(BLOCK_DOMAINS[d], env, problems) for d in ("airbyte", "dbt", "s3")}
+    loaded = {d: _from_env(model, env, problems) for d, model in BLOCK_DOMAINS.items()}
+    loaded["s3"] = _from_env(s3_model(), env, problems)
     loaded["snowflake"] = None
     if not snowflake_missing(env):
-        loaded["snowflake"] = _from_env(SnowflakeConnection, env, problems)
+        loaded["snowflake"] = _from_env(snowflake_model(), env, problems)
     return loaded
 
 
 def snowflake_missing(env: Mapping[str, str]) -> list[str]:
-    values, _ = SnowflakeConnection.env.read(env)
-    missing = SnowflakeConnection.missing(values)
+    model = snowflake_model()
+    values, _ = model.env.read(env)
+    missing = model.missing(values)
     return [f"missing {', '.join(missing)}"] if missing else []
