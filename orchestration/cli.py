@@ -39,6 +39,7 @@ Select = Annotated[
     typer.Option("--select", "-s", help="dbt selection (repeatable), e.g. -s marts"),
 ]
 Exclude = Annotated[list[str] | None, typer.Option("--exclude", help="dbt exclusion (repeatable)")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change, change nothing.")]
 BlockName = Annotated[
     str | None,
     typer.Option(
@@ -533,9 +534,7 @@ app.add_typer(automations_app, name="automations")
 
 @automations_app.command("apply")
 def automations_apply(
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would change, change nothing.")
-    ] = False,
+    dry_run: DryRun = False,
 ) -> None:
     """Create or update every automation by name (applying twice changes nothing). The alert
     webhook comes from ALERT_WEBHOOK_URL, saved as the Webhook block `elt-alerts`."""
@@ -568,9 +567,7 @@ app.add_typer(limits_app, name="limits")
 
 @limits_app.command("apply")
 def limits_apply(
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would change, change nothing.")
-    ] = False,
+    dry_run: DryRun = False,
     block: BlockName = None,
 ) -> None:
     """Create or resize the limits runs take slots of (applying twice changes nothing):
