@@ -1,4 +1,5 @@
-"""Generate a DuckDB dbt project of N models and N tests (a layered DAG) for benchmarks/tests."""
+"""Generate a DuckDB dbt project of N models and N tests for benchmarks/tests: a tree (model i
+reads model (i-1)//2) or a fan-out (every model reads the first one)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,12 @@ bench:
 """
 
 
-def generate(root: Path, models: int = 100) -> Path:
-    """Write the project under `root`; model i reads from model (i-1)//2, so the DAG is a tree."""
+SHAPES = ("tree", "fanout")
+
+
+def generate(root: Path, models: int = 100, shape: str = "tree") -> Path:
+    """Write the project under `root`. `tree`: model i reads model (i-1)//2; `fanout`: every
+    model reads model 0, so all but one can run at once."""
     (root / "models").mkdir(parents=True, exist_ok=True)
     (root / "dbt_project.yml").write_text(
         "name: bench\nversion: '1.0.0'\nconfig-version: 2\nprofile: bench\n"
@@ -31,9 +36,8 @@ def generate(root: Path, models: int = 100) -> Path:
         if i == 0:
             sql = "select range as id, range * 2 as amount from range(1000)"
         else:
-            sql = (
-                f"select id, amount + {i} as amount from {{{{ ref('model_{(i - 1) // 2:03d}') }}}}"
-            )
+            parent = 0 if shape == "fanout" else (i - 1) // 2
+            sql = f"select id, amount + {i} as amount from {{{{ ref('model_{parent:03d}') }}}}"
         (root / "models" / f"model_{i:03d}.sql").write_text(sql + "\n")
         schema += [
             f"  - name: model_{i:03d}",
@@ -49,5 +53,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("path", type=Path)
     parser.add_argument("--models", type=int, default=100)
+    parser.add_argument("--shape", choices=SHAPES, default="tree")
     args = parser.parse_args()
-    print(generate(args.path, args.models))
+    print(generate(args.path, args.models, args.shape))

@@ -4,21 +4,15 @@ server (S3 and SQS over real HTTP) and a recorder of delivered batches."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 import uuid
-from pathlib import Path
 
-import httpx
 import pytest
 
 from orchestration.config import S3SensorConfig
 from tests.conftest import cli_env
 from tests.fakes.airbyte_server import FakeAirbyte
-from tests.fakes.s3 import free_port, moto_server
-
-PREFECT = str(Path(sys.executable).with_name("prefect"))
+from tests.fakes.s3 import moto_server
+from tests.servers import prefect_server as start_prefect_server
 
 
 @pytest.fixture(autouse=True)
@@ -41,33 +35,8 @@ def fake():
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
     """A real `prefect server start` (all services: triggers, actions) for the session."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = cli_env(
-        PREFECT_HOME=str(home),
-        PREFECT_API_URL=api,
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_UI_ENABLED="false",
-    )
-    server = subprocess.Popen(
-        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert server.poll() is None and time.monotonic() < deadline, "prefect server did not start"
-        time.sleep(0.5)
-    yield env
-    server.terminate()
-    server.wait(timeout=60)
+    with start_prefect_server(tmp_path_factory.mktemp("prefect-home"), cli_env()) as env:
+        yield env
 
 
 @pytest.fixture(scope="module")
