@@ -15,12 +15,13 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export UV_NO_PROGRESS := 1
 
-.PHONY: help setup run test bench lint format clean image test-image deploy-local deploy-local-stop
+.PHONY: help setup run test bench parity lint format clean image test-image deploy-local deploy-local-stop
 
 help:
 	@echo "make run    - set up, then run full_pipeline on the embedded defaults"
 	@echo "make test   - set up, then run the whole test suite"
 	@echo "make bench  - benchmarks in bench/ (ratios against their targets)"
+	@echo "make parity - each piece beside its Dagster equivalent (own env in parity/), one table"
 	@echo "make lint   - ruff, import layers (lint-imports), types (mypy)"
 	@echo "make image  - build the Docker image (EMBEDDED=true adds the embedded Airbyte)"
 	@echo "make test-image    - build both images and run elt --help / elt run inside them"
@@ -40,6 +41,11 @@ embedded/.venv/.synced: embedded/pyproject.toml embedded/uv.lock | $(UV)
 	$(UV) sync --frozen --project embedded
 	@touch $@
 
+parity/.venv/.synced: parity/pyproject.toml parity/uv.lock | $(UV)
+	@echo "Preparing the Dagster environment for make parity (isolated from the app)"
+	$(UV) sync --frozen --project parity
+	@touch $@
+
 setup: .venv/.synced embedded/.venv/.synced
 
 run: setup
@@ -52,6 +58,9 @@ bench: setup
 	.venv/bin/python bench/airbyte_concurrency.py
 	.venv/bin/python bench/dbt_overhead.py
 	.venv/bin/python bench/s3_sensor_scale.py
+
+parity: setup parity/.venv/.synced
+	.venv/bin/python bench/parity.py
 
 lint: setup
 	.venv/bin/ruff check .
@@ -83,4 +92,4 @@ deploy-local-stop:
 	bash scripts/deploy-local.sh stop
 
 clean:
-	rm -rf .venv embedded/.venv .tools .elt dbt_project/target dbt_project/dbt_packages dbt_project/logs
+	rm -rf .venv embedded/.venv parity/.venv .tools .elt dbt_project/target dbt_project/dbt_packages dbt_project/logs

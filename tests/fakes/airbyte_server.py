@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 from tests.fakes.airbyte_spec import check_request, check_response
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
+CONFIGURATION_PATH = "/api/v1"
 
 
 @dataclass
@@ -107,8 +108,12 @@ class FakeAirbyte:
         password: str = "password",
         token_ttl: float = 180,
         base_path: str = "/api/public/v1",
+        configuration_api: bool = False,
     ) -> None:
         self.auth, self.token_ttl, self.base_path = auth, token_ttl, base_path
+        # The internal configuration API (`POST /api/v1/connections/get`), which dagster-airbyte
+        # calls (`make parity`); outside the public spec, so its requests are not checked.
+        self.configuration_api = configuration_api
         self.client_id, self.client_secret = client_id, client_secret
         self.static_token, self.username, self.password = token, username, password
         self.scripts: dict[str, Script] = {}
@@ -170,6 +175,11 @@ class FakeAirbyte:
         assert self._httpd is not None
         return f"http://127.0.0.1:{self._httpd.server_address[1]}{self.base_path}"
 
+    @property
+    def configuration_url(self) -> str:
+        assert self._httpd is not None
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}{CONFIGURATION_PATH}"
+
     def __enter__(self) -> FakeAirbyte:
         fake = self
 
@@ -212,6 +222,10 @@ class FakeAirbyte:
                 self.dropped += 1
             req.close_connection = True  # no answer at all
             return
+        if self.configuration_api and split.path.startswith(CONFIGURATION_PATH + "/"):
+            with self.lock:
+                self.requests.append((method, split.path))
+            return self._send(req, *self._configuration(method, split.path, raw, req))
         with self.lock:
             self.requests.append((method, path + (f"?{split.query}" if split.query else "")))
             self.violations += check_request(method, path, query, _json_or_raw(raw))
@@ -277,6 +291,23 @@ class FakeAirbyte:
                     return 200, job.body()
             if method == "GET" and path == "/jobs":
                 return 200, self._list_jobs(query)
+        return 404, _problem(404, "endpoint", resource_id=f"{method} {path}")
+
+    def _configuration(
+        self, method: str, path: str, raw: bytes, req: BaseHTTPRequestHandler
+    ) -> tuple[int, dict[str, Any]]:
+        if not self._authorised(req.headers.get("Authorization", "")):
+            return 401, _problem(401, "invalid or expired credentials")
+        if method == "POST" and path == f"{CONFIGURATION_PATH}/connections/get":
+            connection_id = json.loads(raw or b"{}").get("connectionId")
+            if connection_id not in self.scripts:
+                return 404, _problem(404, "connection", resource_id=str(connection_id))
+            streams = {"streams": []}
+            return 200, {
+                "connectionId": connection_id,
+                "name": connection_id,
+                "syncCatalog": streams,
+            }
         return 404, _problem(404, "endpoint", resource_id=f"{method} {path}")
 
     def _create_job(self, connection_id: str) -> Job:

@@ -1,0 +1,145 @@
+"""`make parity`: each piece beside its Dagster equivalent, on the same inputs, in one table.
+
+- dbt: whole processes on two generated projects (bench/dbt_overhead.py): plain `dbt build`,
+  `elt transform`, prefect-dbt per-node tasks, `dagster asset materialize` of `@dbt_assets`;
+- Airbyte: this project's sync and dagster-airbyte's `AirbyteWorkspace` against the same fake
+  Airbyte server and faults (bench/parity_airbyte.py);
+- S3: this project's sensor and a Dagster sensor over dagster-aws `get_objects` on one moto
+  bucket: correctness scenarios and one tick over a large prefix (bench/parity_s3.py).
+
+Dagster runs from its own environment, parity/ (its own lock; `make parity` installs it).
+Prints the table and writes it, with the date, versions and machine, to parity/results.md.
+
+    .venv/bin/python bench/parity.py [--runs 3] [--s3-objects 100000]
+        [--skip-dbt] [--skip-airbyte] [--skip-s3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import parity_airbyte, parity_s3
+from bench.dbt_overhead import PROJECTS, measure
+from tests.servers import prefect_server
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "parity" / "results.md"
+OURS = ("prefect", "prefect-dbt", "dbt-core", "dbt-duckdb", "moto")
+THEIRS = ("dagster", "dagster-dbt", "dagster-airbyte", "dagster-aws", "dbt-core")
+
+
+def dagster_versions() -> dict[str, str]:
+    code = "import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in %r}))"
+    out = subprocess.run(
+        [str(parity_s3.PARITY_PYTHON), "-c", code % (THEIRS,)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)
+
+
+def dbt_rows(runs: int) -> list[str]:
+    rows = [
+        "| project | mode | median (s) | vs `dbt build` | runs (s) |",
+        "|---|---|---|---|---|",
+    ]
+    with (
+        tempfile.TemporaryDirectory(prefix="parity-dbt-") as tmp,
+        prefect_server(Path(tmp) / "prefect-home", os.environ) as server,
+    ):
+        api = server["PREFECT_API_URL"]
+        for shape, models in PROJECTS:
+            print(f"dbt: {models}-model {shape} ...", flush=True)
+            times = measure(shape, models, Path(tmp), api, runs, dagster=True, node_tasks=True)
+            cli = statistics.median(times["dbt build"])
+            for mode, seconds in times.items():
+                median = statistics.median(seconds)
+                listed = ", ".join(f"{s:.1f}" for s in seconds)
+                rows.append(
+                    f"| {models}-model {shape} | `{mode}` | {median:.1f} | {median / cli:.2f}x "
+                    f"| {listed} |"
+                )
+    return rows
+
+
+def s3_rows(objects: int) -> list[str]:
+    print("S3: correctness scenarios" + (f", then {objects:,} objects" if objects else ""))
+    results, sizes = parity_s3.run(objects)
+    sides = parity_s3.SIDES
+    rows = ["| scenario | " + " | ".join(sides) + " |", "|---" * (len(sides) + 1) + "|"]
+    for name, outcomes in results.items():
+        rows.append(f"| {name} | " + " | ".join(outcomes[s].cell() for s in sides) + " |")
+    if sizes:
+        rows += ["", f"One tick over {objects:,} objects + 10 new (moto on loopback):", ""]
+        rows += ["| | list requests | time | new objects found |", "|---|---|---|---|"]
+        for side, (lists, seconds, found) in sizes.items():
+            rows.append(f"| {side} | {lists} | {seconds:.1f} s | {found}/10 |")
+    return rows
+
+
+def airbyte_rows() -> list[str]:
+    print("Airbyte: scenarios against the fake Airbyte server", flush=True)
+    logging.getLogger("elt").setLevel(logging.ERROR)  # the table says what happened
+    results = parity_airbyte.run()
+    sides = parity_airbyte.SIDES
+    rows = ["| scenario | " + " | ".join(sides) + " |", "|---" * (len(sides) + 1) + "|"]
+    for name, by_side in results.items():
+        rows.append(f"| {name} | " + " | ".join(by_side[s].cell() for s in sides) + " |")
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--s3-objects", type=int, default=100_000)
+    parser.add_argument("--skip-dbt", action="store_true")
+    parser.add_argument("--skip-s3", action="store_true")
+    parser.add_argument("--skip-airbyte", action="store_true")
+    args = parser.parse_args()
+    if not parity_s3.PARITY_PYTHON.exists():
+        print("error: no Dagster environment in parity/.venv: run `make parity`")
+        return 2
+    os.environ.update(DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1")
+    theirs = dagster_versions()
+    lines = [
+        "# `make parity` results",
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.platform()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}.",
+        "Here: " + ", ".join(f"{p} {version(p)}" for p in OURS) + ".",
+        "Dagster side (parity/): " + ", ".join(f"{p} {v}" for p, v in theirs.items()) + ".",
+        "Command: `make parity` (bench/parity.py).",
+    ]
+    if not args.skip_dbt:
+        lines += ["", f"## dbt, whole processes ({args.runs} interleaved runs, medians)", ""]
+        lines += dbt_rows(args.runs)
+    if not args.skip_airbyte:
+        lines += ["", "## Airbyte: the same fake server, the same faults", ""]
+        lines += airbyte_rows()
+    if not args.skip_s3:
+        lines += ["", "## S3 landing sensor: what the ticks after a write requested", ""]
+        lines += s3_rows(args.s3_objects)
+    text = "\n".join(lines) + "\n"
+    print()
+    print(text)
+    RESULTS.write_text(text)
+    print(f"written to {RESULTS.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
