@@ -11,6 +11,7 @@ import uuid
 from importlib.metadata import version
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from kubernetes.client import ApiClient, V1Job
@@ -21,6 +22,7 @@ from prefect.settings import PREFECT_API_KEY, PREFECT_API_URL, temporary_setting
 from prefect_kubernetes.worker import KubernetesWorker, KubernetesWorkerJobConfiguration
 
 from tests.conftest import REPO
+from tests.integration.test_deployments import prefect
 
 KUBERNETES = REPO / "deploy" / "kubernetes"
 API_URL = "http://prefect-server.prefect.svc.cluster.local:4200/api"
@@ -151,3 +153,33 @@ def test_the_helm_values_run_kubernetes_workers_on_the_pool_prefect_yaml_targets
     for name in ("requests", "limits"):
         for quantity in worker["resources"][name].values():
             parse_quantity(quantity)
+
+
+def test_prefect_deploy_targets_the_kubernetes_pool_with_one_variable(prefect_server):
+    """The same prefect.yaml, deployed to a Kubernetes pool made from the repository's template:
+    the server accepts every deployment's job variables against the template's schema."""
+    env = {**prefect_server, "ELT_WORKDIR": "/app"}
+    pool = "elt-kubernetes"
+    template = str(KUBERNETES / "base-job-template.json")
+    prefect("work-pool", "create", pool, "--type", "kubernetes", "--base-job-template", template,
+            env=env)  # fmt: skip
+    prefect("--no-prompt", "deploy", "--all", env={**env, "PREFECT_DEFAULT_WORK_POOL_NAME": pool})
+
+    api = env["PREFECT_API_URL"]
+    saved = httpx.get(f"{api}/work_pools/{pool}").json()
+    assert saved["type"] == "kubernetes"
+    assert saved["base_job_template"] == base_job_template()
+    deployed = {
+        d["name"]: d
+        for d in httpx.post(f"{api}/deployments/filter", json={}).json()
+        if d["work_pool_name"] == pool
+    }
+    assert set(deployed) == {
+        "daily-full-pipeline",
+        "s3-sensor",
+        "freshness-check",
+        "airbyte-sync",
+        "dbt-transform",
+    }
+    for name, deployment in deployed.items():
+        assert deployment["job_variables"] == job_variables(name), name
