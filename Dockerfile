@@ -58,7 +58,9 @@ RUN if [ "$EMBEDDED" = "true" ]; then \
 
 
 FROM base AS runtime
-ENV ELT_WORKDIR=/app
+# A container is one command: Prefect's temporary server per command, not a shared local one.
+ENV ELT_WORKDIR=/app \
+    ELT_LOCAL_SERVER=0
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin elt \
  && mkdir -p /data && chown elt:elt /data
 WORKDIR /app

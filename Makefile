@@ -92,4 +92,5 @@ deploy-local-stop:
 	bash scripts/deploy-local.sh stop
 
 clean:
+	-@[ -x .venv/bin/elt ] && .venv/bin/elt server stop
 	rm -rf .venv embedded/.venv parity/.venv .tools .elt dbt_project/target dbt_project/dbt_packages dbt_project/logs

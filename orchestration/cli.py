@@ -121,9 +121,14 @@ def _configure(
     warehouse: bool = False,
     airbyte: bool = False,
     connection_ids: list[str] | None = None,
+    runs_flows: bool = False,
 ) -> Config:
-    """Load and check the configuration before any work; flag errors name the flag."""
+    """Load and check the configuration before any work; flag errors name the flag. A command
+    that `runs_flows` gets the local Prefect server when no Prefect API is configured."""
     from orchestration.config import load_config
+
+    if runs_flows:
+        _run(_use_local_server)
 
     def check() -> Config:
         config = load_config(block, overrides, origins)
@@ -143,6 +148,15 @@ def _configure(
         return config
 
     return _run(check)
+
+
+def _use_local_server() -> None:
+    from orchestration.local_server import ensure_local_server, local_server_enabled
+
+    if local_server_enabled():
+        ensure_local_server(
+            lambda line: status_console.print(line, highlight=False, soft_wrap=True)
+        )
 
 
 def _run_flow(config: Config, action: Callable[[], T]) -> T:
@@ -180,6 +194,7 @@ def run(
         FLAGS,
         warehouse=True,
         airbyte=True,
+        runs_flows=True,
     )
     from orchestration.flows.airbyte_sync import AirbyteSyncFailed
     from orchestration.flows.full_pipeline import PipelineSummary, full_pipeline
@@ -221,7 +236,9 @@ def sync(
         "embedded.faker_seed": seed,
         "airbyte.max_concurrent_syncs": max_concurrent,
     }
-    config = _configure(block, overrides, FLAGS, airbyte=True, connection_ids=connection)
+    config = _configure(
+        block, overrides, FLAGS, airbyte=True, connection_ids=connection, runs_flows=True
+    )
     from orchestration.flows.airbyte_sync import AirbyteSyncFailed, airbyte_sync
 
     def sync_and_show() -> list:
@@ -288,7 +305,7 @@ def transform(
         "dbt.project_dir": project_dir,
         "dbt.profiles_dir": profiles_dir,
     }
-    config = _configure(block, overrides, FLAGS, warehouse=True)
+    config = _configure(block, overrides, FLAGS, warehouse=True, runs_flows=True)
     from orchestration.flows.dbt_transform import dbt_transform
 
     result = _run_flow(
@@ -392,7 +409,7 @@ def sensor(
         "full_scan_every": full_scan_every,
         "events_queue": events_queue,
     }
-    config = _configure(block, sensor_overrides(**options), FLAGS)
+    config = _configure(block, sensor_overrides(**options), FLAGS, runs_flows=True)
     stats = _run_flow(
         config,
         lambda: s3_sensor(
@@ -466,7 +483,7 @@ def freshness(
     """Check every freshness SLA of the dbt project: source tables (dbt source freshness) and
     mart deadlines (meta.sla.deadline_cron); warn shows, error fails."""
     overrides = {"options.freshness_threshold_hours": threshold_hours}
-    config = _configure(block, overrides, FLAGS, warehouse=True)
+    config = _configure(block, overrides, FLAGS, warehouse=True, runs_flows=True)
     from orchestration.flows.freshness import FreshnessBreached, freshness_check
 
     def check_and_show() -> list:
@@ -596,6 +613,37 @@ def limits_show() -> None:
 
     _run(lambda: require_api_url("elt limits show"))
     _table("Global concurrency limits", _run(show))
+
+
+server_app = typer.Typer(
+    help="The local Prefect server elt commands share when no PREFECT_API_URL is set.",
+    no_args_is_help=True,
+)
+app.add_typer(server_app, name="server")
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Where the local Prefect server runs, if it does."""
+    from orchestration.local_server import running
+
+    server = running()
+    if server is None:
+        console.print("no local Prefect server is running", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"local Prefect server at {server.ui_url} (pid {server.pid})", highlight=False)
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the local Prefect server (the next elt command starts a new one)."""
+    from orchestration.local_server import stop
+
+    stopped = _run(stop)
+    if stopped is None:
+        console.print("no local Prefect server was running", highlight=False)
+    else:
+        console.print(f"stopped the local Prefect server at {stopped.ui_url}", highlight=False)
 
 
 @app.command()

@@ -63,6 +63,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     assert proc.returncode == 0, f"elt {' '.join(command)}:\n{proc.stdout}\n{proc.stderr}"
 
 
+# `elt` commands use Prefect's temporary server (or the one a test gives them), never start
+# the shared local one: tests/integration/test_local_server.py turns it on for itself.
+os.environ["ELT_LOCAL_SERVER"] = "0"
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
