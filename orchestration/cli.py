@@ -121,13 +121,13 @@ def _configure(
     warehouse: bool = False,
     airbyte: bool = False,
     connection_ids: list[str] | None = None,
-    runs_flows: bool = False,
+    uses_server: bool = False,
 ) -> Config:
     """Load and check the configuration before any work; flag errors name the flag. A command
-    that `runs_flows` gets the local Prefect server when no Prefect API is configured."""
+    that `uses_server` gets the local Prefect server when no Prefect API is configured."""
     from orchestration.config import load_config
 
-    if runs_flows:
+    if uses_server:
         _run(_use_local_server)
 
     def check() -> Config:
@@ -194,7 +194,7 @@ def run(
         FLAGS,
         warehouse=True,
         airbyte=True,
-        runs_flows=True,
+        uses_server=True,
     )
     from orchestration.flows.airbyte_sync import AirbyteSyncFailed
     from orchestration.flows.full_pipeline import PipelineSummary, full_pipeline
@@ -237,7 +237,7 @@ def sync(
         "airbyte.max_concurrent_syncs": max_concurrent,
     }
     config = _configure(
-        block, overrides, FLAGS, airbyte=True, connection_ids=connection, runs_flows=True
+        block, overrides, FLAGS, airbyte=True, connection_ids=connection, uses_server=True
     )
     from orchestration.flows.airbyte_sync import AirbyteSyncFailed, airbyte_sync
 
@@ -305,7 +305,7 @@ def transform(
         "dbt.project_dir": project_dir,
         "dbt.profiles_dir": profiles_dir,
     }
-    config = _configure(block, overrides, FLAGS, warehouse=True, runs_flows=True)
+    config = _configure(block, overrides, FLAGS, warehouse=True, uses_server=True)
     from orchestration.flows.dbt_transform import dbt_transform
 
     result = _run_flow(
@@ -409,7 +409,7 @@ def sensor(
         "full_scan_every": full_scan_every,
         "events_queue": events_queue,
     }
-    config = _configure(block, sensor_overrides(**options), FLAGS, runs_flows=True)
+    config = _configure(block, sensor_overrides(**options), FLAGS, uses_server=True)
     stats = _run_flow(
         config,
         lambda: s3_sensor(
@@ -483,7 +483,7 @@ def freshness(
     """Check every freshness SLA of the dbt project: source tables (dbt source freshness) and
     mart deadlines (meta.sla.deadline_cron); warn shows, error fails."""
     overrides = {"options.freshness_threshold_hours": threshold_hours}
-    config = _configure(block, overrides, FLAGS, warehouse=True, runs_flows=True)
+    config = _configure(block, overrides, FLAGS, warehouse=True, uses_server=True)
     from orchestration.flows.freshness import FreshnessBreached, freshness_check
 
     def check_and_show() -> list:
@@ -512,6 +512,7 @@ def blocks_register(name: BlocksName = "default") -> None:
     from orchestration.blocks.register import describe, register_blocks, validated_blocks
 
     blocks = _run(validated_blocks)
+    _run(_use_local_server)
     for saved in _run(lambda: register_blocks(blocks, name)):
         console.print(
             f"{saved.status:<9} {describe(saved.ref, saved.block)}", highlight=False, soft_wrap=True
@@ -527,6 +528,7 @@ def blocks_show(
     """List the saved blocks, secrets masked."""
     from orchestration.blocks.register import describe, saved_blocks
 
+    _run(_use_local_server)
     found = _run(lambda: saved_blocks(name))
     if not found:
         console.print(
@@ -558,7 +560,7 @@ def automations_apply(
     from orchestration.automations import apply
     from orchestration.config.blocks import require_api_url
 
-    config = _configure(None)
+    config = _configure(None, uses_server=True)
     _run(lambda: require_api_url("elt automations apply"))
     url = config.options.alert_webhook_url
     for applied in _run(lambda: apply(url, dry_run=dry_run)):
@@ -572,6 +574,7 @@ def automations_show() -> None:
     """List the automations on the Prefect server."""
     from orchestration.automations import show
 
+    _run(_use_local_server)
     _table("Automations", _run(show))
 
 
@@ -593,7 +596,7 @@ def limits_apply(
     from orchestration.config.blocks import require_api_url
     from orchestration.limits import apply, wanted_limits
 
-    config = _configure(block)
+    config = _configure(block, uses_server=True)
     _run(lambda: require_api_url("elt limits apply"))
     for applied in _run(lambda: apply(wanted_limits(config), dry_run=dry_run)):
         limit = applied.limit
@@ -611,6 +614,7 @@ def limits_show() -> None:
     from orchestration.config.blocks import require_api_url
     from orchestration.limits import show
 
+    _run(_use_local_server)
     _run(lambda: require_api_url("elt limits show"))
     _table("Global concurrency limits", _run(show))
 

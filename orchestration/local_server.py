@@ -1,7 +1,8 @@
 """One local Prefect server shared by the `elt` commands of a checkout.
 
 Without PREFECT_API_URL, Prefect starts a temporary server inside every command and stops it at
-the end: about 10 s of each `elt run`. Instead, the first command starts `prefect server start`
+the end: about 10 s of each `elt run`, and blocks, limits or automations saved on it vanish with
+it. Instead, the first command that needs a server starts `prefect server start`
 on loopback in the background (its data, log and state under ELT_HOME, `.elt/`), says where it
 runs and how to stop it, and every later command reuses it. `elt server stop` stops it;
 ELT_LOCAL_SERVER=0 keeps Prefect's temporary server per command. A PREFECT_API_URL that is set
