@@ -48,12 +48,18 @@ def when_polled(fake: FakeAirbyte, action: Callable[[], None]) -> None:
     threading.Thread(target=wait, daemon=True).start()
 
 
+def started_elsewhere(fake: FakeAirbyte, ids: list[str]) -> None:
+    """A sync of each connection is already running, started by someone else (the UI)."""
+    for connection_id in ids:
+        fake.start_job(connection_id)
+
+
 SCENARIOS = [
     Scenario(
         "a sync already running (409)",
         1,
         lambda: Script(statuses=["running", "running", "succeeded"]),
-        lambda fake, ids: [fake.start_job(i) for i in ids] and None,
+        lambda fake, ids: started_elsewhere(fake, ids),
     ),
     Scenario(
         "503 on the first POST /jobs",

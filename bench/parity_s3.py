@@ -15,13 +15,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
-from moto.s3.models import s3_backends
 
-from bench.s3_sensor_scale import MemoryStore, Requests
+from bench.s3_sensor_scale import MemoryStore, Requests, populate
 from orchestration.sensors.cursor import S3Object
 from orchestration.sensors.s3 import S3Sensor
 from tests.fakes.s3 import moto_server
@@ -193,16 +192,15 @@ def correctness(bench: Bench) -> dict[str, dict[str, Outcome]]:
         if outcome is not None:
             results["two objects in one second, a tick between them"] = outcome
             break
+    else:  # never silently a row short
+        raise RuntimeError("10 attempts could not fit a tick between two writes of one second")
     return results
 
 
 def scale(endpoint: str, s3, objects: int, tmp: Path) -> dict[str, tuple[int, float, int]]:
     """One tick on a prefix of `objects` objects plus 10 new: list requests, seconds, found."""
-    backend = s3_backends["123456789012"]["global"]
+    populate(objects, days=100, bucket=BUCKET, prefix="scale/")
     today = datetime.now(UTC).date()
-    for i in range(objects):
-        day = today - timedelta(days=1 + i % 100)
-        backend.put_object(BUCKET, f"scale/{day:%Y/%m/%d}/part-{i:07d}.json", b"{}")
     next_second()
     ours = Ours(s3, "scale/")
     ours.sensor.cursor.start_now(datetime.now(UTC))

@@ -87,13 +87,13 @@ class Requests:
         self.count += 1
 
 
-def populate(count: int, days: int) -> None:
+def populate(count: int, days: int, bucket: str = BUCKET, prefix: str = PREFIX) -> None:
     """Old objects straight into moto's store (fast); the sensor still reads them over HTTP."""
     backend = s3_backends["123456789012"]["global"]
     today = datetime.now(UTC).date()
     for i in range(count):
         day = today - timedelta(days=1 + i % days)
-        backend.put_object(BUCKET, f"{PREFIX}{day:%Y/%m/%d}/part-{i:07d}.json", b"{}")
+        backend.put_object(bucket, f"{prefix}{day:%Y/%m/%d}/part-{i:07d}.json", b"{}")
 
 
 def timed(action: Callable[[], object]) -> float:
