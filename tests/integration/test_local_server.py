@@ -16,7 +16,7 @@ from tests.conftest import run_elt
 NEEDS_PREFECT_API = False  # the command under test starts its own
 
 
-def test_commands_share_one_local_server_until_it_is_stopped(tmp_path):
+def test_commands_share_one_local_server_until_it_is_stopped(tmp_path, monkeypatch):
     project = generate(tmp_path / "project", models=3)
     home = tmp_path / "elt-home"
     env = {
@@ -25,7 +25,7 @@ def test_commands_share_one_local_server_until_it_is_stopped(tmp_path):
         "BENCH_DUCKDB_PATH": str(tmp_path / "bench.duckdb"),
     }
     transform = ("transform", "--project-dir", str(project), "--profiles-dir", str(project))
-    os.environ.pop("PREFECT_API_URL", None)  # as on a fresh machine (run_elt copies os.environ)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)  # as on a fresh machine
     try:
         first = run_elt(*transform, cwd=tmp_path, **env)
         assert first.returncode == 0, first.stderr
