@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from orchestration import collector
 from orchestration.errors import ConfigError, StepFailed, UserError
 
 if TYPE_CHECKING:
@@ -163,6 +164,7 @@ def _run_flow(config: Config, action: Callable[[], T]) -> T:
     """Run a flow on the configuration already loaded (blocks are not loaded again)."""
     from orchestration.config import config_scope
 
+    collector.resume()
     with config_scope(config):
         return _run(action)
 
@@ -655,6 +657,7 @@ def serve() -> None:
     """Serve the deployments of prefect.yaml (same schedules) from this process, no work pool."""
     from orchestration.schedules.serve import serve as serve_deployments
 
+    collector.resume()
     _run(serve_deployments)
 
 
@@ -674,7 +677,14 @@ def prepare(
 
 
 def main() -> None:
-    sys.exit(app())
+    """The `elt` entry point. The garbage collector waits until the imports are done (commands
+    that run work resume it first: `_run_flow`, `serve`) and skips its exit pass (see
+    `orchestration.collector`)."""
+    collector.pause_for_imports()
+    try:
+        sys.exit(app())
+    finally:
+        collector.skip_at_exit()
 
 
 if __name__ == "__main__":

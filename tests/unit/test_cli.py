@@ -108,3 +108,20 @@ def test_a_password_in_a_malformed_airbyte_url_is_not_echoed(tmp_path):
     assert proc.returncode == 1
     assert "AIRBYTE_SERVER_URL: '***@localhost:8000/api/public/v1' is not an http(s)" in proc.stderr
     assert "S3cret" not in proc.stdout + proc.stderr
+
+
+def test_work_runs_with_the_garbage_collector_on_after_the_start_up_pause(tmp_path, monkeypatch):
+    import gc
+
+    from orchestration import cli, collector
+    from orchestration.config import load_config
+    from tests.conftest import apply_env
+
+    apply_env(monkeypatch, tmp_path)
+    collector.pause_for_imports()
+    try:
+        assert gc.isenabled() is False
+        assert cli._run_flow(load_config(), gc.isenabled) is True
+    finally:
+        gc.enable()
+        gc.unfreeze()
