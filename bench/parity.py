@@ -5,13 +5,15 @@
 - Airbyte: this project's sync and dagster-airbyte's `AirbyteWorkspace` against the same fake
   Airbyte server and faults (bench/parity_airbyte.py);
 - S3: this project's sensor and a Dagster sensor over dagster-aws `get_objects` on one moto
-  bucket: correctness scenarios and one tick over a large prefix (bench/parity_s3.py).
+  bucket: correctness scenarios and one tick over a large prefix (bench/parity_s3.py);
+- freshness: `elt freshness` with its alert automation and a Dagster last-update freshness
+  check, on one warehouse, fresh then stale (bench/parity_freshness.py).
 
 Dagster runs from its own environment, parity/ (its own lock; `make parity` installs it).
 Prints the table and writes it, with the date, versions and machine, to parity/results.md.
 
     .venv/bin/python bench/parity.py [--runs 3] [--s3-objects 100000]
-        [--skip-dbt] [--skip-airbyte] [--skip-s3]
+        [--skip-dbt] [--skip-airbyte] [--skip-s3] [--skip-freshness]
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import parity_airbyte, parity_s3
+from bench import parity_airbyte, parity_freshness, parity_s3
 from bench.dbt_overhead import PROJECTS, measure
 from tests.servers import prefect_server
 
@@ -79,10 +83,7 @@ def dbt_rows(runs: int) -> list[str]:
 def s3_rows(objects: int) -> list[str]:
     print("S3: correctness scenarios" + (f", then {objects:,} objects" if objects else ""))
     results, sizes = parity_s3.run(objects)
-    sides = parity_s3.SIDES
-    rows = ["| scenario | " + " | ".join(sides) + " |", "|---" * (len(sides) + 1) + "|"]
-    for name, outcomes in results.items():
-        rows.append(f"| {name} | " + " | ".join(outcomes[s].cell() for s in sides) + " |")
+    rows = scenario_table(results, parity_s3.SIDES)
     if sizes:
         rows += ["", f"One tick over {objects:,} objects + 10 new (moto on loopback):", ""]
         rows += ["| | list requests | time | new objects found |", "|---|---|---|---|"]
@@ -91,15 +92,23 @@ def s3_rows(objects: int) -> list[str]:
     return rows
 
 
-def airbyte_rows() -> list[str]:
-    print("Airbyte: scenarios against the fake Airbyte server", flush=True)
-    logging.getLogger("elt").setLevel(logging.ERROR)  # the table says what happened
-    results = parity_airbyte.run()
-    sides = parity_airbyte.SIDES
+def scenario_table(results: Mapping[str, Mapping[str, Any]], sides: Sequence[str]) -> list[str]:
+    """A markdown table: a row per scenario, a column per side, each cell its outcome's `cell()`."""
     rows = ["| scenario | " + " | ".join(sides) + " |", "|---" * (len(sides) + 1) + "|"]
     for name, by_side in results.items():
         rows.append(f"| {name} | " + " | ".join(by_side[s].cell() for s in sides) + " |")
     return rows
+
+
+def airbyte_rows() -> list[str]:
+    print("Airbyte: scenarios against the fake Airbyte server", flush=True)
+    logging.getLogger("elt").setLevel(logging.ERROR)  # the table says what happened
+    return scenario_table(parity_airbyte.run(), parity_airbyte.SIDES)
+
+
+def freshness_rows() -> list[str]:
+    print("Freshness: one warehouse, fresh then stale", flush=True)
+    return scenario_table(parity_freshness.run(), parity_freshness.SIDES)
 
 
 def main() -> int:
@@ -109,6 +118,7 @@ def main() -> int:
     parser.add_argument("--skip-dbt", action="store_true")
     parser.add_argument("--skip-s3", action="store_true")
     parser.add_argument("--skip-airbyte", action="store_true")
+    parser.add_argument("--skip-freshness", action="store_true")
     args = parser.parse_args()
     if not parity_s3.PARITY_PYTHON.exists():
         print("error: no Dagster environment in parity/.venv: run `make parity`")
@@ -133,6 +143,9 @@ def main() -> int:
     if not args.skip_s3:
         lines += ["", "## S3 landing sensor: what the ticks after a write requested", ""]
         lines += s3_rows(args.s3_objects)
+    if not args.skip_freshness:
+        lines += ["", "## Freshness: a stale table", ""]
+        lines += freshness_rows()
     text = "\n".join(lines) + "\n"
     print()
     print(text)

@@ -1,13 +1,17 @@
-"""A real `prefect server start` on loopback, for tests (session fixture) and benchmarks: what
-a deployment's commands talk to, never a temporary server started per command."""
+"""Servers on loopback for tests and benchmarks: a real `prefect server start` (what a
+deployment's commands talk to, never a temporary server started per command), and a webhook
+endpoint that records what an automation posts."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -52,3 +56,30 @@ def prefect_server(home: Path, env: Mapping[str, str]) -> Iterator[dict[str, str
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+class WebhookReceiver:
+    """A webhook endpoint on loopback that records every JSON body it is sent."""
+
+    def __init__(self) -> None:
+        calls = self.calls = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                calls.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int, timeout: float) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(self.calls) < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return list(self.calls)

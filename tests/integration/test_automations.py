@@ -3,51 +3,22 @@ idempotent, and a stale table reaches a local webhook receiver exactly once, fre
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from tests.conftest import REPO, run_elt
 from tests.integration.test_freshness import age_table
+from tests.servers import WebhookReceiver
 
 NAMES = {"elt-freshness-breached", "elt-pipeline-failed", "elt-dbt-node-failed"}
 
 
-class Receiver:
-    """A webhook endpoint on loopback that records every JSON body it is sent."""
-
-    def __init__(self) -> None:
-        calls = self.calls = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                calls.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, count: int, timeout: float) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while len(self.calls) < count and time.monotonic() < deadline:
-            time.sleep(0.2)
-        return list(self.calls)
-
-
 @pytest.fixture
 def receiver():
-    r = Receiver()
+    r = WebhookReceiver()
     yield r
     r.server.shutdown()
 
