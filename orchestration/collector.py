@@ -5,10 +5,11 @@ Importing Prefect and dbt leaves about 200,000 objects in the collector's care, 
 them living as long as the process. With the collector on, collections during the imports
 rescan them (0.25 s), every full collection during the dbt build does again (0.4 s), and the
 interpreter's final collection walks them and dbt's manifest at exit (0.6 s): 1.2 s of a 7 s
-`elt transform` that plain `dbt build` does not pay in full. Freezing them (`gc.freeze`) moves them out of the collector's reach;
-everything created after is collected as usual, so a long-running command (the sensor, `serve`)
-keeps its memory in check. Exit still runs atexit handlers (Prefect's log and event flushes),
-closes files and stops threads; it only skips the last cycle hunt.
+`elt transform` that plain `dbt build` does not pay in full. Freezing them (`gc.freeze`) moves
+them out of the collector's reach; everything created after is collected as usual, so a
+long-running command (the sensor, `serve`) keeps its memory in check. Exit still runs atexit
+handlers (Prefect's log and event flushes), closes files and stops threads; it only skips the
+last cycle hunt.
 """
 
 from __future__ import annotations
