@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 
@@ -35,11 +36,12 @@ def prefect_server(home: Path, env: Mapping[str, str]) -> Iterator[dict[str, str
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "false",
     }
+    log = (home / "server.log").open("ab")  # what it answered, for a failure's post-mortem
     server = subprocess.Popen(
         [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 180
@@ -50,12 +52,26 @@ def prefect_server(home: Path, env: Mapping[str, str]) -> Iterator[dict[str, str
             except httpx.HTTPError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("prefect server start did not answer within 180 s")
+                raise RuntimeError(
+                    f"prefect server start did not answer within 180 s: {home}/server.log"
+                )
             time.sleep(0.5)
         yield env
     finally:
         server.terminate()
         server.wait(timeout=60)
+        log.close()
+
+
+def create_flow_run(api: str, deployment_id: str, parameters: dict[str, object]) -> str:
+    """Create a run of a deployment as `prefect deployment run` does, through Prefect's client:
+    it retries the 503 a busy SQLite server answers under load (a raw POST would not); returns
+    the flow run's id."""
+    from prefect.client.orchestration import SyncPrefectClient
+
+    with SyncPrefectClient(api) as client:
+        run = client.create_flow_run_from_deployment(UUID(deployment_id), parameters=parameters)
+    return str(run.id)
 
 
 class WebhookReceiver:

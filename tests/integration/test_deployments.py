@@ -14,6 +14,7 @@ import httpx
 
 from orchestration.schedules.daily import DAILY_SCHEDULE
 from tests.conftest import CONNECTOR_CACHE, REPO, query
+from tests.servers import create_flow_run
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 
@@ -161,10 +162,7 @@ def test_deploy_all_then_a_worker_runs_the_daily_pipeline_from_the_blocks(prefec
     assert schedule["schedule"]["timezone"] == "UTC"
     assert all(d["work_pool_name"] == "elt-process" for d in deployments)
 
-    run = httpx.post(
-        f"{api}/deployments/{daily['id']}/create_flow_run",
-        json={"parameters": {"faker_count": 100, "faker_seed": 7}},
-    ).json()
+    run_id = create_flow_run(api, daily["id"], {"faker_count": 100, "faker_seed": 7})
     warehouse = tmp_path / "warehouse.duckdb"
     worker_env = {
         **env,
@@ -174,7 +172,7 @@ def test_deploy_all_then_a_worker_runs_the_daily_pipeline_from_the_blocks(prefec
     }
     prefect("worker", "start", "--pool", "elt-process", "--run-once", env=worker_env, timeout=600)
 
-    state = httpx.get(f"{api}/flow_runs/{run['id']}").json()["state"]
+    state = httpx.get(f"{api}/flow_runs/{run_id}").json()["state"]
     assert state["type"] == "COMPLETED", state
     relations = {
         row[0] for row in query(warehouse, "select table_name from information_schema.tables")

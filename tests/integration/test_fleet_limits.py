@@ -13,6 +13,7 @@ import httpx
 from tests.conftest import REPO, cli_env
 from tests.fakes.airbyte_server import FakeAirbyte, Script
 from tests.integration.test_deployments import PREFECT, elt, prefect
+from tests.servers import create_flow_run
 
 NEEDS_PREFECT_API = False  # workers and flow runs are subprocesses on the session's server
 
@@ -67,10 +68,7 @@ def test_three_workers_never_run_more_airbyte_jobs_than_the_global_limit(
     assert deployment["work_pool_name"] == POOL
 
     run_ids = [
-        httpx.post(
-            f"{api}/deployments/{deployment['id']}/create_flow_run",
-            json={"parameters": {"connection_ids": [connection]}},
-        ).json()["id"]
+        create_flow_run(api, deployment["id"], {"connection_ids": [connection]})
         for connection in connections
     ]
     worker_env = cli_env(
