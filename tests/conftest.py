@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import duckdb
@@ -52,14 +52,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         DUCKDB_PATH=str(CONNECTOR_CACHE / "prepare.duckdb"),
     )
     command = ["prepare", "--embedded"] if embedded else ["prepare"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *command],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    proc = elt_process(*command, env=env, timeout=1200)
     assert proc.returncode == 0, f"elt {' '.join(command)}:\n{proc.stdout}\n{proc.stderr}"
 
 
@@ -180,13 +173,21 @@ def cli_env(**extra: str) -> dict[str, str]:
     return {**env, "COLUMNS": "200", **extra}
 
 
-def run_elt(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    """Run `elt ARGS` as a user would: a new process, its exit code and output."""
+def elt_process(
+    *args: str, env: Mapping[str, str], cwd: Path = REPO, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Run `elt ARGS` as a user would, with exactly `env`: a new process, its exit code and
+    output."""
     return subprocess.run(
         [sys.executable, "-m", "orchestration.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=cli_env(**env),
-        timeout=300,
+        env=dict(env),
+        timeout=timeout,
     )
+
+
+def run_elt(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """`elt ARGS` in `cwd`, with this environment minus any setting, plus `env`."""
+    return elt_process(*args, env=cli_env(**env), cwd=cwd)

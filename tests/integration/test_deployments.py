@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from orchestration.schedules.daily import DAILY_SCHEDULE
-from tests.conftest import CONNECTOR_CACHE, REPO, query
+from tests.conftest import CONNECTOR_CACHE, REPO, elt_process, query
 from tests.servers import create_flow_run
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -28,14 +28,7 @@ def prefect(*args: str, env: dict[str, str], timeout: float = 300) -> str:
 
 
 def elt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return elt_process(*args, env=env)
 
 
 def register(name: str, env: dict[str, str], *, script: bool = False) -> dict[str, str]:
