@@ -96,13 +96,43 @@ def apply_env(mp: pytest.MonkeyPatch, workdir: Path, **extra: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def prefect_api() -> Iterator[str]:
-    """A temporary Prefect API (own SQLite database) for the whole session."""
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `prefect server start` (own home and SQLite database) for the whole session,
+    which this process's flows talk to; its log is checked after every test."""
+    from prefect.context import _temporary_global_settings_context, get_settings_context
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=180):
-        yield str(PREFECT_API_URL.value())
+    from tests.servers import prefect_server
+
+    home = tmp_path_factory.mktemp("prefect-api")
+    with (
+        prefect_server(home, cli_env()) as env,
+        temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}),
+        # also for threads that do not copy the context (dbt's), as Prefect's test harness
+        _temporary_global_settings_context(get_settings_context()),
+    ):
+        yield env["PREFECT_API_URL"]
+
+
+@pytest.fixture(autouse=True)
+def _no_server_failures() -> Iterator[None]:
+    """A traceback or an ERROR line in the log of any Prefect server the tests started, written
+    during a test, fails that test with the lines."""
+    from tests.servers import SERVER_LOGS
+
+    for log in SERVER_LOGS:
+        log.problems()  # what happened before this test is not its doing
+    yield
+    found = [(log.path, line) for log in SERVER_LOGS for line in log.problems()]
+    if found:
+        distinct = dict.fromkeys(
+            f"{path}: {line.partition(' | ')[2] or line}" for path, line in found
+        )
+        pytest.fail(
+            f"a Prefect server logged {len(found)} failures during this test, e.g.:\n"
+            + "\n".join(list(distinct)[:6]),
+            pytrace=False,
+        )
 
 
 @pytest.fixture

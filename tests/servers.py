@@ -1,16 +1,23 @@
 """Servers on loopback for tests and benchmarks: a real `prefect server start` (what a
 deployment's commands talk to, never a temporary server started per command), and a webhook
-endpoint that records what an automation posts."""
+endpoint that records what an automation posts.
+
+Every Prefect server started here writes its log to `server.log` in its home, and
+`log_problems` reads what it wrote since it was last read: the tests fail on a traceback or an
+ERROR line from any server they started (a failing server service is otherwise silent: the
+scheduler failed every loop for weeks while every test passed)."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from uuid import UUID
@@ -21,11 +28,78 @@ from tests.fakes.s3 import free_port
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 
+# A record at ERROR or above in Prefect's console format (`12:00:00.000 | ERROR   | logger -`),
+# uvicorn's (`ERROR:    ...`), or the start of a traceback.
+PROBLEM = re.compile(r"^\S+ \| (ERROR|CRITICAL) +\||^(ERROR|CRITICAL):|^Traceback \(most recent")
+RECORD_START = re.compile(r"^\d\d:\d\d:\d\d\.\d+ \|")
+# SQLite's answer when two of the server's own transactions want to write at once (Prefect 3.8
+# on SQLite under concurrent runs): the request fails with a 503 that Prefect's clients retry,
+# and nothing is lost. Counted apart, never a test failure (Postgres has no such contention).
+SQLITE_CONTENTION = "database is locked"
+
+
+@dataclass
+class ServerLog:
+    """The log of one server a test started, read incrementally."""
+
+    path: Path
+    offset: int = 0
+    ignored: list[re.Pattern[str]] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        """The ERROR lines and tracebacks (each with its last line, the exception) written
+        since the last call."""
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as log:
+            log.seek(self.offset)
+            text = log.read().decode("utf-8", "replace")
+        complete = text[: text.rfind("\n") + 1]  # a line still being written waits
+        self.offset += len(complete.encode())
+        return problem_lines(complete, self.ignored)
+
+
+def problem_lines(text: str, ignored: list[re.Pattern[str]] | None = None) -> list[str]:
+    """One line per ERROR record or bare traceback: its first line, and for a traceback its
+    exception (the record's last unindented line)."""
+    records: list[list[str]] = []
+    for line in text.splitlines():
+        if RECORD_START.match(line) or line.startswith(("ERROR:", "CRITICAL:")) or not records:
+            records.append([line])
+        elif line.startswith("Traceback") and not PROBLEM.search(records[-1][0]):
+            records.append([line])  # a bare traceback (uvicorn's, a thread's)
+        else:
+            records[-1].append(line)
+    found = []
+    for lines in records:
+        if not PROBLEM.search(lines[0]):
+            continue
+        text = "\n".join(lines)
+        if SQLITE_CONTENTION in text:
+            continue
+        tail = [x for x in lines[1:] if x and not x.startswith(" ") and "Traceback" not in x]
+        line = lines[0] + (f" ... {tail[-1]}" if tail else "")
+        if not any(pattern.search(line) for pattern in ignored or []):
+            found.append(line)
+    return found
+
+
+# Every server log of this test process, checked after each test (tests/conftest.py).
+SERVER_LOGS: list[ServerLog] = []
+
+
+def watch_log(path: Path) -> ServerLog:
+    log = ServerLog(path, path.stat().st_size if path.exists() else 0)
+    SERVER_LOGS.append(log)
+    return log
+
 
 @contextmanager
-def prefect_server(home: Path, env: Mapping[str, str]) -> Iterator[dict[str, str]]:
-    """Start one with its own PREFECT_HOME, wait until it answers, yield `env` plus its
-    PREFECT_API_URL, stop it."""
+def prefect_server(
+    home: Path, env: Mapping[str, str], settings: Mapping[str, str] | None = None
+) -> Iterator[dict[str, str]]:
+    """Start one with its own PREFECT_HOME (and any server `settings`), wait until it answers,
+    yield `env` plus its PREFECT_API_URL, stop it. Its log is watched (`SERVER_LOGS`)."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
@@ -36,10 +110,12 @@ def prefect_server(home: Path, env: Mapping[str, str]) -> Iterator[dict[str, str
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "false",
     }
-    log = (home / "server.log").open("ab")  # what it answered, for a failure's post-mortem
+    path = home / "server.log"
+    watched = watch_log(path)
+    log = path.open("ab")
     server = subprocess.Popen(
         [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
+        env={**env, **(settings or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -61,6 +137,7 @@ def prefect_server(home: Path, env: Mapping[str, str]) -> Iterator[dict[str, str
         server.terminate()
         server.wait(timeout=60)
         log.close()
+        SERVER_LOGS.remove(watched)
 
 
 def create_flow_run(api: str, deployment_id: str, parameters: dict[str, object]) -> str:

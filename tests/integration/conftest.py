@@ -34,8 +34,11 @@ def fake():
 
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
-    """A real `prefect server start` (all services: triggers, actions) for the session."""
-    with start_prefect_server(tmp_path_factory.mktemp("prefect-home"), cli_env()) as env:
+    """A real `prefect server start` (all services: scheduler, triggers, actions) for the
+    session; its scheduler looks for deployments to schedule every 5 s instead of 60."""
+    settings = {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5"}
+    home = tmp_path_factory.mktemp("prefect-home")
+    with start_prefect_server(home, cli_env(), settings) as env:
         yield env
 
 

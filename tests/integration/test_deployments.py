@@ -14,7 +14,6 @@ import httpx
 
 from orchestration.schedules.daily import DAILY_SCHEDULE
 from tests.conftest import CONNECTOR_CACHE, REPO, elt_process, query
-from tests.servers import create_flow_run
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 
@@ -126,52 +125,93 @@ def test_an_unknown_block_name_says_how_to_register_it(prefect_server):
     )
 
 
-def test_deploy_all_then_a_worker_runs_the_daily_pipeline_from_the_blocks(prefect_server, tmp_path):
+SCHEDULED = {"daily-full-pipeline", "s3-sensor", "freshness-check"}
+
+
+def scheduled_runs(api: str, deployment_ids: list[str]) -> list[dict]:
+    """The runs the server's scheduler created for these deployments (auto-scheduled)."""
+    body = {
+        "deployments": {"id": {"any_": deployment_ids}},
+        "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+        "sort": "EXPECTED_START_TIME_ASC",
+    }
+    runs = httpx.post(f"{api}/flow_runs/filter", json=body).json()
+    return [r for r in runs if r["auto_scheduled"]]
+
+
+def test_deploy_all_then_the_scheduler_creates_runs_and_a_worker_runs_one(prefect_server, tmp_path):
+    """The journey of a deployed schedule: `prefect deploy --all`, the server's scheduler
+    service creates the Scheduled runs (none is created here), a process worker runs one."""
     env = {**prefect_server, "ELT_WORKDIR": str(REPO)}
     api = env["PREFECT_API_URL"]
     # The blocks choose the dbt project and a default exclusion the worker's environment lacks.
     register(
-        "ci", {**env, "DBT_PROJECT_DIR": str(REPO / "dbt_project"), "DBT_EXCLUDE": "dim_users"}
+        "ci",
+        {
+            **env,
+            "DBT_PROJECT_DIR": str(REPO / "dbt_project"),
+            "DBT_EXCLUDE": "dim_users",
+        },
     )
     prefect("work-pool", "create", "elt-process", "--type", "process", env=env)
     prefect("--no-prompt", "deploy", "--all", env=env)
 
     deployments = httpx.post(f"{api}/deployments/filter", json={}).json()
     by_name = {d["name"]: d for d in deployments}
-    assert set(by_name) == {
-        "daily-full-pipeline",
-        "s3-sensor",
-        "freshness-check",
-        "airbyte-sync",
-        "dbt-transform",
-    }
+    assert set(by_name) == SCHEDULED | {"airbyte-sync", "dbt-transform"}
     (hourly,) = by_name["freshness-check"]["schedules"]
     assert hourly["schedule"]["cron"] == "15 * * * *"
     daily = by_name["daily-full-pipeline"]
     assert daily["entrypoint"] == "orchestration/flows/full_pipeline.py:full_pipeline"
-    assert daily["work_pool_name"] == "elt-process"
     (schedule,) = daily["schedules"]
     assert schedule["schedule"]["cron"] == DAILY_SCHEDULE
     assert schedule["schedule"]["timezone"] == "UTC"
     assert all(d["work_pool_name"] == "elt-process" for d in deployments)
 
-    run_id = create_flow_run(api, daily["id"], {"faker_count": 100, "faker_seed": 7})
+    ids = {name: by_name[name]["id"] for name in SCHEDULED}
+    deadline = time.monotonic() + 120
+    while True:
+        runs = scheduled_runs(api, list(ids.values()))
+        if {r["deployment_id"] for r in runs} == set(ids.values()):
+            break
+        assert time.monotonic() < deadline, f"the scheduler created no runs for all: {runs}"
+        time.sleep(1)
+    daily_runs = [r for r in runs if r["deployment_id"] == ids["daily-full-pipeline"]]
+    assert all(r["expected_start_time"].endswith("06:00:00Z") for r in daily_runs), daily_runs
+
+    # The next 06:00 is hours away: the worker runs the scheduler's run once it is due, so it
+    # is made due now (its id, parameters and idempotency key stay the scheduler's). The other
+    # schedules are paused first so the worker's one pass takes only this run.
+    for name in ("s3-sensor", "freshness-check"):
+        httpx.patch(f"{api}/deployments/{ids[name]}", json={"paused": True}).raise_for_status()
+    run = daily_runs[0]
+    now = datetime.now(UTC).isoformat()
+    due = {"type": "SCHEDULED", "name": "Scheduled", "state_details": {"scheduled_time": now}}
+    httpx.post(
+        f"{api}/flow_runs/{run['id']}/set_state", json={"state": due, "force": True}
+    ).raise_for_status()
+
     warehouse = tmp_path / "warehouse.duckdb"
     worker_env = {
         **env,
         "ELT_BLOCK": "ci",
         "DUCKDB_PATH": str(warehouse),
         "ELT_HOME": str(CONNECTOR_CACHE),
+        "FAKER_COUNT": "100",
     }
     prefect("worker", "start", "--pool", "elt-process", "--run-once", env=worker_env, timeout=600)
 
-    state = httpx.get(f"{api}/flow_runs/{run_id}").json()["state"]
-    assert state["type"] == "COMPLETED", state
+    finished = httpx.get(f"{api}/flow_runs/{run['id']}").json()
+    assert finished["state"]["type"] == "COMPLETED", finished["state"]
+    assert finished["auto_scheduled"] and finished["idempotency_key"] == run["idempotency_key"]
     relations = {
         row[0] for row in query(warehouse, "select table_name from information_schema.tables")
     }
     assert {"stg_users", "stg_products", "stg_purchases", "users", "daily_revenue"} <= relations
     assert "dim_users" not in relations  # the DbtConfig block's exclusion was applied
+    assert query(warehouse, "select count(*) from raw.users") == [
+        (100,)
+    ]  # the worker's FAKER_COUNT
 
 
 SERVED = {"daily-full-pipeline", "s3-sensor", "freshness-check", "airbyte-sync", "dbt-transform"}
