@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestration import collector
+from orchestration import collector, interrupts
 from orchestration.errors import ConfigError, StepFailed, UserError
 
 if TYPE_CHECKING:
@@ -81,7 +81,21 @@ def main_options(
 
 
 def _run(action: Callable[[], T]) -> T:
-    """Run a flow, turning any failure into one line on stderr and exit code 1."""
+    """Run a flow, turning any failure into one line on stderr and exit code 1; Ctrl-C or
+    SIGTERM (its run ended Cancelled) into one line and 128 + the signal's number."""
+    try:
+        return _report_failures(action)
+    except BaseException as exc:
+        if not interrupts.is_interruption(exc):
+            raise
+        error_console.print(
+            f"[red]error:[/red] interrupted ({interrupts.signal_name()}): the run was cancelled",
+            highlight=False,
+        )
+        raise typer.Exit(interrupts.exit_code()) from None
+
+
+def _report_failures(action: Callable[[], T]) -> T:
     try:
         return action()
     except (UserError, StepFailed) as exc:
@@ -89,11 +103,8 @@ def _run(action: Callable[[], T]) -> T:
             raise
         for line in str(exc).splitlines() or [type(exc).__name__]:
             error_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
-    except KeyboardInterrupt:
-        error_console.print("[red]error:[/red] interrupted", highlight=False)
-        raise typer.Exit(130) from None
     except Exception as exc:
-        if state["debug"]:
+        if state["debug"] or interrupts.is_interruption(exc):  # a run cancelled by a signal
             raise
         if isinstance(exc, httpx.TransportError):  # the Prefect API, not reachable
             from orchestration.config.blocks import api_unreachable
@@ -152,12 +163,9 @@ def _configure(
 
 
 def _use_local_server() -> None:
-    from orchestration.local_server import ensure_local_server, local_server_enabled
+    from orchestration.local_server import use_local_server
 
-    if local_server_enabled():
-        ensure_local_server(
-            lambda line: status_console.print(line, highlight=False, soft_wrap=True)
-        )
+    use_local_server(lambda line: status_console.print(line, highlight=False, soft_wrap=True))
 
 
 def _run_flow(config: Config, action: Callable[[], T]) -> T:
@@ -630,35 +638,74 @@ app.add_typer(server_app, name="server")
 
 @server_app.command("status")
 def server_status() -> None:
-    """Where the local Prefect server runs, if it does."""
-    from orchestration.local_server import running
+    """Where the local Prefect server runs, and whether its services are failing."""
+    from orchestration.local_server import running, service_failures
 
-    server = running()
+    server = _run(running)
     if server is None:
         console.print("no local Prefect server is running", highlight=False)
         raise typer.Exit(1)
     console.print(f"local Prefect server at {server.ui_url} (pid {server.pid})", highlight=False)
+    failures = service_failures(server)
+    if failures:
+        from orchestration.local_server import home
+
+        _fail(
+            f"its log has errors since it started (the last {len(failures)} below; all in "
+            f"{home() / 'prefect-server.log'}):\n" + "\n".join(failures)
+        )
 
 
 @server_app.command("stop")
 def server_stop() -> None:
-    """Stop the local Prefect server (the next elt command starts a new one)."""
+    """Stop the local Prefect server (the next elt command starts a new one on its port)."""
     from orchestration.local_server import stop
 
     stopped = _run(stop)
     if stopped is None:
         console.print("no local Prefect server was running", highlight=False)
     else:
-        console.print(f"stopped the local Prefect server at {stopped.ui_url}", highlight=False)
+        console.print(
+            f"stopped the local Prefect server at {stopped.ui_url} (pid {stopped.pid})",
+            highlight=False,
+        )
 
 
 @app.command()
-def serve() -> None:
+def ui() -> None:
+    """Print (and open, where a browser is at hand) the Prefect UI the elt commands use."""
+    from prefect.settings import get_current_settings
+
+    _run(_use_local_server)
+    settings = get_current_settings()
+    url = settings.ui_url
+    if not settings.api.url:
+        _fail(
+            "no Prefect server to show: ELT_LOCAL_SERVER is off and PREFECT_API_URL is not set; "
+            "set either"
+        )
+    if not url:
+        _fail("no Prefect UI address: set PREFECT_UI_URL (the UI of PREFECT_API_URL)")
+    console.print(url, highlight=False)
+    if sys.stdout.isatty():
+        import webbrowser
+
+        webbrowser.open(url)
+
+
+@app.command()
+def serve(
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Serve only this deployment of prefect.yaml (repeatable)."),
+    ] = None,
+) -> None:
     """Serve the deployments of prefect.yaml (same schedules) from this process, no work pool."""
     from orchestration.schedules.serve import serve as serve_deployments
 
+    _run(_use_local_server)
     collector.resume()
-    _run(serve_deployments)
+    _run(lambda: serve_deployments(only))
 
 
 @app.command()
@@ -681,6 +728,7 @@ def main() -> None:
     that run work resume it first: `_run_flow`, `serve`) and skips its exit pass (see
     `orchestration.collector`)."""
     collector.pause_for_imports()
+    interrupts.install()
     try:
         sys.exit(app())
     finally:

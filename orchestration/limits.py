@@ -18,6 +18,7 @@ to abandon (and so cancel) an Airbyte job that is running fine.
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.exceptions import ObjectNotFound
 
+from orchestration import interrupts
 from orchestration.config import Config, DbtTarget
 from orchestration.logs import get_logger
 
@@ -62,28 +64,38 @@ def warehouse_limit(warehouse: str) -> str:
     return f"snowflake-warehouse-{slug}"
 
 
+SLOT_POLL_SECONDS = 2.0  # how often a run waiting for a slot asks again (with jitter)
+
+
 @contextmanager
 def fleet_slot(name: str, what: str) -> Iterator[None]:
     """Hold one slot of the global concurrency limit `name` while `what` runs.
 
     When every slot is taken, the wait is logged once (so a run that seems idle says why),
-    then the slot is awaited without a deadline: the run queues, it never fails for it."""
+    then the slot is asked for again every couple of seconds: the run queues, it never fails
+    for it. Each ask is one request, so Ctrl-C or SIGTERM ends the wait at once (a blocking
+    acquisition would go on in Prefect's loop thread and could take a slot nobody uses)."""
     log = get_logger()
     holder = _holder()
+    waited: float | None = None
     with ExitStack() as stack:
-        try:
-            stack.enter_context(_slot(name, holder, max_retries=0))
-        except ConcurrencySlotAcquisitionError as exc:
-            if not _all_taken(exc):
-                raise
-            log.info(
-                "%s: waiting for a slot of the global concurrency limit %r (all taken by "
-                "other runs)",
-                what,
-                name,
-            )
-            waited = time.monotonic()
-            stack.enter_context(_slot(name, holder))
+        while True:
+            try:
+                stack.enter_context(_slot(name, holder, max_retries=0))
+                break
+            except ConcurrencySlotAcquisitionError as exc:
+                if not _all_taken(exc):
+                    raise
+            if waited is None:
+                log.info(
+                    "%s: waiting for a slot of the global concurrency limit %r (all taken by "
+                    "other runs)",
+                    what,
+                    name,
+                )
+                waited = time.monotonic()
+            interrupts.wait(SLOT_POLL_SECONDS * (0.5 + random.random()))
+        if waited is not None:
             log.info("%s: got a slot of %r after %.0fs", what, name, time.monotonic() - waited)
         yield
 

@@ -1,36 +1,63 @@
 """One local Prefect server shared by the `elt` commands of a checkout.
 
 Without PREFECT_API_URL, Prefect starts a temporary server inside every command and stops it at
-the end: about 10 s of each `elt run`, and blocks, limits or automations saved on it vanish with
-it. Instead, the first command that needs a server starts `prefect server start`
-on loopback in the background (its data, log and state under ELT_HOME, `.elt/`), says where it
-runs and how to stop it, and every later command reuses it. `elt server stop` stops it;
-ELT_LOCAL_SERVER=0 keeps Prefect's temporary server per command. A PREFECT_API_URL that is set
-(environment, .env, Prefect profile) always wins.
+the end: about 10 s of each `elt run`, and blocks, limits, deployments or runs saved on it
+vanish with it. Instead, the first command that needs a server starts `prefect server start` on
+loopback in the background (its data, log and state under ELT_HOME, `.elt/` in the repository
+whatever the working folder), says where it runs and how to stop it, and every later command
+reuses it. ELT_LOCAL_SERVER=0 keeps Prefect's temporary server per command. A PREFECT_API_URL
+that is set (environment, .env, Prefect profile) always wins.
+
+What makes it safe to share:
+- It listens on 4200 when that port is free (the next free one otherwise) and keeps its port
+  across restarts, and its UI is told its own API address (`PREFECT_UI_API_URL`): the address
+  printed, the UI's "View at" links and a bookmark keep working.
+- The state file records the process's identity (its start time from /proc) with its pid, so a
+  pid reused by another program is never signalled, and a server that is alive but does not
+  answer is reported (pid, log, what to do), never silently doubled on the same database.
+- `elt server status` reads the server's log since it started and reports failing services.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import httpx
 
 from orchestration.errors import ConfigError
 
-__all__ = ["LocalServer", "ensure_local_server", "local_server_enabled", "running", "stop"]
+__all__ = [
+    "LocalServer",
+    "LocalServerNotAnswering",
+    "ensure_local_server",
+    "home",
+    "local_server_enabled",
+    "running",
+    "service_failures",
+    "stop",
+    "use_local_server",
+]
 
+PREFERRED_PORT = 4200
 START_TIMEOUT_SECONDS = 180.0
+ANSWER_TIMEOUT_SECONDS = 10.0  # a server that started long ago and is silent this long is hung
+STOP_TIMEOUT_SECONDS = 30.0
+
+
+class LocalServerNotAnswering(ConfigError):
+    """The recorded server's process is alive, but its API does not answer."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +65,9 @@ class LocalServer:
     pid: int
     port: int
     started: float = 0.0  # time.time() when it was started
+    identity: str = ""  # the process's start time in clock ticks since boot (/proc/PID/stat)
+    log_offset: int = 0  # where its log began when it started
+    answered: bool = False  # it has answered once: its start is over
 
     @property
     def api_url(self) -> str:
@@ -49,7 +79,13 @@ class LocalServer:
 
 
 def home() -> Path:
-    return Path(os.environ.get("ELT_HOME") or ".elt").resolve()
+    """ELT_HOME (environment, then .env), relative to the repository, not the working folder:
+    `elt` run from `dbt_project/` finds the same server as from the root."""
+    from orchestration.config import REPO_ROOT
+    from orchestration.config.sources import read_environment
+
+    path = Path(read_environment().get("ELT_HOME") or ".elt").expanduser()
+    return (path if path.is_absolute() else REPO_ROOT / path).resolve()
 
 
 def local_server_enabled() -> bool:
@@ -64,17 +100,27 @@ def local_server_enabled() -> bool:
     return not get_current_settings().api.url
 
 
+def use_local_server(say: Callable[[str], None] = print) -> None:
+    """Point this process at the local server (started when needed) unless a Prefect API is
+    configured or ELT_LOCAL_SERVER is off: what `elt` commands, `elt serve` and
+    `python -m orchestration.flows.*` call first."""
+    if local_server_enabled():
+        ensure_local_server(say)
+
+
 def ensure_local_server(say: Callable[[str], None] = print) -> LocalServer:
     """The running local server, started (and announced through `say`) when there is none;
     PREFECT_API_URL is set to it for this process and the processes it starts."""
-    with _locked():
-        server = running()
-        if server is None:
-            server = _start()
-            say(
-                f"started a local Prefect server at {server.ui_url} (UI and API; log "
-                f"{_log_path()}); later elt commands reuse it; stop it with `elt server stop`"
-            )
+    server = running()  # the usual case, which needs no lock (nor a writable ELT_HOME)
+    if server is None:
+        with _locked():
+            server = running()  # another command may have started it meanwhile
+            if server is None:
+                server = _start()
+                say(
+                    f"started a local Prefect server at {server.ui_url} (UI and API; log "
+                    f"{_log_path()}); later elt commands reuse it; stop it with `elt server stop`"
+                )
     os.environ["PREFECT_API_URL"] = server.api_url  # for the processes this one starts
     from prefect.context import refresh_global_settings_context
 
@@ -83,67 +129,149 @@ def ensure_local_server(say: Callable[[str], None] = print) -> LocalServer:
 
 
 def running() -> LocalServer | None:
-    """The local server recorded in ELT_HOME, if it is alive and answers."""
-    try:
-        state = json.loads(_state_path().read_text())
-        server = LocalServer(int(state["pid"]), int(state["port"]), float(state["started"]))
-    except (OSError, ValueError, KeyError, TypeError):
+    """The local server recorded in ELT_HOME when its process is alive and answers; None when
+    there is none. Raises LocalServerNotAnswering for one that is alive and does not answer
+    (still starting: waited for up to START_TIMEOUT_SECONDS from its start)."""
+    server = _recorded()
+    if server is None or not _is_alive(server):
         return None
-    while _alive(server.pid):
-        if _healthy(server):
-            return server
-        if time.time() - server.started > START_TIMEOUT_SECONDS:
-            return None  # not starting any more: gone, or its pid is another process's now
+    deadline = time.time() + ANSWER_TIMEOUT_SECONDS
+    if not server.answered:  # still starting (another command started it): give it its time
+        deadline = max(deadline, server.started + START_TIMEOUT_SECONDS)
+    while not _healthy(server):
+        if not _is_alive(server):
+            return None
+        if time.time() > deadline:
+            raise LocalServerNotAnswering(
+                f"the local Prefect server (pid {server.pid}, {server.ui_url}) is running but "
+                f"does not answer; see {_log_path()}: stop it with `elt server stop`, or set "
+                "PREFECT_API_URL to another server"
+            )
         time.sleep(0.5)
-    return None
+    return server
 
 
 def stop() -> LocalServer | None:
-    """Stop the local server; returns what was stopped (None when none was running)."""
+    """Stop the local server, answering or not; returns what was stopped (None when none was
+    running). Only the process this checkout started is signalled, with its process group."""
     with _locked():
-        server = running()
-        if server is not None:
-            os.kill(server.pid, signal.SIGTERM)
-            deadline = time.monotonic() + 30
-            while _alive(server.pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-        _state_path().unlink(missing_ok=True)
+        server = _recorded()
+        if server is None or not _is_alive(server):
+            _forget_process()
+            return None
+        for sig in (signal.SIGTERM, signal.SIGCONT):  # SIGCONT: a stopped process handles TERM
+            _signal_group(server.pid, sig)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        while _is_alive(server) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _is_alive(server):
+            _signal_group(server.pid, signal.SIGKILL)
+        _forget_process()
     return server
+
+
+def service_failures(server: LocalServer, limit: int = 5) -> list[str]:
+    """The last `limit` ERROR records its log has had since it started (each with the
+    exception that ended it): a server service (scheduler, triggers, ...) that fails does so
+    only there. SQLite's "database is locked" is left out: the server answers the request
+    with a 503 that Prefect's clients retry, nothing is lost."""
+    try:
+        with _log_path().open("rb") as log:
+            log.seek(server.log_offset)
+            text = log.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    records: list[list[str]] = []
+    for line in text.splitlines():
+        if _RECORD_START.match(line) or not records:
+            records.append([line])
+        else:
+            records[-1].append(line)
+    found = []
+    for lines in records:
+        if not _LOG_PROBLEM.search(lines[0]) or any("database is locked" in x for x in lines):
+            continue
+        tail = [x for x in lines[1:] if x and not x.startswith(" ") and "Traceback" not in x]
+        found.append(lines[0].strip() + (f" ... {tail[-1].strip()}" if tail else ""))
+    return found[-limit:]
+
+
+# Prefect's console format (`12:00:00.000 | ERROR   | logger - ...`) and uvicorn's.
+_RECORD_START = re.compile(r"^\d\d:\d\d:\d\d\.\d+ \||^[A-Z]+:  ")
+_LOG_PROBLEM = re.compile(r"^\S+ \| (ERROR|CRITICAL) +\||^(ERROR|CRITICAL):")
 
 
 def _start() -> LocalServer:
     directory = home()
-    directory.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(directory / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    env.pop("PREFECT_API_URL", None)
-    with _log_path().open("ab") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("prefect")), "server", "start",
-             "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # outlives this command, and its Ctrl-C
-        )  # fmt: skip
-    server = LocalServer(process.pid, port, time.time())
-    state = {"pid": server.pid, "port": server.port, "started": server.started}
-    _state_path().write_text(json.dumps(state))
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while not _healthy(server):
-        if process.poll() is not None or time.monotonic() > deadline:
-            _state_path().unlink(missing_ok=True)
-            raise ConfigError(
-                f"the local Prefect server did not start (see {_log_path()}): set "
-                "PREFECT_API_URL to a running server, or ELT_LOCAL_SERVER=0 for a temporary one"
-            )
-        time.sleep(0.3)
-    return server
+    log_path = _log_path()
+    for port in _candidate_ports():
+        env = {
+            **os.environ,
+            "PREFECT_HOME": str(directory / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_UI_ENABLED": "true",
+            # The UI asks /ui-settings where its API is: its own port, not the default 4200.
+            "PREFECT_SERVER_API_HOST": "127.0.0.1",
+            "PREFECT_SERVER_API_PORT": str(port),
+            "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
+        }
+        env.pop("PREFECT_API_URL", None)
+        with _writable():
+            log = log_path.open("ab")
+        with log:
+            offset = log.tell()
+            process = subprocess.Popen(
+                [str(Path(sys.executable).with_name("prefect")), "server", "start",
+                 "--host", "127.0.0.1", "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # outlives this command, and its Ctrl-C
+            )  # fmt: skip
+        server = LocalServer(process.pid, port, time.time(), _identity(process.pid), offset)
+        _save_state(server)
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not _healthy(server):
+            if process.poll() is not None:
+                break  # e.g. the port was taken meanwhile: try the next one
+            if time.monotonic() > deadline:
+                _signal_group(process.pid, signal.SIGKILL)
+                break
+            time.sleep(0.3)
+        else:
+            server = replace(server, answered=True)
+            _save_state(server)
+            return server
+        _forget_process()
+        if _port_free(port):  # it did not fail for its port: do not try others
+            break
+    raise ConfigError(
+        f"the local Prefect server did not start (see {log_path}): set PREFECT_API_URL to a "
+        "running server, or ELT_LOCAL_SERVER=0 for a temporary one"
+    )
+
+
+def _candidate_ports(attempts: int = 3) -> list[int]:
+    """The port it had last time, else 4200, else the next free ones after 4200."""
+    first = int(_read_state().get("port") or PREFERRED_PORT)
+    ports: list[int] = []
+    for port in dict.fromkeys((first, *range(PREFERRED_PORT, PREFERRED_PORT + 200))):
+        if len(ports) == attempts:
+            break
+        if _port_free(port):
+            ports.append(port)
+    return ports
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _healthy(server: LocalServer) -> bool:
@@ -153,20 +281,38 @@ def _healthy(server: LocalServer) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first); None without it."""
     try:
-        os.kill(pid, 0)
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _identity(pid: int) -> str:
+    """The process's start time since boot (Linux); "" where /proc cannot tell."""
+    fields = _proc_stat(pid)
+    return fields[19] if fields else ""  # field 22 of stat
+
+
+def _is_alive(server: LocalServer) -> bool:
+    """The recorded process still runs and is the same process (not a reused pid)."""
+    try:
+        os.kill(server.pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        return False  # another user's process: not the one this checkout started
+    fields = _proc_stat(server.pid)
+    if fields is None:  # no /proc here: the pid is all there is to go by
         return True
-    return True
+    return fields[0] != "Z" and (not server.identity or fields[19] == server.identity)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)  # started with a session of its own: its group is its pid
 
 
 def _state_path() -> Path:
@@ -177,11 +323,61 @@ def _log_path() -> Path:
     return home() / "prefect-server.log"
 
 
-@contextmanager
+def _read_state() -> dict:
+    try:
+        state = json.loads(_state_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _recorded() -> LocalServer | None:
+    state = _read_state()
+    try:
+        return LocalServer(
+            int(state["pid"]),
+            int(state["port"]),
+            float(state.get("started", 0)),
+            str(state.get("identity", "")),
+            int(state.get("log_offset", 0)),
+            bool(state.get("answered", False)),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _save_state(server: LocalServer) -> None:
+    with _writable():
+        _state_path().write_text(json.dumps(asdict(server)))
+
+
+def _forget_process() -> None:
+    """Keep only the port, so the next server listens where this one did."""
+    state = _read_state()
+    if "pid" in state:
+        with _writable():
+            _state_path().write_text(json.dumps({"port": state.get("port")}))
+
+
+@contextlib.contextmanager
+def _writable() -> Iterator[None]:
+    """A read-only or full ELT_HOME is one line naming it, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the local Prefect server's files in {home()} ({exc.strerror}): set "
+            "ELT_HOME to a writable folder, or PREFECT_API_URL to a running server"
+        ) from None
+
+
+@contextlib.contextmanager
 def _locked() -> Iterator[None]:
     """One command at a time decides whether to start the server (two at once start one)."""
-    home().mkdir(parents=True, exist_ok=True)
-    with (home() / "prefect-server.lock").open("w") as lock:
+    with _writable():
+        home().mkdir(parents=True, exist_ok=True)
+        lock = (home() / "prefect-server.lock").open("w")
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

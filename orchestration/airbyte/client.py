@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from orchestration import interrupts
 from orchestration.airbyte.auth import BearerToken, ClientCredentials, TokenRequestFailed
 from orchestration.airbyte.errors import AirbyteApiError, AirbyteTransientError
 from orchestration.airbyte.models import Job
@@ -50,13 +51,13 @@ class AirbyteClient:
         auth: httpx.Auth | None = None,
         *,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self._auth = auth
-        self._sleep = sleep
+        self._sleep = sleep or interrupts.wait  # Ctrl-C and SIGTERM end a backoff at once
         self._http = httpx.Client(
             base_url=self.server_url + "/",
             auth=auth,

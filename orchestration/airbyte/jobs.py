@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from prefect.events import emit_event
 
+from orchestration import interrupts
 from orchestration.airbyte.client import AirbyteClient
 from orchestration.airbyte.errors import (
     AirbyteApiError,
@@ -33,6 +34,9 @@ class SyncInterrupted(Exception):
 
 
 CANCEL_TIMEOUT_SECONDS = 60.0  # how long a cancel (DELETE, then read back) may keep trying
+# When the process is told to stop (Ctrl-C, SIGTERM), it must end within seconds: the cancel
+# then gets this long, and says so if it could not be confirmed.
+INTERRUPT_CANCEL_TIMEOUT_SECONDS = 5.0
 CANCEL_FAILED_EVENT = "elt.airbyte.cancel_failed"
 
 
@@ -142,14 +146,16 @@ def wait_for_job(
             f"{timeout:g}s (AIRBYTE_TIMEOUT_SECONDS); {outcome}",
             job_id=job_id,
         ) from None
-    except SyncInterrupted:
-        cancel_job(client, job_id, connection_id, cancel_timeout=cancel_timeout)
+    except (SyncInterrupted, interrupts.Stopped):
+        quick = min(cancel_timeout, INTERRUPT_CANCEL_TIMEOUT_SECONDS)
+        cancel_job(client, job_id, connection_id, cancel_timeout=quick)
         raise
     except BaseException as exc:
         # Ctrl-C, SystemExit, Prefect's termination and cancellation signals: we are told to
         # stop, so the job goes too. An ordinary exception (an API error) leaves it alone.
         if not isinstance(exc, Exception):
-            cancel_job(client, job_id, connection_id, cancel_timeout=cancel_timeout)
+            quick = min(cancel_timeout, INTERRUPT_CANCEL_TIMEOUT_SECONDS)
+            cancel_job(client, job_id, connection_id, cancel_timeout=quick)
         raise
 
 
@@ -167,6 +173,13 @@ def cancel_job(
     """Cancel a job and say only what was verified: "cancelled it" once Airbyte reports it
     cancelled, the job's own final status if it ended first, otherwise that it may still run
     (and an `elt.airbyte.cancel_failed` event, so an automation can alert someone)."""
+    with interrupts.shielded():  # a cancel is the clean-up of a stop: never stopped itself
+        return _cancel_job(client, job_id, connection_id, cancel_timeout)
+
+
+def _cancel_job(
+    client: AirbyteClient, job_id: str, connection_id: str, cancel_timeout: float
+) -> str:
     log = get_logger()
     deadline = time.monotonic() + cancel_timeout
     try:

@@ -72,8 +72,7 @@ def validated_blocks() -> Registration:
     ids = env.get("AIRBYTE_CONNECTION_ID") or env.get("AIRBYTE_CONNECTION_IDS")
     if env.get("AIRBYTE_SERVER_URL", "").strip() and not (ids or "").strip(", "):
         problems.add("AIRBYTE_CONNECTION_ID", "missing: needed with AIRBYTE_SERVER_URL")
-    snowflake_set = any(env.get(v) for v in SnowflakeConnection.env.variables())
-    if snowflake_set:
+    if SnowflakeConnection.env.set_in(env):
         for missing in snowflake_missing(env):
             problems.add("Snowflake", missing)
     if env.get("AWS_SESSION_TOKEN"):

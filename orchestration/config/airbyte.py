@@ -3,7 +3,6 @@ the syncs write. One block, read from the environment (AIRBYTE_<FIELD>) or saved
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -111,7 +110,7 @@ class AirbyteConnection(Block):
         self,
         *,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> AirbyteClient:
         """An API client for this server, authenticated as configured."""

@@ -93,6 +93,23 @@ class EnvMap:
                 out += [name] if isinstance(name, str) else list(name)
         return out
 
+    def set_in(self, env: Mapping[str, str]) -> list[str]:
+        """The variables `env` sets to something other than empty or their field's default:
+        what makes a domain "configured" (`.env.example` spells defaults out, such as
+        SNOWFLAKE_PORT=443, and a copied example configures nothing)."""
+        out: list[str] = []
+        for field_name, name in self.names.items():
+            if isinstance(name, EnvMap):
+                out += name.set_in(env)
+                continue
+            info = self.model.model_fields.get(field_name)
+            default = self.defaults.get(field_name, info.default if info is not None else None)
+            for variable in (name,) if isinstance(name, str) else name:
+                value = env.get(variable, "").strip()
+                if value and value != str(default):
+                    out.append(variable)
+        return out
+
     def read(self, env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         """`(values, origins)`: the fields the environment sets (nested as dicts) and, per
         dotted field path, the variable it came from. An empty variable sets a field whose

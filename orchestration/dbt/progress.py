@@ -82,7 +82,7 @@ class NodeProgress:
                 finished.message,
             )
             if self.on_failure:
-                self.on_failure(finished)
+                self._hook(self.on_failure, finished)
         if report:
             self.report()
 
@@ -92,4 +92,12 @@ class NodeProgress:
             "dbt %s: %d/%d nodes done, %d failed", self.command, self.done, total, self.failed
         )
         if self.on_progress and total:
-            self.on_progress(100.0 * self.done / total)
+            self._hook(self.on_progress, 100.0 * self.done / total)
+
+    def _hook(self, hook: Callable[[Any], object], value: Any) -> None:
+        """Reporting never fails the build: dbt would count an exception raised in its
+        callback as the node's own failure ("Exception on worker thread")."""
+        try:
+            hook(value)
+        except Exception as exc:
+            self._log.warning("dbt %s: could not report progress: %s", self.command, exc)

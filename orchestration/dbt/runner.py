@@ -16,6 +16,7 @@ from typing import Any
 from dbt.cli.main import dbtRunner
 
 from orchestration.dbt.results import DbtRunResult, NodeResult
+from orchestration.interrupts import sigterm_as_keyboard_interrupt
 
 
 def run_dbt(
@@ -39,7 +40,7 @@ def run_dbt(
         if event.info.name == "NoNodesForSelectionCriteria":
             unmatched.append(str(event.data.spec_raw))
 
-    with exported_env(env):
+    with exported_env(env), sigterm_as_keyboard_interrupt():
         try:
             if runner is None:
                 all_callbacks = [note_unmatched, *callbacks]
@@ -48,6 +49,8 @@ def run_dbt(
                 res = runner.invoke(args)
         finally:
             release_duckdb()
+    if isinstance(res.exception, KeyboardInterrupt):  # dbt cancelled its queries, wrote results
+        raise res.exception
     elapsed = time.monotonic() - started
     nodes = node_results(res.result)
     error = None

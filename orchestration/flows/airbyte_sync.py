@@ -12,12 +12,13 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, wait
-from prefect.states import Failed, State
+from prefect.states import Cancelled, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from orchestration import interrupts
 from orchestration.airbyte.client import AirbyteClient
 from orchestration.airbyte.embedded import FakerSync, run_embedded_sync
-from orchestration.airbyte.jobs import check_connection_ids, sync_one
+from orchestration.airbyte.jobs import SyncInterrupted, check_connection_ids, sync_one
 from orchestration.airbyte.results import SyncResult
 from orchestration.artifacts import publish_table
 from orchestration.config import Config, load_config
@@ -26,6 +27,7 @@ from orchestration.limits import AIRBYTE_LIMIT, fleet_slot
 
 
 @task(name="embedded-airbyte-sync", cache_policy=NO_CACHE)
+@interrupts.cancel_on_interrupt
 def embedded_sync_task(sync: FakerSync) -> SyncResult:
     return run_embedded_sync(sync)
 
@@ -47,10 +49,13 @@ def sync_connection_task(
 
     The job holds a slot of the `airbyte-api` global limit from its start to its end, so the
     bound on jobs at once holds across every worker, not only this process."""
-    with fleet_slot(AIRBYTE_LIMIT, f"sync {connection_id}"):
-        result = sync_one(
-            client, connection_id, poll_interval=poll_interval, timeout=timeout, stop=stop
-        )
+    try:
+        with fleet_slot(AIRBYTE_LIMIT, f"sync {connection_id}"):
+            result = sync_one(
+                client, connection_id, poll_interval=poll_interval, timeout=timeout, stop=stop
+            )
+    except (SyncInterrupted, interrupts.Stopped):  # its job, if it had started, was cancelled
+        return Cancelled(message=f"sync of {connection_id} cancelled: {interrupts.signal_name()}")
     return result if result.succeeded else Failed(message=result.failure_line(), data=result)
 
 
@@ -82,7 +87,8 @@ def api_sync(config: Config, connection_ids: list[str]) -> list[SyncResult]:
         try:
             while wait(futures, timeout=0.5).not_done:  # short waits: signals get through
                 pass
-        except BaseException:
+        except BaseException as exc:
+            interrupts.is_interruption(exc)  # Ctrl-C/SIGTERM: every wait of the syncs ends
             stop.set()
             wait(futures)  # each running sync cancels its job before returning
             raise
@@ -118,6 +124,7 @@ class AirbyteSyncFailed(StepFailed):
 
 
 @flow(name="airbyte-sync", log_prints=True)
+@interrupts.cancel_on_interrupt
 def airbyte_sync(
     connection_ids: list[str] | None = None,
     max_concurrent: int | None = None,
@@ -135,7 +142,7 @@ def airbyte_sync(
     }
     config = load_config(block_name, overrides, PARAMETER_ORIGINS)
     if config.airbyte.embedded:
-        results = [embedded_sync_task(config.faker_sync())]
+        results = [interrupts.unless_cancelled(embedded_sync_task(config.faker_sync()))]
     else:
         results = api_sync(config, connection_ids or config.airbyte.connection_ids)
     rows = [{**r.as_row(), **{f"rows_{k}": v for k, v in r.streams.items()}} for r in results]
@@ -146,4 +153,7 @@ def airbyte_sync(
 
 
 if __name__ == "__main__":
+    from orchestration.local_server import use_local_server
+
+    use_local_server()  # the shared local server, as `elt` commands use
     airbyte_sync()

@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 
+from orchestration import interrupts
 from orchestration.artifacts import publish_table
 from orchestration.config import Config, DbtConfig, DbtTarget, load_config
 from orchestration.dbt.builds import record_builds
@@ -48,6 +49,7 @@ def emit_node_failed(node: FinishedNode, target: str) -> None:
 
 
 @task(name="dbt", cache_policy=NO_CACHE, task_run_name="dbt {command}")
+@interrupts.cancel_on_interrupt
 def dbt_command(
     command: str,
     config: Config,
@@ -84,6 +86,7 @@ def dbt_command(
 
 
 @task(name="dbt-deps", cache_policy=NO_CACHE)
+@interrupts.cancel_on_interrupt
 def dbt_deps(config: Config, target: DbtTarget) -> None:
     result = run_dbt(config.dbt.args("deps"), config.dbt_env(target))
     if not result.success:
@@ -93,7 +96,7 @@ def dbt_deps(config: Config, target: DbtTarget) -> None:
 
 def install_packages(config: Config, target: DbtTarget) -> None:
     if deps_needed(config.dbt.project_path):
-        dbt_deps(config, target)
+        interrupts.unless_cancelled(dbt_deps(config, target))
     else:
         get_logger().info("dbt packages up to date: skipping dbt deps")
 
@@ -158,6 +161,7 @@ def build_with_node_tasks(
 
 
 @flow(name="dbt-transform", log_prints=True)
+@interrupts.cancel_on_interrupt
 def dbt_transform(
     select: list[str] | None = None,
     exclude: list[str] | None = None,
@@ -197,10 +201,13 @@ def dbt_transform(
     if node_tasks:
         args = config.dbt.args(command, **options)
         return build_with_node_tasks(config.dbt, config.dbt_env(dbt_target), args, dbt_target.name)
-    result = dbt_command(command, config, dbt_target, options)
+    result = interrupts.unless_cancelled(dbt_command(command, config, dbt_target, options))
     check_selection(result, config.dbt, allow_empty)
     return result
 
 
 if __name__ == "__main__":
+    from orchestration.local_server import use_local_server
+
+    use_local_server()  # the shared local server, as `elt` commands use
     dbt_transform()

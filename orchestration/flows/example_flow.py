@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from prefect import flow
 
+from orchestration import interrupts
 from orchestration.dbt.results import DbtRunResult
 from orchestration.flows.dbt_transform import dbt_command, install_packages, transform_config
 
 
 @flow(name="example-flow", log_prints=True)
+@interrupts.cancel_on_interrupt
 def example_flow(target: str | None = None) -> list[DbtRunResult]:
     config = transform_config(target)
     dbt_target = config.require_warehouse()
     install_packages(config, dbt_target)
-    return [dbt_command("run", config, dbt_target), dbt_command("test", config, dbt_target)]
+    return [
+        interrupts.unless_cancelled(dbt_command(command, config, dbt_target))
+        for command in ("run", "test")
+    ]
 
 
 if __name__ == "__main__":
+    from orchestration.local_server import use_local_server
+
+    use_local_server()  # the shared local server, as `elt` commands use
     example_flow()

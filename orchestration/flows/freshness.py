@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from prefect import flow
 from prefect.events import emit_event
 
+from orchestration import interrupts
 from orchestration.artifacts import publish_table
 from orchestration.config import Config, DbtTarget, load_config
 from orchestration.dbt.builds import load_builds
@@ -73,6 +74,7 @@ def check_marts(config: Config, target: DbtTarget, now: datetime) -> list[SlaRes
 
 
 @flow(name="freshness-check", log_prints=True)
+@interrupts.cancel_on_interrupt
 def freshness_check(
     threshold_hours: float | None = None,
     block_name: str | None = None,
@@ -107,4 +109,7 @@ def freshness_check(
 
 
 if __name__ == "__main__":
+    from orchestration.local_server import use_local_server
+
+    use_local_server()  # the shared local server, as `elt` commands use
     freshness_check()

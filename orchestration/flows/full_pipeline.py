@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from orchestration import interrupts
 from orchestration.airbyte.results import SyncResult
 from orchestration.artifacts import publish_markdown
 from orchestration.config import config_scope, load_config
@@ -44,6 +45,7 @@ class PipelineSummary:
 
 
 @task(name="check-typed-raw-tables", cache_policy=NO_CACHE)
+@interrupts.cancel_on_interrupt
 def check_typed_raw_tables(block_name: str | None = None) -> None:
     """Stop before dbt when the destination wrote raw JSON only: staging would otherwise fail
     deep inside dbt on columns that do not exist."""
@@ -55,6 +57,7 @@ def check_typed_raw_tables(block_name: str | None = None) -> None:
 
 
 @flow(name="full-pipeline", log_prints=True)
+@interrupts.cancel_on_interrupt
 def full_pipeline(
     faker_count: int | None = None,
     faker_seed: int | None = None,
@@ -77,7 +80,7 @@ def full_pipeline(
         summary.syncs = airbyte_sync(
             faker_count=faker_count, faker_seed=faker_seed, block_name=block_name
         )
-        check_typed_raw_tables(block_name)
+        interrupts.unless_cancelled(check_typed_raw_tables(block_name))
         summary.build = dbt_transform(select=select, block_name=block_name)
         summary.freshness = freshness_check(
             threshold_hours=freshness_threshold_hours, block_name=block_name
@@ -91,5 +94,8 @@ def full_pipeline(
 
 
 if __name__ == "__main__":
+    from orchestration.local_server import use_local_server
+
+    use_local_server()  # the shared local server, as `elt` commands use
     for line in full_pipeline().lines():
         print(line)

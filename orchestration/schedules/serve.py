@@ -37,10 +37,22 @@ def schedule_of(spec: dict[str, Any]) -> Schedule:
     raise ConfigError(f"prefect.yaml: unsupported schedule {spec}: use cron or interval")
 
 
-def served_deployments(path: Path = PREFECT_YAML) -> list[RunnerDeployment]:
-    config = yaml.safe_load(path.read_text())
+def served_deployments(
+    path: Path = PREFECT_YAML, only: list[str] | None = None
+) -> list[RunnerDeployment]:
+    """The deployments of `path` (those named in `only`, when given) as served deployments."""
+    specs = yaml.safe_load(path.read_text())["deployments"]
+    names = [spec["name"] for spec in specs]
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"--only {', '.join(unknown)}: no such deployment in {path.name}; "
+            f"choose from {', '.join(names)}"
+        )
     deployments = []
-    for spec in config["deployments"]:
+    for spec in specs:
+        if only and spec["name"] not in only:
+            continue
         limit = spec.get("concurrency_limit")
         deployments.append(
             load_flow(spec["entrypoint"]).to_deployment(
@@ -55,7 +67,7 @@ def served_deployments(path: Path = PREFECT_YAML) -> list[RunnerDeployment]:
     return deployments
 
 
-def serve() -> None:
+def serve(only: list[str] | None = None) -> None:
     from prefect import serve as prefect_serve
 
-    prefect_serve(*served_deployments())
+    prefect_serve(*served_deployments(only=only))

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import botocore.exceptions
 
+from orchestration import interrupts
 from orchestration.errors import UserError
 from orchestration.logs import get_logger
 from orchestration.sensors.cursor import DEFAULT_LOOKBACK, Cursor, S3Object, batch_key
@@ -255,11 +256,14 @@ class S3Sensor:
 
     def heartbeat(self) -> None:
         self.log.info(
-            "heartbeat: %d polls, %d objects delivered (%d all time), %d errors, cursor at %s",
+            "heartbeat: %d polls, %d objects delivered (%d all time), %d errors, %d list "
+            "requests, %d queue receives, cursor at %s",
             self.stats.polls,
             self.stats.objects,
             self.cursor.objects_seen,
             self.stats.errors,
+            self.stats.list_requests,
+            self.stats.receives,
             self.cursor.watermark.isoformat() if self.cursor.watermark else "the beginning",
         )
 
@@ -279,6 +283,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
     def handler(signum: int, frame: object) -> None:
         get_logger().info("Signal %s received: stopping after the current batch", signum)
+        interrupts.request(signum)
         stop.set()
 
     for sig in previous:

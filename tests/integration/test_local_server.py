@@ -1,63 +1,222 @@
 """Without PREFECT_API_URL, the first `elt` command starts a local Prefect server, says where
-and how to stop it, and the next commands reuse it; `elt server stop` stops it."""
+and how to stop it, and the next commands reuse it, whatever their working folder; its UI knows
+its own API; a hung server is reported, never doubled; `elt server stop` signals only the
+process it started."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
+import subprocess
 import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 
 from bench.generate_dbt_project import generate
-from tests.conftest import run_elt
+from tests.conftest import CONNECTOR_CACHE, REPO, cli_env, run_elt
+from tests.servers import ServerLog
 
 NEEDS_PREFECT_API = False  # the command under test starts its own
+# One test process runs them all: they compete for the ports from 4200 up.
+pytestmark = pytest.mark.xdist_group("local-server")
 
 
-def test_commands_share_one_local_server_until_it_is_stopped(tmp_path, monkeypatch):
-    project = generate(tmp_path / "project", models=3)
-    home = tmp_path / "elt-home"
-    env = {
-        "ELT_LOCAL_SERVER": "1",
-        "ELT_HOME": str(home),
-        "BENCH_DUCKDB_PATH": str(tmp_path / "bench.duckdb"),
-    }
-    transform = ("transform", "--project-dir", str(project), "--profiles-dir", str(project))
+@pytest.fixture
+def local_home(monkeypatch) -> Iterator[Path]:
+    """An ELT_HOME of its own; the server it holds is stopped at the end, whatever happened,
+    and a traceback or ERROR line in its log fails the test."""
     monkeypatch.delenv("PREFECT_API_URL", raising=False)  # as on a fresh machine
+    home = REPO / ".elt" / f"test-{uuid.uuid4().hex[:8]}"
     try:
-        first = run_elt(*transform, cwd=tmp_path, **env)
-        assert first.returncode == 0, first.stderr
-        assert "started a local Prefect server at http://127.0.0.1:" in first.stderr
-        assert "stop it with `elt server stop`" in first.stderr
-        state = json.loads((home / "prefect-server.json").read_text())
-        api = f"http://127.0.0.1:{state['port']}/api"
-
-        second = run_elt(*transform, cwd=tmp_path, **env)
-        assert second.returncode == 0, second.stderr
-        assert "started a local Prefect server" not in second.stderr  # reused
-        runs = httpx.post(f"{api}/flow_runs/filter", json={}).json()
-        assert [r["state"]["type"] for r in runs] == ["COMPLETED", "COMPLETED"]
-
-        status = run_elt("server", "status", cwd=tmp_path, **env)
-        assert status.stdout.strip() == (
-            f"local Prefect server at http://127.0.0.1:{state['port']} (pid {state['pid']})"
-        )
-        stopped = run_elt("server", "stop", cwd=tmp_path, **env)
-        assert stopped.stdout.strip() == (
-            f"stopped the local Prefect server at http://127.0.0.1:{state['port']}"
-        )
-        assert run_elt("server", "status", cwd=tmp_path, **env).returncode == 1
-        deadline = time.monotonic() + 30
-        while process_exists(state["pid"]):
-            assert time.monotonic() < deadline, "the server is still running"
-            time.sleep(0.2)
+        yield home
     finally:
-        if (home / "prefect-server.json").exists():  # never leave a server behind
-            pid = json.loads((home / "prefect-server.json").read_text())["pid"]
-            if process_exists(pid):
-                os.kill(pid, signal.SIGTERM)
+        state = home / "prefect-server.json"
+        pid = json.loads(state.read_text()).get("pid") if state.exists() else None
+        if pid and process_exists(pid):
+            os.killpg(pid, signal.SIGCONT)
+            os.killpg(pid, signal.SIGKILL)
+        problems = ServerLog(home / "prefect-server.log").problems()
+        shutil.rmtree(home, ignore_errors=True)
+    assert not problems, f"the local Prefect server logged failures: {problems}"
+
+
+def elt(*args: str, home: Path, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess:
+    return run_elt(*args, cwd=cwd, ELT_LOCAL_SERVER="1", ELT_HOME=str(home), **env)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium from the system packages (installed here when missing, as root),
+    driven by Playwright."""
+    chromium = shutil.which("chromium")
+    if chromium is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        for command in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "chromium"],
+        ):
+            subprocess.run(command, check=True, capture_output=True, timeout=900)
+        chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is needed: apt-get install chromium")
+        pytest.skip("chromium is not installed: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def test_elt_run_then_its_run_and_artifacts_in_the_ui_and_commands_share_the_server(
+    tmp_path, local_home, browser
+):
+    project = generate(tmp_path / "project", models=3)
+    transform = ("transform", "--project-dir", str(project), "--profiles-dir", str(project))
+    settings = {
+        "BENCH_DUCKDB_PATH": str(tmp_path / "bench.duckdb"),
+        "DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+        "FAKER_COUNT": "100",
+        "DBT_PROJECT_DIR": str(REPO / "dbt_project"),
+    }
+    local_home.mkdir(parents=True)  # the embedded connector the session installed, reused
+    (local_home / "airbyte").symlink_to(CONNECTOR_CACHE / "airbyte")
+
+    first = elt("run", home=local_home, cwd=tmp_path, **settings)
+    assert first.returncode == 0, first.stderr
+    assert "started a local Prefect server at http://127.0.0.1:" in first.stderr
+    assert "stop it with `elt server stop`" in first.stderr
+    state = json.loads((local_home / "prefect-server.json").read_text())
+    ui = f"http://127.0.0.1:{state['port']}"
+    runs = httpx.post(f"{ui}/api/flow_runs/filter", json={}).json()
+    (pipeline,) = [r for r in runs if r["parent_task_run_id"] is None]
+    view_at = f"View at {ui}/runs/flow-run/{pipeline['id']}"
+    assert view_at in first.stdout + first.stderr  # the link the run printed...
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{ui}/runs/flow-run/{pipeline['id']}")  # ...opens its run page
+    page.get_by_text(pipeline["name"]).first.wait_for(timeout=60_000)
+    page.get_by_text("Artifacts", exact=True).first.click(timeout=60_000)
+    page.get_by_text("full-pipeline-summary").first.wait_for(timeout=60_000)
+    page.goto(f"{ui}/runs")  # and the run is listed
+    page.get_by_text(pipeline["name"]).first.wait_for(timeout=60_000)
+    assert "Can't connect to Server API" not in page.content()
+    page.close()
+
+    second = elt(*transform, home=local_home, cwd=tmp_path, **settings)
+    assert second.returncode == 0, second.stderr
+    assert "started a local Prefect server" not in second.stderr  # reused
+    runs = httpx.post(f"{ui}/api/flow_runs/filter", json={}).json()
+    top = [r["state"]["type"] for r in runs if r["parent_task_run_id"] is None]
+    assert top == ["COMPLETED", "COMPLETED"]  # the pipeline's and the transform's, one server
+
+    status = elt("server", "status", home=local_home, cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.strip() == f"local Prefect server at {ui} (pid {state['pid']})"
+    stopped = elt("server", "stop", home=local_home, cwd=tmp_path)
+    assert stopped.stdout.strip() == (
+        f"stopped the local Prefect server at {ui} (pid {state['pid']})"
+    )
+    assert elt("server", "status", home=local_home, cwd=tmp_path).returncode == 1
+    assert not process_exists(state["pid"])
+
+
+def test_one_server_whatever_the_folder_on_a_kept_port_with_a_ui_that_knows_its_api(local_home):
+    relative_home = local_home.relative_to(REPO)  # ELT_HOME as .env writes it: relative
+    held = socket.socket()  # the port the server would prefer is taken: it takes the next
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    held.bind(("127.0.0.1", first_free_port(4200)))
+    held.listen()
+    expected = first_free_port(4200)  # the next free one
+    try:
+        started = elt("ui", home=relative_home, cwd=REPO)
+        assert started.returncode == 0, started.stderr
+        url = started.stdout.strip()
+        port = int(url.rsplit(":", 1)[1])
+        assert port == expected > held.getsockname()[1]
+    finally:
+        held.close()
+    from_dbt_folder = elt("ui", home=relative_home, cwd=REPO / "dbt_project")
+    assert from_dbt_folder.returncode == 0, from_dbt_folder.stderr
+    assert from_dbt_folder.stdout.strip() == url
+    assert "started" not in from_dbt_folder.stderr  # the same server, not a second one
+    settings = httpx.get(f"{url}/ui-settings").json()
+    assert settings["api_url"] == f"{url}/api"  # the UI calls its own server's API
+
+    assert elt("server", "stop", home=relative_home).returncode == 0
+    restarted = elt("ui", home=relative_home, cwd=REPO / "dbt_project")
+    assert restarted.stdout.strip() == url  # the same address after a restart
+
+
+def test_a_hung_server_is_reported_and_stopped_never_doubled(local_home):
+    started = elt("ui", home=local_home)
+    assert started.returncode == 0, started.stderr
+    state = json.loads((local_home / "prefect-server.json").read_text())
+    pid = state["pid"]
+    os.killpg(pid, signal.SIGSTOP)
+    try:  # nothing answers at its address now (else the check below would prove nothing)
+        answered = httpx.get(f"http://127.0.0.1:{state['port']}/api/health", timeout=3)
+        listeners = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
+        pytest.fail(f"port {state['port']} still answers ({answered}): {listeners}")
+    except httpx.HTTPError:
+        pass
+
+    hung = elt("ui", home=local_home)
+    assert hung.returncode == 1
+    assert hung.stderr.startswith(f"error: the local Prefect server (pid {pid}, ")
+    assert "does not answer" in hung.stderr and "`elt server stop`" in hung.stderr
+    assert json.loads((local_home / "prefect-server.json").read_text())["pid"] == pid
+
+    stopped = elt("server", "stop", home=local_home)
+    assert stopped.returncode == 0, stopped.stderr
+    assert f"(pid {pid})" in stopped.stdout
+    assert not process_exists(pid)
+
+
+def test_stop_never_signals_a_process_that_reused_the_recorded_pid(local_home):
+    stranger = subprocess.Popen(["sleep", "600"])
+    try:
+        local_home.mkdir(parents=True)
+        state = {"pid": stranger.pid, "port": 4299, "started": time.time(), "identity": "1"}
+        (local_home / "prefect-server.json").write_text(json.dumps(state))
+
+        stopped = elt("server", "stop", home=local_home)
+        assert stopped.stdout.strip() == "no local Prefect server was running"
+        assert stranger.poll() is None  # still running: it was never signalled
+        assert elt("server", "status", home=local_home).returncode == 1
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_an_elt_home_that_cannot_be_written_is_one_line_naming_it(tmp_path, local_home):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    proc = elt("ui", home=not_a_folder / "elt")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"error: cannot write the local Prefect server's files in {not_a_folder / 'elt'} (Not "
+        "a directory): set ELT_HOME to a writable folder, or PREFECT_API_URL to a running server"
+    )
+
+
+def first_free_port(start: int) -> int:
+    for port in range(start, start + 200):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port")
 
 
 def process_exists(pid: int) -> bool:
@@ -65,4 +224,43 @@ def process_exists(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    return (
+        Path(f"/proc/{pid}/stat").exists() and " Z " not in Path(f"/proc/{pid}/stat").read_text()
+    )  # a zombie has ended
+
+
+def test_deploy_local_with_the_example_env_as_copied(tmp_path, local_home):
+    """`cp .env.example .env && make deploy-local` on the embedded defaults: the shared local
+    server, blocks, deployments, a worker; its scheduler creates the runs; `stop` ends all."""
+    shutil.copy(REPO / ".env.example", tmp_path / ".env")
+    (tmp_path / "dbt_project").symlink_to(REPO / "dbt_project")  # the example's relative path
+    env = cli_env(ELT_HOME=str(local_home))  # the example's own ELT_HOME is the repository's
+    del env["ELT_LOCAL_SERVER"]  # as the example sets it (the tests' environment turns it off)
+    script = ["bash", str(REPO / "scripts" / "deploy-local.sh")]
+    deployed = subprocess.run(
+        script, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    try:
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        state = json.loads((local_home / "prefect-server.json").read_text())
+        api = f"http://127.0.0.1:{state['port']}/api"
+        assert f"Prefect UI:  http://127.0.0.1:{state['port']}" in deployed.stdout
+        assert "created   elt-dbt-config/local" in deployed.stdout  # blocks from the .env
+        assert "snowflake" not in deployed.stdout  # the example's defaults configure none
+        deployments = httpx.post(f"{api}/deployments/filter", json={}).json()
+        assert {d["name"] for d in deployments} >= {"daily-full-pipeline", "s3-sensor"}
+        worker = int((local_home / "deploy-local" / "worker.pid").read_text())
+        assert process_exists(worker)
+        deadline = time.monotonic() + 120
+        body = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}
+        while not httpx.post(f"{api}/flow_runs/filter", json=body).json():
+            assert time.monotonic() < deadline, "the scheduler created no run"
+            time.sleep(1)
+    finally:
+        stopped = subprocess.run(
+            [*script, "stop"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+    assert stopped.returncode == 0, stopped.stderr
+    assert "stopped the worker" in stopped.stdout
+    assert "stopped the local Prefect server" in stopped.stdout
+    assert not process_exists(worker)

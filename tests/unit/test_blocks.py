@@ -62,3 +62,23 @@ def test_lists_are_comma_separated_in_variables():
     block = AirbyteConnection.model_validate({"connection_ids": " a, b ,,c", "streams": "x"})
     assert (block.connection_ids, block.streams) == (["a", "b", "c"], ["x"])
     assert S3SensorConfig().sensor_lease_seconds == 60
+
+
+def test_the_example_env_as_copied_registers_without_snowflake(tmp_path, monkeypatch):
+    """`.env.example` spells out defaults (SNOWFLAKE_PORT=443, SNOWFLAKE_PROTOCOL=https): a
+    default is not a setting, so nothing counts as "Snowflake configured"."""
+    import shutil
+
+    from tests.conftest import REPO
+
+    apply_env(monkeypatch, tmp_path)
+    for name in ("DBT_PROJECT_DIR", "DUCKDB_PATH", "ELT_HOME", "FAKER_COUNT", "FAKER_SEED"):
+        monkeypatch.delenv(name)
+    shutil.copy(REPO / ".env.example", tmp_path / ".env")
+    (tmp_path / "dbt_project").symlink_to(REPO / "dbt_project")
+    blocks = validated_blocks()
+    assert blocks.snowflake is None and blocks.airbyte.embedded
+
+    (tmp_path / ".env").write_text("SNOWFLAKE_PORT=8443\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="Snowflake: missing SNOWFLAKE_ACCOUNT"):
+        validated_blocks()  # a value that is not the default is a setting: the rest is missing

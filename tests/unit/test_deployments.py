@@ -50,3 +50,18 @@ def test_the_sensor_runs_one_at_a_time_and_never_piles_up():
     sensor = deployments()["s3-sensor"]
     assert sensor["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
     assert sensor["parameters"]["max_runtime"] > 0
+
+
+def test_serve_only_serves_the_named_deployments_and_names_a_typo():
+    import pytest
+
+    from orchestration.errors import ConfigError
+
+    served = served_deployments(only=["freshness-check"])
+    assert [d.name for d in served] == ["freshness-check"]
+    with pytest.raises(ConfigError) as raised:
+        served_deployments(only=["daily-pipeline"])
+    assert str(raised.value).startswith(
+        "--only daily-pipeline: no such deployment in prefect.yaml; choose from "
+        "daily-full-pipeline, s3-sensor"
+    )

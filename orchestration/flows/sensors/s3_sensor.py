@@ -8,6 +8,7 @@ from typing import Literal
 
 from prefect import flow
 
+from orchestration import interrupts
 from orchestration.config import load_config
 from orchestration.errors import ConfigError, StepFailed
 from orchestration.sensors.events import EventQueue
@@ -34,6 +35,7 @@ def sensor_overrides(**parameters: object) -> dict[str, object]:
 
 
 @flow(name="s3-sensor")
+@interrupts.cancel_on_interrupt
 def s3_sensor(
     bucket: str | None = None,
     prefix: str | None = None,
@@ -108,6 +110,8 @@ def s3_sensor(
             stop=stop,
         )
     sensor.heartbeat()
+    if interrupts.STOP.is_set():  # stopped by a signal, after its batch: the run is cancelled
+        raise interrupts.Stopped(f"stopped: {interrupts.signal_name()} received")
     if max_polls is not None and stats.errors:
         raise StepFailed(
             f"{stats.errors} of {stats.polls} S3 sensor polls failed; last error: "
@@ -117,4 +121,7 @@ def s3_sensor(
 
 
 if __name__ == "__main__":
+    from orchestration.local_server import use_local_server
+
+    use_local_server()  # the shared local server, as `elt` commands use
     s3_sensor()

@@ -1,0 +1,189 @@
+"""Ctrl-C and SIGTERM end a run as Cancelled, within seconds, whatever it is doing.
+
+A signal reaches Python in the main thread only: as KeyboardInterrupt (SIGINT), as Prefect's
+TerminationSignal (SIGTERM, while a flow runs: Prefect's own handler), or as `Interrupted`
+(SIGTERM outside a flow, from `install()`). Left alone, the flow engine records the run as
+Crashed, and the process then waits for its worker threads (an Airbyte sync retrying through
+an outage, a wait for a concurrency slot) for as long as they run: minutes, or an hour.
+
+So a signal also sets `STOP`, which every wait of the work threads watches (`wait`), and each
+flow turns the interruption into a Cancelled state (`cancel_on_interrupt`), after its work
+has stopped and cleaned up (an Airbyte job it started is cancelled and the cancel read back).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import signal
+import threading
+import time
+import typing
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec, TypeVar
+
+__all__ = [
+    "STOP",
+    "Interrupted",
+    "Stopped",
+    "cancel_on_interrupt",
+    "install",
+    "is_interruption",
+    "shielded",
+    "signal_name",
+    "sigterm_as_keyboard_interrupt",
+    "wait",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+STOP = threading.Event()  # set once the process is told to stop
+_received: list[int] = []  # the signals, in order
+_thread = threading.local()  # `shielded`: this thread is cleaning up
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM, raised in the main thread as Ctrl-C (dbt cancels its queries)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class Stopped(Exception):
+    """Raised in a work thread by `wait` once the process is told to stop."""
+
+
+def install() -> None:
+    """Handle SIGINT and SIGTERM in this process (the main thread only): the first one asks
+    the work to stop and interrupts the main thread; a second one exits at once."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _handle)
+
+
+def _handle(signum: int, frame: Any) -> None:
+    if STOP.is_set():  # told twice: no more cleaning up
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+    request(signum)
+    raise Interrupted(signum)
+
+
+def request(signum: int) -> None:
+    """Record the signal and tell every waiting thread to stop."""
+    _received.append(signum)
+    STOP.set()
+
+
+def signal_name() -> str:
+    return signal.Signals(_received[0]).name if _received else "an interrupt"
+
+
+def exit_code() -> int:
+    """128 + the signal's number, as a shell reports a process ended by it."""
+    return 128 + (_received[0] if _received else signal.SIGINT)
+
+
+def wait(seconds: float) -> None:
+    """Sleep `seconds`, unless the process is told to stop meanwhile: then raise Stopped
+    (except while this thread cleans up, see `shielded`)."""
+    if getattr(_thread, "shielded", False):
+        time.sleep(max(seconds, 0.0))
+    elif STOP.wait(max(seconds, 0.0)):
+        raise Stopped(f"stopped: {signal_name()} received")
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """Clean-up that must not be stopped by STOP (cancelling an Airbyte job retries through
+    `wait`); it keeps its own, short, deadline."""
+    before = getattr(_thread, "shielded", False)
+    _thread.shielded = True
+    try:
+        yield
+    finally:
+        _thread.shielded = before
+
+
+@contextlib.contextmanager
+def sigterm_as_keyboard_interrupt() -> Iterator[None]:
+    """While dbt runs in the main thread, SIGTERM raises `Interrupted`, a KeyboardInterrupt,
+    which dbt answers as it answers Ctrl-C: it cancels its open queries and writes its run
+    results. (Prefect's own SIGTERM handler raises an exception dbt does not know.)"""
+    try:
+        previous = signal.signal(signal.SIGTERM, _handle)
+    except ValueError:  # not the main thread: signals cannot reach this code anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def is_interruption(exc: BaseException) -> bool:
+    """Ctrl-C, SIGTERM (ours or Prefect's TerminationSignal), a stopped wait, or a subflow
+    that ended Cancelled because of one. Records the signal and sets STOP."""
+    from prefect.exceptions import CancelledRun, TerminationSignal
+
+    if isinstance(exc, TerminationSignal):
+        request(exc.signal)
+    elif isinstance(exc, Interrupted):
+        pass  # recorded by the handler
+    elif isinstance(exc, KeyboardInterrupt):
+        if not STOP.is_set():
+            request(signal.SIGINT)
+    elif not (isinstance(exc, Stopped | CancelledRun) and STOP.is_set()):
+        return False
+    STOP.set()
+    return True
+
+
+def unless_cancelled(value: R) -> R:
+    """The value of a task called directly, or Stopped when the task ended Cancelled (a
+    task's returned state comes back to its caller as its value; it raises nothing)."""
+    from prefect.states import State
+
+    if isinstance(value, State) and value.is_cancelled():
+        raise Stopped(value.message or "cancelled")
+    return value
+
+
+def cancel_on_interrupt(fn: Callable[P, R]) -> Callable[P, R]:
+    """Under `@flow` or `@task`: an interruption of the body ends its run Cancelled (and the
+    caller gets Prefect's CancelledRun, which its own wrapper turns into Cancelled too)
+    instead of Crashed or Failed."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as exc:
+            if not is_interruption(exc):
+                raise
+            from prefect.states import Cancelled
+
+            return Cancelled(message=f"cancelled: {signal_name()} received")  # type: ignore[return-value]
+
+    _resolve_annotations(wrapper, fn)
+    return wrapper
+
+
+def _resolve_annotations(wrapper: Callable[..., Any], fn: Callable[..., Any]) -> None:
+    """Prefect validates a flow's parameters against the annotations, resolving names in the
+    *wrapper's* module: hand it the types themselves, resolved in the flow's module."""
+    try:
+        hints = typing.get_type_hints(fn)
+    except NameError:  # a name only imported for type checking: leave them as they are
+        return
+    signature = inspect.signature(fn)
+    parameters = [
+        p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()
+    ]
+    returns = hints.get("return", signature.return_annotation)
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=parameters, return_annotation=returns
+    )
+    wrapper.__annotations__ = hints
