@@ -28,6 +28,7 @@ from orchestration.config.blocks import api_unreachable
 from orchestration.config.load import load_env_domains, snowflake_missing
 from orchestration.config.sources import Problems, read_environment
 from orchestration.errors import ConfigError
+from orchestration.local_server import use_local_server
 
 MASK = "********"
 
@@ -220,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="default", help="Block name (default: default).")
     args = parser.parse_args(argv)
     try:
-        results = register_blocks(validated_blocks(), args.name)
+        blocks = validated_blocks()
+        use_local_server(lambda line: print(line, file=sys.stderr))  # as `elt blocks register`
+        results = register_blocks(blocks, args.name)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
