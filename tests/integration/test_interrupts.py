@@ -131,9 +131,11 @@ def case_for(state: str, env: dict[str, str], tmp_path: Path) -> Iterator[Case]:
             else:
                 name = "airbyte-api"
                 httpx.delete(f"{api}/v2/concurrency_limits/{name}")  # another test's, if any
-                limit = httpx.post(
-                    f"{api}/v2/concurrency_limits/", json={"name": name, "limit": 1}
-                ).raise_for_status().json()
+                limit = (
+                    httpx.post(f"{api}/v2/concurrency_limits/", json={"name": name, "limit": 1})
+                    .raise_for_status()
+                    .json()
+                )
                 httpx.post(  # another run holds the only slot
                     f"{api}/v2/concurrency_limits/increment-with-lease",
                     json={"names": [name], "slots": 1, "mode": "concurrency"},
