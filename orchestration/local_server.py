@@ -202,12 +202,11 @@ _LOG_PROBLEM = re.compile(r"^\S+ \| (ERROR|CRITICAL) +\||^(ERROR|CRITICAL):")
 
 
 def _start() -> LocalServer:
-    directory = home()
     log_path = _log_path()
     for port in _candidate_ports():
         env = {
             **os.environ,
-            "PREFECT_HOME": str(directory / "prefect"),
+            "PREFECT_HOME": str(_prefect_home()),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_UI_ENABLED": "true",
             # The UI asks /ui-settings where its API is: its own port, not the default 4200.
@@ -275,10 +274,17 @@ def _port_free(port: int) -> bool:
 
 
 def _healthy(server: LocalServer) -> bool:
+    """The server on its port answers and is this checkout's: it reports our PREFECT_HOME
+    (another Prefect server may hold the port, one that started meanwhile or never was ours)."""
     try:
-        return httpx.get(f"{server.api_url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
+        response = httpx.get(f"{server.api_url}/admin/settings", timeout=2)
+        return response.status_code == 200 and response.json().get("home") == str(_prefect_home())
+    except (httpx.HTTPError, ValueError, AttributeError):
         return False
+
+
+def _prefect_home() -> Path:
+    return home() / "prefect"
 
 
 def _proc_stat(pid: int) -> list[str] | None:
