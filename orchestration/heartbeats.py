@@ -7,6 +7,11 @@ to every `elt` command that runs one. Prefect's async engine already leaves the 
 joining (`join_on_exit=False`): it sees the stop event at its next step and emits nothing more.
 This makes the synchronous engine do the same; heartbeats (and crash detection built on them)
 are unchanged while the run lives.
+
+Heartbeats are also on by default (every 30 s, Prefect's minimum, unless
+PREFECT_FLOWS_HEARTBEAT_FREQUENCY says otherwise): without them the server cannot tell a run
+whose process was killed from a long one, and a SIGKILLed run stays Running forever.
+`automations/flow-run-lost.yaml` marks a run Crashed 90 s after its last heartbeat.
 """
 
 from __future__ import annotations
@@ -15,7 +20,13 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-__all__ = ["end_runs_without_waiting_for_heartbeats"]
+__all__ = [
+    "DEFAULT_HEARTBEAT_SECONDS",
+    "end_runs_without_waiting_for_heartbeats",
+    "send_heartbeats_by_default",
+]
+
+DEFAULT_HEARTBEAT_SECONDS = 30  # Prefect's minimum interval
 
 _MARK = "_elt_no_join"
 
@@ -34,3 +45,19 @@ def end_runs_without_waiting_for_heartbeats() -> None:
 
     setattr(send_heartbeats, _MARK, True)
     flow_engine._send_heartbeats = send_heartbeats  # type: ignore[assignment]
+
+
+def send_heartbeats_by_default() -> None:
+    """A flow run sends heartbeats every DEFAULT_HEARTBEAT_SECONDS when no frequency is set."""
+    from prefect.flow_engine import BaseFlowRunEngine
+
+    setting = BaseFlowRunEngine.heartbeat_seconds
+    if not isinstance(setting, property) or getattr(setting.fget, _MARK, False):
+        return  # another Prefect version, or done already
+
+    def heartbeat_seconds(engine: Any) -> int:
+        value = setting.fget(engine)
+        return DEFAULT_HEARTBEAT_SECONDS if value is None else value
+
+    setattr(heartbeat_seconds, _MARK, True)
+    BaseFlowRunEngine.heartbeat_seconds = property(heartbeat_seconds)

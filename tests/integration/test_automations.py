@@ -3,17 +3,26 @@ idempotent, and a stale table reaches a local webhook receiver exactly once, fre
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from tests.conftest import REPO, run_elt
+from tests.conftest import REPO, cli_env, run_elt
+from tests.fakes.airbyte_server import Script
 from tests.integration.test_freshness import age_table
 from tests.servers import WebhookReceiver
 
-NAMES = {"elt-freshness-breached", "elt-pipeline-failed", "elt-dbt-node-failed"}
+NAMES = {
+    "elt-freshness-breached",
+    "elt-pipeline-failed",
+    "elt-dbt-node-failed",
+    "elt-flow-run-lost",
+}
 
 
 @pytest.fixture
@@ -35,14 +44,14 @@ def test_apply_is_idempotent_and_a_breach_reaches_the_webhook_once(
 
     dry = elt("automations", "apply", "--dry-run", env=env, cwd=elt_env)
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert dry.stdout.count("would be created") == 3
+    assert dry.stdout.count("would be created") == len(NAMES)
     assert httpx.post(f"{api}/automations/filter", json={}).json() == []  # nothing changed
 
     first = elt("automations", "apply", env=env, cwd=elt_env)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert sorted(first.stdout.split()) == sorted(["created"] * 3 + list(NAMES))
+    assert sorted(first.stdout.split()) == sorted(["created"] * len(NAMES) + list(NAMES))
     second = elt("automations", "apply", env=env, cwd=elt_env)
-    assert sorted(second.stdout.split()) == sorted(["unchanged"] * 3 + list(NAMES))
+    assert sorted(second.stdout.split()) == sorted(["unchanged"] * len(NAMES) + list(NAMES))
     saved = httpx.post(f"{api}/automations/filter", json={}).json()
     assert sorted(a["name"] for a in saved) == sorted(NAMES)  # one per name
     shown = elt("automations", "show", env=env, cwd=elt_env)
@@ -69,3 +78,69 @@ def test_apply_is_idempotent_and_a_breach_reaches_the_webhook_once(
     assert call["text"].startswith("Freshness SLA breached: source users on target local is 48.")
     time.sleep(3)  # anything else the server would still send arrives by now
     assert len(receiver.calls) == 1  # the fresh run and the passing tables sent nothing
+
+
+def test_a_killed_run_is_marked_crashed_and_alerted_once_a_cancelled_one_never(
+    prefect_server, receiver, elt_env, fake
+):
+    """SIGKILL leaves no process to report: the run stops sending heartbeats, the shipped
+    `elt-flow-run-lost` automation marks it Crashed, and the pipeline alert fires for it. A
+    run stopped by SIGTERM ends Cancelled and alerts nobody."""
+    env = {**prefect_server, "ALERT_WEBHOOK_URL": receiver.url}
+    api = env["PREFECT_API_URL"]
+    applied = elt("automations", "apply", env=env, cwd=elt_env)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    fake.add_connection("conn-1", Script(duration=600))  # a sync that runs for ten minutes
+    airbyte = {
+        "AIRBYTE_SERVER_URL": fake.url,
+        "AIRBYTE_CONNECTION_ID": "conn-1",
+        "AIRBYTE_POLL_INTERVAL_SECONDS": "1",
+        "DBT_PROJECT_DIR": str(REPO / "dbt_project"),
+    }
+
+    def start_run() -> tuple[subprocess.Popen, dict]:
+        before = {r["id"] for r in httpx.post(f"{api}/flow_runs/filter", json={}).json()}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration.cli", "run"],
+            cwd=elt_env,
+            env=cli_env(**{**env, **airbyte}),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while True:  # the pipeline's run has sent a heartbeat and its sync polls the job
+            runs = httpx.post(f"{api}/flow_runs/filter", json={}).json()
+            new = [r for r in runs if r["id"] not in before and r["parent_task_run_id"] is None]
+            beat = new and read_events_of(api, "prefect.flow-run.heartbeat", new[0]["id"])
+            if beat and len(fake.calls("GET", r".*/jobs/\d+")) > polled:
+                return process, new[0]
+            assert process.poll() is None and time.monotonic() < deadline, "the run never got going"
+            time.sleep(0.5)
+
+    polled = 0
+    killed_process, killed = start_run()
+    killed_process.kill()
+    killed_process.wait()
+    polled = len(fake.calls("GET", r".*/jobs/\d+"))
+    stopped_process, stopped = start_run()
+    stopped_process.send_signal(signal.SIGTERM)
+    assert stopped_process.wait(timeout=60) == 143
+
+    (call,) = receiver.wait_for(1, timeout=240)  # 90 s without a heartbeat, then the alert
+    assert call["flow_run"] == killed["name"] and call["state"] == "Crashed", call
+    state = httpx.get(f"{api}/flow_runs/{killed['id']}").json()["state"]
+    assert state["type"] == "CRASHED" and "No heartbeat for 90 s" in state["message"]
+    assert httpx.get(f"{api}/flow_runs/{stopped['id']}").json()["state"]["type"] == "CANCELLED"
+    time.sleep(3)  # anything else the server would still send arrives by now
+    assert len(receiver.calls) == 1  # the cancelled run alerted nobody
+
+
+def read_events_of(api: str, name: str, flow_run_id: str) -> list[dict]:
+    body = {
+        "filter": {
+            "event": {"name": [name]},
+            "resource": {"id": [f"prefect.flow-run.{flow_run_id}"]},
+        },
+        "limit": 10,
+    }
+    return httpx.post(f"{api}/events/filter", json=body).json()["events"]
