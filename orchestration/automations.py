@@ -153,6 +153,9 @@ def _comparable(dump: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in dump.items() if k not in SERVER_FIELDS}
     trigger = dict(out.get("trigger") or {})
     trigger.pop("id", None)
+    for field in ("expect", "after", "for_each"):  # sets: their dump's order is arbitrary
+        if isinstance(trigger.get(field), list):
+            trigger[field] = sorted(trigger[field])
     out["trigger"] = trigger
     return json.loads(json.dumps(out, sort_keys=True, default=str))
 
