@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -42,7 +43,17 @@ def local_home(monkeypatch) -> Iterator[Path]:
         if pid and process_exists(pid):
             os.killpg(pid, signal.SIGCONT)
             os.killpg(pid, signal.SIGKILL)
-        problems = ServerLog(home / "prefect-server.log").problems()
+        # A port taken between elt's check and the server's bind: that server exits and elt
+        # starts the next one on the next port (by design), leaving these three lines.
+        retried = [
+            re.compile(p)
+            for p in (
+                r"error while attempting to bind on address .* address already in use",
+                r"Reactive triggers not started",
+                r"Application shutdown failed",
+            )
+        ]
+        problems = ServerLog(home / "prefect-server.log", ignored=retried).problems()
         shutil.rmtree(home, ignore_errors=True)
     assert not problems, f"the local Prefect server logged failures: {problems}"
 
