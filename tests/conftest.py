@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -96,17 +97,26 @@ def apply_env(mp: pytest.MonkeyPatch, workdir: Path, **extra: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `prefect server start` (own home and SQLite database) for the whole session,
+def postgres() -> Iterator[Any]:
+    """This test process's PostgreSQL cluster: the test Prefect servers' databases."""
+    from tests.servers import postgres_cluster
+
+    with postgres_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory, postgres: Any) -> Iterator[str]:
+    """A real `prefect server start` (own home, a PostgreSQL database) for the whole session,
     which this process's flows talk to; its log is checked after every test."""
     from prefect.context import _temporary_global_settings_context, get_settings_context
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from tests.servers import prefect_server
+    from tests.servers import fresh_database, prefect_server
 
     home = tmp_path_factory.mktemp("prefect-api")
     with (
-        prefect_server(home, cli_env()) as env,
+        prefect_server(home, cli_env(), fresh_database(postgres)) as env,
         temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}),
         # also for threads that do not copy the context (dbt's), as Prefect's test harness
         _temporary_global_settings_context(get_settings_context()),

@@ -12,6 +12,7 @@ from orchestration.config import S3SensorConfig
 from tests.conftest import cli_env
 from tests.fakes.airbyte_server import FakeAirbyte
 from tests.fakes.s3 import moto_server
+from tests.servers import fresh_database
 from tests.servers import prefect_server as start_prefect_server
 
 
@@ -33,10 +34,11 @@ def fake():
 
 
 @pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory):
-    """A real `prefect server start` (all services: scheduler, triggers, actions) for the
-    session; its scheduler looks for deployments to schedule every 5 s instead of 60."""
-    settings = {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5"}
+def prefect_server(tmp_path_factory, postgres):
+    """A real `prefect server start` (all services: scheduler, triggers, actions; a PostgreSQL
+    database) for the session; its scheduler looks for deployments to schedule every 5 s
+    instead of 60."""
+    settings = {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5", **fresh_database(postgres)}
     home = tmp_path_factory.mktemp("prefect-home")
     with start_prefect_server(home, cli_env(), settings) as env:
         yield env

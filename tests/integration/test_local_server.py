@@ -22,7 +22,8 @@ import pytest
 
 from bench.generate_dbt_project import generate
 from tests.conftest import CONNECTOR_CACHE, REPO, cli_env, run_elt
-from tests.servers import ServerLog
+from tests.servers import SQLITE_CONTENTION, ServerLog
+from tests.system import debian_program
 
 NEEDS_PREFECT_API = False  # the command under test starts its own
 # One test process runs them all: they compete for the ports from 4200 up.
@@ -53,6 +54,7 @@ def local_home(monkeypatch) -> Iterator[Path]:
                 r"Application shutdown failed",
             )
         ]
+        retried.append(SQLITE_CONTENTION)  # the local server is SQLite: a 503, retried
         problems = ServerLog(home / "prefect-server.log", ignored=retried).problems()
         shutil.rmtree(home, ignore_errors=True)
     assert not problems, f"the local Prefect server logged failures: {problems}"
@@ -66,14 +68,7 @@ def elt(*args: str, home: Path, cwd: Path = REPO, **env: str) -> subprocess.Comp
 def browser():
     """Headless Chromium from the system packages (installed here when missing, as root),
     driven by Playwright."""
-    chromium = shutil.which("chromium")
-    if chromium is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        for command in (
-            ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", "chromium"],
-        ):
-            subprocess.run(command, check=True, capture_output=True, timeout=900)
-        chromium = shutil.which("chromium")
+    chromium = debian_program("chromium", "chromium")
     if chromium is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is needed: apt-get install chromium")
