@@ -103,6 +103,7 @@ def _report_failures(action: Callable[[], T]) -> T:
             raise
         for line in str(exc).splitlines() or [type(exc).__name__]:
             error_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        raise typer.Exit(getattr(exc, "exit_code", 1)) from None
     except Exception as exc:
         if state["debug"] or interrupts.is_interruption(exc):  # a run cancelled by a signal
             raise
@@ -308,7 +309,7 @@ def transform(
     block: BlockName = None,
 ) -> None:
     """Run `dbt deps` (when packages changed) and `dbt build` on any dbt project."""
-    parsed_vars = _run(lambda: _parse_vars(dbt_vars))
+    _run(lambda: _check_vars(dbt_vars))  # before any work; dbt reads the text itself
     overrides = {
         "dbt.target": target,
         "dbt.threads": threads,
@@ -324,7 +325,7 @@ def transform(
             select=select,
             exclude=exclude,
             full_refresh=full_refresh,
-            vars=parsed_vars,
+            vars=dbt_vars or None,
             target=target,
             threads=threads,
             project_dir=project_dir,
@@ -464,9 +465,10 @@ def sensor_setup_events(
 VARS_EXAMPLE = """e.g. --vars '{"day": "2026-11-01"}'"""
 
 
-def _parse_vars(text: str | None) -> dict[str, object] | None:
+def _check_vars(text: str | None) -> None:
+    """--vars is parsed by dbt, as YAML; a typo is caught here, before the sync or build."""
     if not text:
-        return None
+        return
     import yaml
 
     try:
@@ -480,7 +482,6 @@ def _parse_vars(text: str | None) -> dict[str, object] | None:
         ) from None
     if not isinstance(value, dict):
         raise UserError(f"--vars must be a mapping: {VARS_EXAMPLE}")
-    return value
 
 
 @app.command()

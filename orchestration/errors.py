@@ -10,4 +10,11 @@ class ConfigError(UserError):
 
 
 class StepFailed(Exception):
-    """A pipeline step ran and failed (a sync, a dbt node, a freshness breach)."""
+    """A pipeline step ran and failed (a sync, a dbt node, a freshness breach).
+
+    `exit_code` is what `elt` exits with: 1, or the wrapped tool's own status where it has
+    one (dbt exits 2 when it could not run at all, e.g. a project that does not parse)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

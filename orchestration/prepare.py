@@ -9,7 +9,6 @@ from pathlib import Path
 from orchestration.config import load_config
 from orchestration.dbt.deps import deps_needed, record_deps
 from orchestration.dbt.runner import run_dbt
-from orchestration.errors import StepFailed
 
 
 def prepare_dbt() -> str:
@@ -20,7 +19,7 @@ def prepare_dbt() -> str:
     for command in steps:
         result = run_dbt(config.dbt.args(command), config.dbt_env(target))
         if not result.success:
-            raise StepFailed(result.failure_message())
+            raise result.failure()
         if command == "deps":
             record_deps(project_dir)
     target_path = config.dbt.target_path(config.env)

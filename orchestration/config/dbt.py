@@ -21,6 +21,7 @@ from orchestration.errors import ConfigError
 
 __all__ = ["DbtConfig", "DbtTarget"]
 
+SHIPPED_PROJECT = "elt"  # the `name` in dbt_project/dbt_project.yml
 NODE_COMMANDS = frozenset({"build", "run", "test", "seed", "snapshot", "retry"})
 _ENV_VAR = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*(,)?""")
 
@@ -54,7 +55,9 @@ class DbtConfig(Block):
     )
     profiles_dir: Path | None = Field(default=None, description="Empty = the project folder.")
     target: str = Field(default="", description="A target of the profile; empty = its default.")
-    threads: int = Field(default=4, ge=1)
+    threads: int | None = Field(
+        default=None, ge=1, description="Empty = the threads of the profile's target."
+    )
     select: list[str] = Field(default_factory=list, description="Default --select.")
     exclude: list[str] = Field(default_factory=list, description="Default --exclude.")
 
@@ -62,7 +65,7 @@ class DbtConfig(Block):
 
     _split = field_validator("select", "exclude", mode="before")(split_words)
 
-    @field_validator("profiles_dir", mode="before")
+    @field_validator("profiles_dir", "threads", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -75,6 +78,12 @@ class DbtConfig(Block):
         """Where dbt writes the manifest and run results: dbt's own DBT_TARGET_PATH (relative
         to the project, as dbt takes it), else `target/`."""
         return self.project_path / (env.get("DBT_TARGET_PATH") or "target")
+
+    @property
+    def is_shipped_project(self) -> bool:
+        """This repository's own project (or one grown from it): its profile and sources read
+        our variables (DUCKDB_PATH, AIRBYTE_RAW_SCHEMA...), which are exported for it only."""
+        return _yaml(self.project_path / "dbt_project.yml").get("name") == SHIPPED_PROJECT
 
     @property
     def profiles_path(self) -> Path:
@@ -125,7 +134,7 @@ class DbtConfig(Block):
         select: Sequence[str] = (),
         exclude: Sequence[str] = (),
         full_refresh: bool = False,
-        dbt_vars: Mapping[str, object] | None = None,
+        dbt_vars: Mapping[str, object] | str | None = None,
     ) -> list[str]:
         """The dbt command line for `command` (e.g. `build`, `source freshness`) against this
         project, profile and target."""
@@ -136,10 +145,10 @@ class DbtConfig(Block):
             return args
         if self.target:
             args += ["--target", self.target]
-        if command in NODE_COMMANDS:
+        if command in NODE_COMMANDS and self.threads:  # else the profile's, as dbt does
             args += ["--threads", str(self.threads)]
         if dbt_vars:
-            args += ["--vars", json.dumps(dict(dbt_vars))]
+            args += ["--vars", vars_text(dbt_vars)]
         if command in NODE_COMMANDS - {"retry"}:
             if select:
                 args += ["--select", *select]
@@ -151,6 +160,17 @@ class DbtConfig(Block):
 
 
 DbtConfig.env = EnvMap.derived(DbtConfig, "DBT_")
+
+
+def vars_text(dbt_vars: Mapping[str, object] | str) -> str:
+    """`--vars` as dbt reads it: text the user wrote is handed over as written (dbt parses it
+    as YAML itself, dates and all); a mapping is written as YAML, which keeps what JSON cannot
+    (a `date`) the type dbt would have read."""
+    if isinstance(dbt_vars, str):
+        return dbt_vars
+    import yaml
+
+    return yaml.safe_dump(dict(dbt_vars), default_flow_style=True, width=2**31).strip()
 
 
 def _yaml(path: Path) -> dict[str, Any]:

@@ -143,17 +143,29 @@ class Config:
             )
 
     def dbt_env(self, target: DbtTarget | None = None) -> dict[str, str]:
-        """Variables the project's profile and models read through `env_var()`; dbt reads
-        them from the process environment, which keeps secrets out of any file on disk."""
+        """Variables exported for the `env_var()` calls of the project's profile and models
+        (dbt reads them from the process environment, which keeps secrets out of any file).
+
+        Our own project reads our settings, defaults included. Any other project gets only
+        what the user set (in the environment, `.env` or the blocks): its own `env_var()`
+        defaults stand, as under plain dbt, so elt never moves its data or changes its
+        threads."""
         env = {
             "DUCKDB_PATH": str(self.embedded.duckdb_path.resolve()),
             "AIRBYTE_RAW_SCHEMA": self.airbyte.raw_schema,
             "FRESHNESS_THRESHOLD_HOURS": f"{self.options.freshness_threshold_hours:g}",
-            "DBT_THREADS": str(self.dbt.threads),
         }
-        if self.needs_snowflake(target) and self.snowflake is not None:
-            env.update(self.snowflake.dbt_env())
-        return env
+        snowflake = self.needs_snowflake(target) and self.snowflake is not None
+        if snowflake:
+            env.update(self.snowflake.dbt_env())  # type: ignore[union-attr]
+        if self.dbt.is_shipped_project:
+            return env
+        from_blocks = snowflake and bool(self.block_name)  # the block holds what was set
+        return {
+            name: value
+            for name, value in env.items()
+            if name in self.env or (from_blocks and name.startswith("SNOWFLAKE_"))
+        }
 
     @contextmanager
     def warehouse(self, target: DbtTarget | None = None) -> Iterator[Any]:

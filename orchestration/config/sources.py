@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +27,17 @@ SECRET_WORDS = ("PASSWORD", "PASSPHRASE", "SECRET", "TOKEN", "PRIVATE_KEY")
 def read_environment(env_file: Path = ENV_FILE) -> dict[str, str]:
     """The process environment over the values of `env_file` (when there is one).
 
-    A `.env` that exists but cannot be read as a dotenv file is an error naming it: a
-    directory, a dangling symlink or a file that is not UTF-8 would otherwise be ignored and
-    the run would silently use other values.
+    A `.env` file that cannot be read as a dotenv file is an error naming it: a dangling
+    symlink or a file that is not UTF-8 would otherwise be ignored and the run would silently
+    use other values. A `.env` directory (often a virtualenv) is not one: it is ignored, as
+    dbt ignores it, with a note under `elt --debug`.
     """
     values: dict[str, str] = {}
-    if env_file.is_symlink() or env_file.exists():
+    if env_file.is_dir():
+        if os.environ.get("ELT_DEBUG") == "1":
+            where = env_file.resolve()
+            print(f"note: {where} is a directory, not a .env file: ignored", file=sys.stderr)
+    elif env_file.is_symlink() or env_file.exists():
         where = env_file.resolve() if env_file.exists() else env_file.absolute()
         if not env_file.exists():
             raise ConfigError(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestration.errors import StepFailed
+
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
 
@@ -42,6 +44,7 @@ class DbtRunResult:
     error: str | None = None
     elapsed_s: float = 0.0
     unmatched: list[str] = field(default_factory=list)  # selectors that matched no node
+    exit_code: int = 0  # dbt's own: 0 ok, 1 a node failed, 2 dbt could not run (parse, usage)
     raw: Any = field(default=None, repr=False, compare=False)  # dbt's own result object
 
     @property
@@ -79,6 +82,10 @@ class DbtRunResult:
             ]
             return f"dbt {self.command} failed: " + "; ".join(parts)
         return f"dbt {self.command} failed: {_one_line(self.error or 'unknown error')}"
+
+    def failure(self) -> StepFailed:
+        """The step's failure, exiting `elt` with dbt's own status."""
+        return StepFailed(self.failure_message(), exit_code=self.exit_code or 1)
 
 
 RESOURCE_KINDS = ("seed", "model", "snapshot", "test", "unit_test")

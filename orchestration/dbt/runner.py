@@ -56,6 +56,8 @@ def run_dbt(
     error = None
     if not res.success and not any(n.failed for n in nodes):
         error = str(res.exception) if res.exception else _result_error(res.result)
+    # dbt's command line: 2 when it raised (could not parse, compile or start), 1 otherwise
+    exit_code = 0 if res.success else 2 if res.exception is not None else 1
     return DbtRunResult(
         command=command,
         success=bool(res.success),
@@ -63,6 +65,7 @@ def run_dbt(
         error=error,
         elapsed_s=elapsed,
         unmatched=unmatched,
+        exit_code=exit_code,
         raw=res.result,
     )
 
@@ -70,8 +73,14 @@ def run_dbt(
 def terminal_log_args() -> list[str]:
     """dbt prints nothing to the terminal: progress comes from its events, and a failure is
     reported once, in one line, from its result (with its traceback, if any, in dbt's own log
-    file). `elt --debug` (ELT_DEBUG=1) gives dbt's whole output back."""
-    return [] if os.environ.get("ELT_DEBUG") == "1" else ["--log-level", "none"]
+    file). `elt --debug` (ELT_DEBUG=1) gives dbt's whole output back.
+
+    dbt's log file stays as dbt would write it: `--log-level` also sets the file's level
+    unless that is given, so it is given, as the user set it or at dbt's default (debug)."""
+    if os.environ.get("ELT_DEBUG") == "1":
+        return []
+    file_level = os.environ.get("DBT_LOG_LEVEL_FILE") or os.environ.get("DBT_LOG_LEVEL")
+    return ["--log-level", "none", "--log-level-file", file_level or "debug"]
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from orchestration.dbt.deps import deps_needed, record_deps
 from orchestration.dbt.progress import FinishedNode, NodeProgress
 from orchestration.dbt.results import DbtRunResult
 from orchestration.dbt.runner import run_dbt
-from orchestration.errors import StepFailed, UserError
+from orchestration.errors import UserError
 from orchestration.limits import warehouse_slot
 from orchestration.logs import get_logger
 
@@ -81,7 +81,7 @@ def dbt_command(
             f"dbt {command}: every node's status, duration, rows affected and message",
         )
     if not result.success:
-        raise StepFailed(result.failure_message())
+        raise result.failure()
     return result
 
 
@@ -90,7 +90,7 @@ def dbt_command(
 def dbt_deps(config: Config, target: DbtTarget) -> None:
     result = run_dbt(config.dbt.args("deps"), config.dbt_env(target))
     if not result.success:
-        raise StepFailed(result.failure_message())
+        raise result.failure()
     record_deps(config.dbt.project_path)
 
 
@@ -127,11 +127,16 @@ PARAMETER_ORIGINS = {
 }
 
 
-def check_selection(result: DbtRunResult, dbt: DbtConfig, allow_empty: bool) -> None:
-    """A selector that matches nothing is a typo until proven otherwise."""
-    if result.unmatched and not allow_empty:
+def check_selection(
+    result: DbtRunResult, dbt: DbtConfig, select: list[str], allow_empty: bool
+) -> None:
+    """A selector that matches nothing is a typo until proven otherwise. An exclusion that
+    matches nothing excludes nothing, and dbt runs on: so does this (dbt warns of both)."""
+    selected = {part for spec in select for part in (spec, *spec.split(","))}
+    unmatched = [spec for spec in result.unmatched if spec in selected]
+    if unmatched and not allow_empty:
         raise UserError(
-            f"the selection {' '.join(result.unmatched)!r} matches no node in "
+            f"the selection {' '.join(unmatched)!r} matches no node in "
             f"{dbt.project_path}: check its spelling (`dbt ls --select ...` lists what "
             "exists), or pass --allow-empty"
         )
@@ -156,7 +161,7 @@ def build_with_node_tasks(
     result = run_dbt(args, env, runner=runner)
     record_builds(target, result.nodes, datetime.now(UTC))
     if not result.success:
-        raise StepFailed(result.failure_message())
+        raise result.failure()
     return result
 
 
@@ -166,7 +171,7 @@ def dbt_transform(
     select: list[str] | None = None,
     exclude: list[str] | None = None,
     full_refresh: bool = False,
-    vars: dict[str, Any] | None = None,
+    vars: dict[str, Any] | str | None = None,
     target: str | None = None,
     threads: int | None = None,
     project_dir: str | None = None,
@@ -181,7 +186,8 @@ def dbt_transform(
     With `retry=True`, or when Prefect retries this flow run, `dbt retry` rebuilds only the
     nodes that failed or were skipped in the previous build. `node_tasks=True` runs each dbt
     node as a Prefect task (prefect-dbt), for small projects that want a task per node. A
-    selection that matches no node fails the run unless `allow_empty`.
+    selection that matches no node fails the run unless `allow_empty`. `vars` is dbt's
+    `--vars`: YAML text is handed to dbt as written, a mapping is written as YAML.
     `block_name` takes the dbt (and Snowflake) settings from the blocks of that name; the
     Snowflake credentials reach dbt's profile as environment variables, never as a file.
     """
@@ -202,7 +208,7 @@ def dbt_transform(
         args = config.dbt.args(command, **options)
         return build_with_node_tasks(config.dbt, config.dbt_env(dbt_target), args, dbt_target.name)
     result = interrupts.unless_cancelled(dbt_command(command, config, dbt_target, options))
-    check_selection(result, config.dbt, allow_empty)
+    check_selection(result, config.dbt, options["select"], allow_empty)
     return result
 
 

@@ -60,7 +60,7 @@ def check_sources(config: Config, target: DbtTarget) -> list[SlaResult]:
     result = run_dbt(config.dbt.args("source freshness"), config.dbt_env(target))
     sources = source_results(result.raw)
     if not sources and not result.success:
-        raise StepFailed(result.failure_message())
+        raise result.failure()
     return sources
 
 

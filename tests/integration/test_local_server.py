@@ -240,7 +240,11 @@ def test_deploy_local_with_the_example_env_as_copied(tmp_path, local_home):
     server, blocks, deployments, a worker; its scheduler creates the runs; `stop` ends all."""
     shutil.copy(REPO / ".env.example", tmp_path / ".env")
     (tmp_path / "dbt_project").symlink_to(REPO / "dbt_project")  # the example's relative path
-    env = cli_env(ELT_HOME=str(local_home))  # the example's own ELT_HOME is the repository's
+    env = cli_env(  # the example's own ELT_HOME is the repository's
+        ELT_HOME=str(local_home),
+        # the scheduler looks every 5 s, not 60 (its loop ran at start, before any deployment)
+        PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5",
+    )
     del env["ELT_LOCAL_SERVER"]  # as the example sets it (the tests' environment turns it off)
     script = ["bash", str(REPO / "scripts" / "deploy-local.sh")]
     deployed = subprocess.run(

@@ -97,7 +97,7 @@ def test_dotenv_file_is_read_and_the_environment_wins(clean_env, monkeypatch):
 @pytest.mark.parametrize(
     ("make", "fragment"),
     [
-        (lambda p: p.mkdir(), "is not a file"),
+        (lambda p: os.mkfifo(p), "is not a file"),  # a pipe, a socket...
         (lambda p: p.symlink_to(p.parent / "gone"), "is a symlink to nothing"),
         (lambda p: p.write_bytes(b"S3_BUCKET=caf\xe9\n"), "is not UTF-8 text"),
     ],
@@ -109,6 +109,17 @@ def test_a_dotenv_that_cannot_be_read_is_named_not_ignored(clean_env, make, frag
     assert str(clean_env / ".env") in str(err.value) or str((clean_env / ".env").resolve()) in str(
         err.value
     )
+
+
+def test_a_dotenv_directory_is_ignored_as_dbt_ignores_it(clean_env, monkeypatch, capsys):
+    (clean_env / ".env" / "bin").mkdir(parents=True)  # a virtualenv named .env
+    (clean_env / ".env" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    monkeypatch.setenv("S3_BUCKET", "from-env")
+    assert load_config().s3.bucket_name == "from-env"
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("ELT_DEBUG", "1")
+    load_config()
+    assert "is a directory, not a .env file: ignored" in capsys.readouterr().err
 
 
 def test_every_invalid_value_is_named_by_its_variable_in_one_line(clean_env, monkeypatch):

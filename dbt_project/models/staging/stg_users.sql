@@ -1,5 +1,6 @@
+{%- set raw_types = column_types(source('airbyte', 'users')) %}
 with latest as (
-    {{ latest_per_key(source('airbyte', 'users'), 'id', 'updated_at desc, _airbyte_extracted_at desc') }}
+    {{ latest_per_key(source('airbyte', 'users'), 'id', ['updated_at', '_airbyte_extracted_at']) }}
 )
 
 select
@@ -10,7 +11,7 @@ select
     cast(gender as {{ dbt.type_string() }}) as gender,
     cast(nationality as {{ dbt.type_string() }}) as nationality,
     cast(occupation as {{ dbt.type_string() }}) as occupation,
-    {{ to_utc('created_at') }} as created_at,
-    {{ to_utc('updated_at') }} as updated_at,
-    {{ to_utc('_airbyte_extracted_at') }} as extracted_at
+    {{ to_utc('created_at', raw_types) }} as created_at,
+    {{ to_utc('updated_at', raw_types) }} as updated_at,
+    {{ to_utc('_airbyte_extracted_at', raw_types) }} as extracted_at
 from latest
