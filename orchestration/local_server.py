@@ -30,7 +30,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -181,24 +181,39 @@ def service_failures(server: LocalServer, limit: int = 5) -> list[str]:
             text = log.read().decode("utf-8", "replace")
     except OSError:
         return []
+    return problem_lines(text, ignored=[SQLITE_CONTENTION])[-limit:]
+
+
+# SQLite's answer when two of the server's transactions want to write at once: a 503 that
+# Prefect's clients retry with backoff (2, 4, 8... s).
+SQLITE_CONTENTION = re.compile("database is locked")
+# A record in Prefect's console format (`12:00:00.000 | ERROR   | logger - ...`) or uvicorn's
+# (`ERROR:    ...`); a problem is one at ERROR or above, or a bare traceback (a thread's).
+_RECORD_START = re.compile(r"^\d\d:\d\d:\d\d\.\d+ \||^[A-Z]+:  ")
+_PROBLEM = re.compile(r"^\S+ \| (ERROR|CRITICAL) +\||^(ERROR|CRITICAL):|^Traceback \(most recent")
+
+
+def problem_lines(text: str, ignored: Iterable[re.Pattern[str]] = ()) -> list[str]:
+    """The problems of a Prefect server's log `text`, one line each: the record's first line
+    and, for a traceback, its exception (the record's last unindented line). A record in which
+    any `ignored` pattern occurs is left out."""
     records: list[list[str]] = []
     for line in text.splitlines():
         if _RECORD_START.match(line) or not records:
             records.append([line])
+        elif line.startswith("Traceback") and not _PROBLEM.search(records[-1][0]):
+            records.append([line])  # a bare traceback (uvicorn's, a thread's)
         else:
             records[-1].append(line)
+    patterns = list(ignored)
     found = []
     for lines in records:
-        if not _LOG_PROBLEM.search(lines[0]) or any("database is locked" in x for x in lines):
+        whole = "\n".join(lines)
+        if not _PROBLEM.search(lines[0]) or any(p.search(whole) for p in patterns):
             continue
         tail = [x for x in lines[1:] if x and not x.startswith(" ") and "Traceback" not in x]
         found.append(lines[0].strip() + (f" ... {tail[-1].strip()}" if tail else ""))
-    return found[-limit:]
-
-
-# Prefect's console format (`12:00:00.000 | ERROR   | logger - ...`) and uvicorn's.
-_RECORD_START = re.compile(r"^\d\d:\d\d:\d\d\.\d+ \||^[A-Z]+:  ")
-_LOG_PROBLEM = re.compile(r"^\S+ \| (ERROR|CRITICAL) +\||^(ERROR|CRITICAL):")
+    return found
 
 
 def _start() -> LocalServer:

@@ -28,24 +28,17 @@ from uuid import UUID
 
 import httpx
 
+from orchestration.local_server import problem_lines
 from tests.fakes.s3 import free_port
 from tests.system import debian_program
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 
-# A record at ERROR or above in Prefect's console format (`12:00:00.000 | ERROR   | logger -`),
-# uvicorn's (`ERROR:    ...`), or the start of a traceback.
-PROBLEM = re.compile(r"^\S+ \| (ERROR|CRITICAL) +\||^(ERROR|CRITICAL):|^Traceback \(most recent")
-RECORD_START = re.compile(r"^\d\d:\d\d:\d\d\.\d+ \|")
-# SQLite's answer when two of the server's transactions want to write at once: a 503 that
-# Prefect's clients retry with backoff (2, 4, 8... s). Only `elt`'s own local server runs on
-# SQLite in the tests, under light load; its tests may ignore it (`ignored`), nothing else does.
-SQLITE_CONTENTION = re.compile("database is locked")
-
 
 @dataclass
 class ServerLog:
-    """The log of one server a test started, read incrementally."""
+    """The log of one server a test started, read incrementally. Only `elt`'s own local
+    server runs on SQLite in the tests: its tests may ignore SQLITE_CONTENTION, no other."""
 
     path: Path
     offset: int = 0
@@ -62,29 +55,6 @@ class ServerLog:
         complete = text[: text.rfind("\n") + 1]  # a line still being written waits
         self.offset += len(complete.encode())
         return problem_lines(complete, self.ignored)
-
-
-def problem_lines(text: str, ignored: list[re.Pattern[str]] | None = None) -> list[str]:
-    """One line per ERROR record or bare traceback: its first line, and for a traceback its
-    exception (the record's last unindented line)."""
-    records: list[list[str]] = []
-    for line in text.splitlines():
-        if RECORD_START.match(line) or line.startswith(("ERROR:", "CRITICAL:")) or not records:
-            records.append([line])
-        elif line.startswith("Traceback") and not PROBLEM.search(records[-1][0]):
-            records.append([line])  # a bare traceback (uvicorn's, a thread's)
-        else:
-            records[-1].append(line)
-    found = []
-    for lines in records:
-        if not PROBLEM.search(lines[0]):
-            continue
-        tail = [x for x in lines[1:] if x and not x.startswith(" ") and "Traceback" not in x]
-        line = lines[0] + (f" ... {tail[-1]}" if tail else "")
-        line += " [database is locked]" if any("database is locked" in x for x in lines) else ""
-        if not any(pattern.search(line) for pattern in ignored or []):
-            found.append(line)
-    return found
 
 
 # Every server log of this test process, checked after each test (tests/conftest.py).

@@ -21,8 +21,9 @@ import httpx
 import pytest
 
 from bench.generate_dbt_project import generate
+from orchestration.local_server import SQLITE_CONTENTION
 from tests.conftest import CONNECTOR_CACHE, REPO, cli_env, run_elt
-from tests.servers import SQLITE_CONTENTION, ServerLog
+from tests.servers import ServerLog
 from tests.system import debian_program
 
 NEEDS_PREFECT_API = False  # the command under test starts its own

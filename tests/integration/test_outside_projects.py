@@ -3,20 +3,18 @@ exit status, the same node statuses, the profile's own threads, the same databas
 
 Each step runs twice, in two fresh copies of the project: once through plain `dbt`, once
 through `elt transform` (on the session's Prefect server), side by side, and what each did is
-read back from dbt's own `run_results.json` and the files it wrote. The projects: dbt-labs'
-jaffle_shop_duckdb (vendored, see `tests/projects/`), and a project shaped like dbt-utils'
-integration tests (a local package, `--vars`) written here. Their profiles are written as
-public projects write them: a target of an unusual name, `env_var()` with defaults for the
-database path and the threads. Every copy holds a `.env/` directory (a virtualenv, as
-dbt-utils' integration tests have one)."""
+read back from dbt's own `run_results.json` and the files it wrote. The projects and their
+profiles are in `bench/outside_projects.py`: dbt-labs' jaffle_shop_duckdb, and a project with a
+local package and a `var`; a target of an unusual name, `env_var()` defaults for the database
+path and the threads, a `.env/` virtualenv beside."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,23 +22,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bench.outside_projects import jaffle_shop, reports_with_package
 from tests.conftest import cli_env
 
-JAFFLE_SHOP = Path(__file__).parents[1] / "projects" / "jaffle_shop_duckdb"
 DBT = str(Path(sys.executable).with_name("dbt"))
 ELT = [sys.executable, "-m", "orchestration.cli"]
 CONCURRENCY = re.compile(r"Concurrency: (\d+) threads")
-
-# As public projects write it: dbt alone writes `mine.duckdb` with 2 threads.
-PROFILE = """\
-{profile}:
-  target: ci_runner_2
-  outputs:
-    ci_runner_2:
-      type: duckdb
-      path: "{{{{ env_var('DUCKDB_PATH', 'mine.duckdb') }}}}"
-      threads: "{{{{ env_var('DBT_THREADS', '2') | as_number }}}}"
-"""
 
 
 @dataclass(frozen=True)
@@ -66,12 +53,8 @@ class Outcome:
 class Copy:
     """A fresh copy of a project, run by one tool: plain `dbt`, or `elt transform`."""
 
-    def __init__(self, source: Path, root: Path, tool: str, api: str, profile: str) -> None:
-        self.path = root / tool
-        shutil.copytree(source, self.path)
-        (self.path / "profiles.yml").write_text(PROFILE.format(profile=profile))
-        (self.path / ".env" / "bin").mkdir(parents=True)  # a virtualenv named .env
-        (self.path / ".env" / "pyvenv.cfg").write_text(f"home = {Path(sys.executable).parent}\n")
+    def __init__(self, make: Callable[[Path], Path], root: Path, tool: str, api: str) -> None:
+        self.path = make(root / tool / "project")
         self.tool = tool
         # as a user's shell has it: none of our settings, none of the tests' dbt paths
         env = cli_env(PREFECT_API_URL=api)
@@ -116,9 +99,9 @@ class Copy:
 class SideBySide:
     """The same steps on two copies, by dbt and by elt, at the same time."""
 
-    def __init__(self, source: Path, root: Path, api: str, profile: str) -> None:
-        self.dbt = Copy(source, root, "dbt", api, profile)
-        self.elt = Copy(source, root, "elt", api, profile)
+    def __init__(self, make: Callable[[Path], Path], root: Path, api: str) -> None:
+        self.dbt = Copy(make, root, "dbt", api)
+        self.elt = Copy(make, root, "elt", api)
 
     def edit(self, relative: str, text: str) -> None:
         for copy in (self.dbt, self.elt):
@@ -141,7 +124,7 @@ class SideBySide:
 
 
 def test_jaffle_shop_runs_under_elt_exactly_as_under_dbt(tmp_path, prefect_api):
-    both = SideBySide(JAFFLE_SHOP, tmp_path, prefect_api, "jaffle_shop")
+    both = SideBySide(jaffle_shop, tmp_path, prefect_api)
 
     first = both.step("build")  # an unusual target, env_var() defaults for path and threads
     assert first.exit_code == 0 and first.threads == 2 and first.databases == ["mine.duckdb"]
@@ -153,7 +136,7 @@ def test_jaffle_shop_runs_under_elt_exactly_as_under_dbt(tmp_path, prefect_api):
     nothing_excluded = both.step("build", "--exclude", "no_such_model")
     assert nothing_excluded.exit_code == 0 and len(nothing_excluded.statuses) == 28
 
-    orders = (JAFFLE_SHOP / "models" / "orders.sql").read_text()
+    orders = (both.dbt.path / "models" / "orders.sql").read_text()
     both.edit("models/orders.sql", "select * from no_such_table")
     broken = both.step("build")
     assert broken.exit_code == 1 and broken.statuses["model.jaffle_shop.orders"] == "error"
@@ -166,51 +149,8 @@ def test_jaffle_shop_runs_under_elt_exactly_as_under_dbt(tmp_path, prefect_api):
     assert unparsable.exit_code == 2  # dbt's status for a project it cannot parse
 
 
-def helpers_package(root: Path) -> None:
-    """A local package, as dbt-utils' integration tests use dbt-utils from `../`."""
-    (root / "macros").mkdir(parents=True)
-    (root / "dbt_project.yml").write_text(
-        "name: helpers\nversion: '1.0.0'\nconfig-version: 2\nmacro-paths: [macros]\n"
-    )
-    (root / "macros" / "cents.sql").write_text(
-        "{% macro cents_to_dollars(column) %}round({{ column }} / 100.0, 2){% endmacro %}\n"
-    )
-
-
-def project_with_package_and_vars(root: Path) -> Path:
-    """Seeds, a model that reads a package's macro and a `var` as the date YAML makes it (its
-    `.year`), and tests."""
-    helpers_package(root / "helpers")
-    project = root / "reports"
-    (project / "models").mkdir(parents=True)
-    (project / "seeds").mkdir()
-    (project / "dbt_project.yml").write_text(
-        "name: reports\nversion: '1.0.0'\nconfig-version: 2\nprofile: reports\n"
-        "flags:\n  send_anonymous_usage_stats: false\n"
-        "models:\n  reports:\n    +materialized: table\n"
-    )
-    (project / "packages.yml").write_text("packages:\n  - local: ../helpers\n")
-    (project / "seeds" / "payments.csv").write_text(
-        "id,paid_on,amount_cents\n1,2026-10-30,1250\n2,2026-10-31,399\n3,2026-11-02,10000\n"
-    )
-    (project / "models" / "paid_until_day.sql").write_text(
-        "{% set day = var('day', modules.datetime.date(2026, 1, 1)) %}\n"
-        "select {{ day.year }} as year_of_day, count(*) as payments,\n"
-        "    sum({{ helpers.cents_to_dollars('amount_cents') }}) as dollars\n"
-        "from {{ ref('payments') }} where paid_on <= '{{ day }}'\n"
-    )
-    (project / "models" / "schema.yml").write_text(
-        "version: 2\nmodels:\n  - name: paid_until_day\n    columns:\n"
-        "      - name: payments\n        data_tests: [not_null]\n"
-    )
-    return project
-
-
 def test_a_project_with_a_local_package_and_yaml_vars_runs_as_under_dbt(tmp_path, prefect_api):
-    source = project_with_package_and_vars(tmp_path / "source")
-    both = SideBySide(source, tmp_path / "runs", prefect_api, "reports")
-    for copy in (both.dbt, both.elt):  # the package sits beside each copy, as in the source
-        shutil.copytree(source.parent / "helpers", copy.path.parent / "helpers", dirs_exist_ok=True)
+    both = SideBySide(reports_with_package, tmp_path, prefect_api)
 
     built = both.step("build", "--vars", "day: 2026-11-01")  # YAML: a date, as dbt reads it
     assert built.exit_code == 0 and built.threads == 2, built.output
