@@ -11,24 +11,29 @@ including credentials written into the server URL.
 
 from __future__ import annotations
 
+import email.utils
 import random
 import re
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from orchestration import interrupts
 from orchestration.airbyte.auth import BearerToken, ClientCredentials, TokenRequestFailed
 from orchestration.airbyte.errors import AirbyteApiError, AirbyteTransientError
-from orchestration.airbyte.models import Job
+from orchestration.airbyte.models import Connection, Job
 from orchestration.logs import get_logger
 
 __all__ = ["AirbyteClient", "RetryPolicy", "problem_reason", "redact_url"]
 
 MAX_RETRY_AFTER_SECONDS = 300.0
+MAX_PAGES = 10  # pages of a listing read for one question (200 jobs at the default size)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class AirbyteClient:
         self.retry = retry or RetryPolicy()
         self._auth = auth
         self._sleep = sleep or interrupts.wait  # Ctrl-C and SIGTERM end a backoff at once
+        self._clock_offset: float | None = None  # the server's clock minus ours (seconds)
         self._http = httpx.Client(
             base_url=self.server_url + "/",
             auth=auth,
@@ -99,27 +105,39 @@ class AirbyteClient:
         body = self.request("DELETE", f"jobs/{job_id}", deadline=deadline)
         return Job.from_api(body) if body.get("jobId") not in (None, "") else None
 
-    def list_sync_jobs(
+    def sync_jobs(
         self,
         connection_id: str,
         *,
         status: str | None = None,
-        created_since: str | None = None,
+        page_size: int = 20,
+        max_pages: int = MAX_PAGES,
         deadline: float | None = None,
-    ) -> list[Job]:
-        """Sync jobs of a connection, newest first (optionally by status / creation time)."""
+    ) -> Iterator[Job]:
+        """The connection's sync jobs (resets and clears left out by the server), newest
+        first, page after page (the server's `next`) for as long as the caller reads, up to
+        `max_pages` pages."""
         params: dict[str, Any] = {
             "connectionId": connection_id,
             "jobType": "sync",
             "orderBy": "createdAt|DESC",
-            "limit": 20,
+            "limit": page_size,
         }
         if status:
             params["status"] = status
-        if created_since:
-            params["createdAtStart"] = created_since
-        body = self.request("GET", "jobs", params=params, deadline=deadline)
-        return [Job.from_api(j, connection_id=connection_id) for j in body.get("data") or []]
+        for _ in range(max_pages):
+            body = self.request("GET", "jobs", params=params, deadline=deadline)
+            jobs = [Job.from_api(j, connection_id=connection_id) for j in body.get("data") or []]
+            yield from jobs
+            offset = _next_offset(body.get("next"))
+            if not jobs or offset is None:
+                return
+            params["offset"] = offset  # our base URL: `next` holds the server's own host
+
+    def get_connection(self, connection_id: str, *, deadline: float | None = None) -> Connection:
+        return Connection.from_api(
+            self.request("GET", f"connections/{connection_id}", deadline=deadline)
+        )
 
     # --- transport ------------------------------------------------------------------------
     def request(
@@ -153,7 +171,10 @@ class AirbyteClient:
                     )
                 if response.status_code >= 400:
                     raise AirbyteApiError(
-                        self._describe(method, path, response), status_code=response.status_code
+                        self._describe(method, path, response),
+                        status_code=response.status_code,
+                        problem=problem_title(response),
+                        reason=problem_reason(response),
                     )
                 body = self._json(method, path, response)
             except AirbyteTransientError as fault:
@@ -182,7 +203,17 @@ class AirbyteClient:
         params: dict[str, Any] | None,
     ) -> httpx.Response:
         try:
-            return self._http.request(method, path, json=json, params=params)
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.ConnectError as exc:
+            if _unresolvable(exc):  # no such host: a typo, not an outage
+                host = httpx.URL(self.server_url).host
+                raise AirbyteApiError(
+                    f"the Airbyte host {host!r} does not resolve ({_first_line(exc)}): check "
+                    "AIRBYTE_SERVER_URL"
+                ) from None
+            raise AirbyteTransientError(
+                self._transport_fault(method, path, exc), request_sent=False
+            ) from None
         except httpx.TransportError as exc:  # connect/read errors and timeouts
             raise AirbyteTransientError(
                 self._transport_fault(method, path, exc),
@@ -190,12 +221,40 @@ class AirbyteClient:
             ) from None
         except TokenRequestFailed as exc:
             raise self._token_fault(exc) from None
+        self._note_server_time(response)
+        return response
+
+    def _note_server_time(self, response: httpx.Response) -> None:
+        """How far the server's clock (its `Date` header) is ahead of ours."""
+        try:
+            server = email.utils.parsedate_to_datetime(response.headers["date"])
+        except (KeyError, TypeError, ValueError):
+            return
+        self._clock_offset = (server - datetime.now(UTC)).total_seconds()
+
+    def server_now(self) -> datetime | None:
+        """The server's time now, by the `Date` of its last reply (to the second); None
+        before any reply."""
+        if self._clock_offset is None:
+            return None
+        return datetime.now(UTC) + timedelta(seconds=self._clock_offset)
 
     def _token_fault(self, exc: TokenRequestFailed) -> Exception:
         """The token request failed: retry what may pass, name the credentials otherwise.
         No request was sent with a token, so the server cannot have acted on it."""
         url = self.safe_url("applications/token")
         code = exc.response.status_code if exc.response is not None else None
+        error_id = _error_id(exc.response) if code == 500 else None
+        if error_id is not None:
+            # The Airbyte server itself answered (a proxy or a restart would not send its
+            # errorId body): its applications backend throws on a wrong client secret and
+            # answers 500 (ApiExceptionHandler). No outage to wait out: say what to check.
+            return AirbyteApiError(
+                f"Airbyte refused the client credentials at {url} (HTTP 500, errorId "
+                f"{error_id} in the server's log): check AIRBYTE_CLIENT_ID and "
+                "AIRBYTE_CLIENT_SECRET",
+                status_code=code,
+            )
         if code is None or code == 429 or code >= 500:
             reason = problem_reason(exc.response) if exc.response is not None else str(exc)
             return AirbyteTransientError(
@@ -302,6 +361,15 @@ def problem_reason(response: httpx.Response) -> str:
     return ""
 
 
+def problem_title(response: httpx.Response) -> str:
+    """A problem document's `title` (its kind: "try-again-later", "state-conflict"...)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("title") or "") if isinstance(body, dict) else ""
+
+
 def redact_url(url: str) -> str:
     """`http://user:secret@host/x` -> `http://***@host/x`: credentials never reach a message
     (nor do they when the scheme is missing)."""
@@ -311,9 +379,40 @@ def redact_url(url: str) -> str:
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)?[^/@\s]+@")
 
 
+def _error_id(response: httpx.Response | None) -> str | None:
+    """The errorId of the Airbyte server's own error body (`{"errorId": "..."}`), if that is
+    what came back."""
+    try:
+        body = response.json() if response is not None else None
+    except ValueError:
+        return None
+    return str(body["errorId"]) if isinstance(body, dict) and body.get("errorId") else None
+
+
+def _unresolvable(exc: BaseException) -> bool:
+    """The host name does not exist (not: the resolver is briefly unreachable)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            return cause.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
+
+
+def _next_offset(link: object) -> int | None:
+    """The `offset` of a listing's `next` link (None: no next page)."""
+    if not isinstance(link, str) or not link:
+        return None
+    values = parse_qs(urlsplit(link).query).get("offset")
+    try:
+        return int(values[0]) if values else None
+    except ValueError:
+        return None
 
 
 def _retry_after(response: httpx.Response) -> float | None:

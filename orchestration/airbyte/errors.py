@@ -8,9 +8,18 @@ from orchestration.errors import StepFailed, UserError
 class AirbyteApiError(UserError):
     """A permanent API error (wrong credentials, unknown connection, rejected request)."""
 
-    def __init__(self, message: str, status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        *,
+        problem: str = "",
+        reason: str = "",
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.problem = problem  # the problem document's title, e.g. "try-again-later"
+        self.reason = reason  # the server's own words (`data.message`, else `detail`)
 
 
 class AirbyteTransientError(Exception):

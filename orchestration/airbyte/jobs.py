@@ -44,12 +44,13 @@ def start_sync(client: AirbyteClient, connection_id: str, *, deadline: float | N
     """Start a sync job, or attach to the one already running; never starts two.
 
     `POST /jobs` is not retried blindly: after an ambiguous failure (timeout, 5xx, a reply
-    that is not JSON) the request may have created the job, so the jobs created since the
-    first attempt are checked first. A 409 (a sync is already pending, queued or running)
-    attaches to that job. Transient faults are retried until `deadline`.
+    that is not JSON) the request may have created the job, so a job created since the first
+    attempt (by the server's clock) is looked for first. A 409 attaches to the connection's
+    running sync; a 409 for anything else (an inactive connection) fails at once with
+    Airbyte's reason. Transient faults are retried until `deadline`.
     """
     log = get_logger()
-    since = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
+    first_sent = time.monotonic()
     attempt = 0
     while True:
         attempt += 1
@@ -67,35 +68,94 @@ def start_sync(client: AirbyteClient, connection_id: str, *, deadline: float | N
                     job.raw_status,
                 )
                 return job
-            fault = AirbyteTransientError(f"POST jobs: 409 for {connection_id} but no job runs")
+            if exc.problem != "try-again-later":  # not "a sync is already running"
+                raise refused_sync(client, connection_id, exc, deadline=deadline) from None
+            # another kind of job (a reset, a clear) runs, or the sync just ended: try again
+            fault = AirbyteTransientError(f"POST jobs: 409 for {connection_id}: {exc.reason}")
         except AirbyteTransientError as exc:
             fault = exc
             try:  # the request may have created the job before the reply was lost
                 created = (
-                    client.list_sync_jobs(connection_id, created_since=since, deadline=deadline)
+                    job_created_since(client, connection_id, first_sent, deadline=deadline)
                     if exc.request_sent
-                    else []
+                    else None
                 )
             except AirbyteTransientError:
-                created = []  # unreachable still: checked again before the next attempt
-            if created:
+                created = None  # unreachable still: checked again before the next attempt
+            if created is not None:
                 log.info(
                     "POST /jobs failed (%s) but created job %s: attaching to it",
                     exc,
-                    created[0].job_id,
+                    created.job_id,
                 )
-                return created[0]
+                return created
         log.warning("Starting a sync of %s failed (%s); retrying", connection_id, fault)
         client.backoff_or_raise(attempt, fault, deadline=deadline)
+
+
+# How far apart two clocks' readings of one moment may be: the `Date` header and job times
+# are whole seconds.
+CLOCK_MARGIN_SECONDS = 5.0
+
+
+def job_created_since(
+    client: AirbyteClient, connection_id: str, sent: float, *, deadline: float | None = None
+) -> Job | None:
+    """The newest sync job of the connection created since `sent` (our monotonic clock),
+    judged by the server's clock (the `Date` of the listing's reply): a server whose clock runs
+    ahead or behind ours never hides a job just created, nor passes an old one off as new."""
+    since: datetime | None = None
+    newest: Job | None = None
+    for job in client.sync_jobs(connection_id, deadline=deadline):
+        if since is None:  # the first page has come: its reply dated the server's clock
+            now = client.server_now()
+            if now is None:
+                return None
+            since = now - timedelta(seconds=time.monotonic() - sent + CLOCK_MARGIN_SECONDS)
+        created_since = job.start_time is not None and job.start_time >= since
+        if created_since and (newest is None or int(job.job_id) > int(newest.job_id)):
+            newest = job
+    return newest
+
+
+def refused_sync(
+    client: AirbyteClient,
+    connection_id: str,
+    exc: AirbyteApiError,
+    *,
+    deadline: float | None = None,
+) -> AirbyteApiError:
+    """Airbyte will not start a sync of this connection (and none runs): why, in one line,
+    with the connection's name and status (`GET /connections/{id}`)."""
+    try:
+        connection = client.get_connection(connection_id, deadline=deadline)
+    except (AirbyteApiError, AirbyteTransientError):
+        connection = None
+    said = f"Airbyte: HTTP 409 {exc.problem or 'conflict'}: {exc.reason or 'no reason given'}"
+    if connection is None:
+        return AirbyteApiError(
+            f"Airbyte will not start a sync of connection {connection_id} ({said})", 409
+        )
+    why = f" ({connection.status_reason})" if connection.status_reason else ""
+    if connection.status == "inactive":
+        fix = "enable it in Airbyte"
+    elif connection.status != "active":
+        fix = "fix it in Airbyte, or remove it from AIRBYTE_CONNECTION_ID"
+    else:
+        fix = "check the connection in Airbyte"
+    return AirbyteApiError(
+        f"connection {connection.label} is {connection.status}{why} and Airbyte will not sync "
+        f"it ({said}): {fix}",
+        409,
+    )
 
 
 def newest_active_job(
     client: AirbyteClient, connection_id: str, *, deadline: float | None = None
 ) -> Job | None:
-    """The newest sync job of the connection that has not ended (queued ones included)."""
-    return next(
-        (j for j in client.list_sync_jobs(connection_id, deadline=deadline) if j.active), None
-    )
+    """The connection's sync job that has not ended (queued ones included), looked for page
+    after page (a busy connection's listing is long)."""
+    return next((j for j in client.sync_jobs(connection_id, deadline=deadline) if j.active), None)
 
 
 def wait_for_job(
@@ -172,9 +232,18 @@ def cancel_job(
 ) -> str:
     """Cancel a job and say only what was verified: "cancelled it" once Airbyte reports it
     cancelled, the job's own final status if it ended first, otherwise that it may still run
-    (and an `elt.airbyte.cancel_failed` event, so an automation can alert someone)."""
+    (and an `elt.airbyte.cancel_failed` event, so an automation can alert someone).
+
+    Airbyte's `DELETE /jobs/{id}` cancels the connection's *current* job, whatever the id.
+    So the cancel is sent only while this job is the connection's running one: a job that
+    has ended is never "cancelled" into a newer run of the same connection (started by the
+    scheduler, the UI or another worker)."""
     with interrupts.shielded():  # a cancel is the clean-up of a stop: never stopped itself
         return _cancel_job(client, job_id, connection_id, cancel_timeout)
+
+
+class _NotSent(Exception):
+    """The cancel was not sent: it would have hit another job."""
 
 
 def _cancel_job(
@@ -182,27 +251,35 @@ def _cancel_job(
 ) -> str:
     log = get_logger()
     deadline = time.monotonic() + cancel_timeout
+    hit = ""
     try:
-        job: Job | None
-        try:
-            job = client.cancel_job(job_id, deadline=deadline)
-        except AirbyteApiError as exc:
-            if exc.status_code != 409:  # 409: not running any more
-                raise
-            job = None
-        if job is None or not job.ended:
+        job = client.get_job(job_id, deadline=deadline)
+        if not job.ended:
+            running = newest_active_job(client, connection_id, deadline=deadline)
+            if running is not None and running.job_id != job_id:
+                raise _NotSent(
+                    f"the connection runs job {running.job_id} now, which a cancel would stop "
+                    "instead (Airbyte cancels a connection's current job): not sent"
+                )
+            if running is not None:
+                try:
+                    client.cancel_job(job_id, deadline=deadline)
+                except AirbyteApiError as exc:
+                    if exc.status_code != 409:  # 409: not running any more
+                        raise
             job = client.get_job(job_id, deadline=deadline)
+            hit = _newer_job_cancelled(client, job_id, connection_id, deadline)
         status = job.status
-    except (AirbyteApiError, AirbyteTransientError) as exc:
+    except (AirbyteApiError, AirbyteTransientError, _NotSent) as exc:
         reason = str(exc)
     else:
         if status is JobStatus.CANCELLED:
-            log.warning("Cancelled Airbyte job %s (connection %s)", job_id, connection_id)
-            return "cancelled it"
+            log.warning("Cancelled Airbyte job %s (connection %s)%s", job_id, connection_id, hit)
+            return "cancelled it" + hit
         if job.ended:
             log.warning("Airbyte job %s ended %s before it could be cancelled", job_id, status)
-            return f"it ended {status} before it could be cancelled"
-        reason = f"it is still {job.raw_status} after the cancel request"
+            return f"it ended {status} before it could be cancelled" + hit
+        reason = f"it is still {job.raw_status} after the cancel request{hit}"
     message = f"could not cancel Airbyte job {job_id}: it may still be running ({reason})"
     log.error("%s (connection %s)", message, connection_id)
     emit_event(
@@ -214,6 +291,20 @@ def _cancel_job(
         payload={"job_id": str(job_id), "connection_id": connection_id, "reason": reason[:2000]},
     )
     return message
+
+
+def _newer_job_cancelled(
+    client: AirbyteClient, job_id: str, connection_id: str, deadline: float
+) -> str:
+    """After a cancel: a newer run of the connection that it stopped too (it started between
+    the check and the cancel), said as a clause; empty when there is none."""
+    try:
+        newest = next(client.sync_jobs(connection_id, page_size=1, max_pages=1, deadline=deadline))
+    except (StopIteration, AirbyteApiError, AirbyteTransientError):
+        return ""
+    if int(newest.job_id) > int(job_id) and newest.status is JobStatus.CANCELLED:
+        return f"; the cancel also stopped job {newest.job_id}, a newer run of the connection"
+    return ""
 
 
 def run_sync(

@@ -1,7 +1,8 @@
 """Airbyte API payloads as typed records, parsed once at the boundary.
 
-Field names and values follow the public API's `JobResponse` and `JobStatusEnum`
-(airbyte-api-python-sdk, `models/jobresponse.py` and `models/jobstatusenum.py`).
+Field names and values follow the public API's `JobResponse`, `JobStatusEnum` and
+`ConnectionResponse` (airbyte-api-python-sdk, `models/jobresponse.py`, `jobstatusenum.py`,
+`connectionresponse.py`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import TypeAdapter
 
 from orchestration.airbyte.errors import AirbyteTransientError
 
-__all__ = ["Job", "JobStatus"]
+__all__ = ["Connection", "Job", "JobStatus"]
 
 _DURATION = TypeAdapter(timedelta)
 
@@ -83,6 +84,29 @@ class Job:
             start_time=_time(payload.get("startTime")),
             duration=_duration(payload.get("duration")),
             last_updated_at=_time(payload.get("lastUpdatedAt")),
+        )
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A connection as `GET /connections/{id}` reports it (what a message names it by)."""
+
+    connection_id: str
+    name: str
+    status: str  # active | inactive | deprecated | locked
+    status_reason: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name!r} ({self.connection_id})" if self.name else self.connection_id
+
+    @classmethod
+    def from_api(cls, payload: dict[str, Any]) -> Connection:
+        return cls(
+            connection_id=str(payload.get("connectionId") or ""),
+            name=str(payload.get("name") or ""),
+            status=str(payload.get("status") or ""),
+            status_reason=str(payload.get("statusReason") or ""),
         )
 
 

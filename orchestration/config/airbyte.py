@@ -69,6 +69,13 @@ class AirbyteConnection(Block):
                 "http://localhost:8000/api/public/v1 (self-managed) or "
                 "https://api.airbyte.com/v1 (Cloud)"
             )
+        if value and httpx.URL(value).userinfo:
+            # a URL is shown and saved in clear (logs, `elt blocks register`, the block's
+            # document and its events): credentials belong in the secret fields
+            raise ValueError(
+                f"{redact_url(value)!r} holds credentials (user:password@): remove them from "
+                "the URL and set AIRBYTE_USERNAME and AIRBYTE_PASSWORD instead"
+            )
         return value
 
     @field_validator("client_secret")

@@ -3,7 +3,12 @@ codes, problem documents with the reason in `data.message`), with scripted job p
 (queued jobs included), auth modes and the faults a real server has: 5xx/429, stalls, outages
 (connections dropped unanswered), malformed bodies. Every request it receives and every
 response it sends is checked against Airbyte's official models (`airbyte_spec`): a drift on
-either side lands in `violations`, which the tests' fixture asserts empty."""
+either side lands in `violations`, which the tests' fixture asserts empty.
+
+What the server *does* is taken from airbyte-platform's handlers, named where each behaviour
+is implemented: an inactive connection's 409, a cancel that hits the connection's current
+job, paged listings, whole-second durations, bad credentials as the applications backend
+answers them. Its clock may run ahead of the tests' (`clock_skew`)."""
 
 from __future__ import annotations
 
@@ -13,11 +18,12 @@ import re
 import secrets
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tests.fakes.airbyte_spec import check_request, check_response
 
@@ -37,6 +43,33 @@ class Script:
 
 
 @dataclass
+class Connection:
+    """A connection as `GET /connections/{id}` shows it."""
+
+    connection_id: str
+    script: Script
+    name: str
+    status: str = "active"  # active | inactive | deprecated | locked
+    workspace_id: str = "5ae6b09b-fdec-41af-aaf7-7d94cfc33ef6"
+    source_id: str = "a1b2c3d4-0000-4000-8000-000000000001"
+    destination_id: str = "a1b2c3d4-0000-4000-8000-000000000002"
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "connectionId": self.connection_id,
+            "name": self.name,
+            "sourceId": self.source_id,
+            "destinationId": self.destination_id,
+            "workspaceId": self.workspace_id,
+            "status": self.status,
+            "schedule": {"scheduleType": "manual"},
+            "configurations": {"streams": []},
+            "createdAt": 1764000000,
+            "tags": [],
+        }
+
+
+@dataclass
 class Job:
     job_id: int
     connection_id: str
@@ -45,6 +78,8 @@ class Job:
     status: str = "pending"
     polls: int = 0
     ended: float | None = None  # monotonic time it reached a terminal status
+    job_type: str = "sync"
+    clock_skew: float = 0.0  # the server's clock minus the tests' (seconds)
 
     def advance(self) -> None:
         if self.status in TERMINAL:
@@ -62,24 +97,33 @@ class Job:
         if status in TERMINAL and self.ended is None:
             self.ended = time.monotonic()
 
+    def wall(self, monotonic: float) -> int:
+        """A monotonic instant as the server's epoch seconds (its clock, whole seconds)."""
+        return int(time.time() - time.monotonic() + monotonic + self.clock_skew)
+
     def body(self) -> dict[str, Any]:
-        """As the real server answers: `startTime` in whole seconds, `duration` from running on,
-        `lastUpdatedAt` only once the job ended."""
-        started = datetime.fromtimestamp(time.time() - (time.monotonic() - self.created), tz=UTC)
+        """As JobResponseMapper (airbyte-server, publicapi/mappers) writes it: `startTime` is
+        createdAt and `duration` is updatedAt - createdAt, both whole seconds; `duration` once
+        the job is no longer pending; `lastUpdatedAt` only once it ended (then fixed); rows
+        and bytes from the aggregated stats whenever there are any (a failed or cancelled job
+        keeps what it committed)."""
+        created = self.wall(self.created)
+        updated = self.wall(self.ended if self.ended is not None else time.monotonic())
         body: dict[str, Any] = {
             "jobId": self.job_id,
             "status": self.status,
-            "jobType": "sync",
-            "startTime": _iso(started.replace(microsecond=0)),
+            "jobType": self.job_type,
+            "startTime": _iso(datetime.fromtimestamp(created, tz=UTC)),
             "connectionId": self.connection_id,
         }
-        if self.status not in ("pending", "queued"):
-            body["duration"] = f"PT{max(time.monotonic() - self.created, 0):.3f}S"
+        if self.status != "pending":
+            body["duration"] = f"PT{updated - created}S"
         if self.status in TERMINAL:
-            body["lastUpdatedAt"] = _iso(datetime.now(UTC))
-            if self.status == "succeeded":
-                body["rowsSynced"] = self.script.rows
-                body["bytesSynced"] = self.script.bytes
+            body["lastUpdatedAt"] = _iso(datetime.fromtimestamp(updated, tz=UTC))
+        if self.status not in ("pending", "queued") and self.polls + int(self.ended is not None):
+            share = 1.0 if self.status == "succeeded" else 0.5  # committed so far
+            body["rowsSynced"] = int(self.script.rows * share)
+            body["bytesSynced"] = int(self.script.bytes * share)
         return body
 
 
@@ -109,14 +153,23 @@ class FakeAirbyte:
         token_ttl: float = 180,
         base_path: str = "/api/public/v1",
         configuration_api: bool = False,
+        credentials_backend: str = "database",
+        clock_skew: float = 0.0,
+        lists_oldest_first: bool = False,
     ) -> None:
         self.auth, self.token_ttl, self.base_path = auth, token_ttl, base_path
+        # How a wrong client secret is answered: "database" (the applications backend of a
+        # self-managed server without Keycloak: an unhandled exception, HTTP 500 with only an
+        # errorId, ApiExceptionHandler), or "keycloak" (401 invalid-api-key).
+        self.credentials_backend = credentials_backend
+        self.clock_skew = clock_skew
+        self.lists_oldest_first = lists_oldest_first  # a server that ignores `orderBy`
         # The internal configuration API (`POST /api/v1/connections/get`), which dagster-airbyte
         # calls (`make parity`); outside the public spec, so its requests are not checked.
         self.configuration_api = configuration_api
         self.client_id, self.client_secret = client_id, client_secret
         self.static_token, self.username, self.password = token, username, password
-        self.scripts: dict[str, Script] = {}
+        self.connections: dict[str, Connection] = {}
         self.jobs: dict[int, Job] = {}
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []  # (method, path with query)
@@ -129,9 +182,25 @@ class FakeAirbyte:
         self._httpd: ThreadingHTTPServer | None = None
 
     # --- scripting ------------------------------------------------------------------------
-    def add_connection(self, connection_id: str, script: Script | None = None) -> str:
-        self.scripts[connection_id] = script or Script()
+    def add_connection(
+        self,
+        connection_id: str,
+        script: Script | None = None,
+        *,
+        name: str | None = None,
+        status: str = "active",
+    ) -> str:
+        self.connections[connection_id] = Connection(
+            connection_id,
+            script or Script(),
+            name or f"Faker -> Warehouse ({connection_id})",
+            status,
+        )
         return connection_id
+
+    @property
+    def scripts(self) -> dict[str, Script]:
+        return {c: conn.script for c, conn in self.connections.items()}
 
     def inject(self, method: str, path: str, **kwargs: Any) -> None:
         self.faults.append(Fault(method, re.compile(path), **kwargs))
@@ -164,10 +233,10 @@ class FakeAirbyte:
     def calls(self, method: str, path_regex: str = ".*") -> list[str]:
         return [p for m, p in self.requests if m == method and re.fullmatch(path_regex, p)]
 
-    def start_job(self, connection_id: str) -> Job:
-        """Start a job as another Airbyte user would (e.g. the UI)."""
+    def start_job(self, connection_id: str, job_type: str = "sync") -> Job:
+        """Start a job as another Airbyte user would (the UI, the scheduler, a reset)."""
         with self.lock:
-            return self._create_job(connection_id)
+            return self._create_job(connection_id, job_type)
 
     # --- lifecycle ------------------------------------------------------------------------
     @property
@@ -188,6 +257,11 @@ class FakeAirbyte:
 
             def log_message(self, *args: object) -> None:  # quiet
                 return
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                """The `Date` header, by the server's clock."""
+                moment = time.time() if timestamp is None else timestamp
+                return super().date_time_string(moment + fake.clock_skew)
 
             def do_GET(self) -> None:
                 fake._handle(self, "GET")
@@ -264,12 +338,16 @@ class FakeAirbyte:
                 connection_id = body.get("connectionId")
                 if body.get("jobType") not in ("sync", "reset", "refresh", "clear"):
                     return 422, _problem(422, f"Unknown jobType: {body.get('jobType')!r}")
-                if connection_id not in self.scripts:
+                connection = self.connections.get(connection_id)
+                if connection is None:
                     return 404, _problem(404, "connection", resource_id=str(connection_id))
-                if any(
-                    j.connection_id == connection_id and j.status not in TERMINAL
-                    for j in self.jobs.values()
-                ):
+                if connection.status != "active":
+                    # SchedulerHandler.submitManualSyncToWorker: check(status == ACTIVE) {"Can
+                    # only sync an active connection"}, an IllegalStateException, which
+                    # ConfigClientErrorHandler answers as a state-conflict with its default text
+                    return 409, _problem(409, "Could not fulfill request", title="state-conflict")
+                if self._current_job(connection_id) is not None:
+                    # TemporalClient.startNewManualSync: WORKFLOW_RUNNING, a try-again-later
                     return 409, _problem(409, f"A sync is already running for: {connection_id}")
                 return 200, self._create_job(connection_id).body()
             self.max_active = max(
@@ -283,14 +361,21 @@ class FakeAirbyte:
                     job.advance()
                     return 200, job.body()
                 if method == "DELETE":
-                    if job.status in TERMINAL:
-                        return 409, _problem(
-                            409, f"Job {job.job_id} is not running.", title="state-conflict"
-                        )
-                    job.set_status("cancelled")
+                    # SchedulerHandler.submitCancellationToWorker: the cancel goes to the
+                    # connection's workflow (TemporalClient.startNewCancellation), so it stops
+                    # the connection's *current* job whatever the id, and succeeds when none
+                    # runs; the reply is the requested job, read again.
+                    current = self._current_job(job.connection_id)
+                    if current is not None:
+                        current.set_status("cancelled")
                     return 200, job.body()
             if method == "GET" and path == "/jobs":
                 return 200, self._list_jobs(query)
+            if match := re.fullmatch(r"/connections/([^/]+)", path):
+                connection = self.connections.get(match.group(1))
+                if method != "GET" or connection is None:
+                    return 404, _problem(404, "connection", resource_id=match.group(1))
+                return 200, connection.body()
         return 404, _problem(404, "endpoint", resource_id=f"{method} {path}")
 
     def _configuration(
@@ -300,7 +385,7 @@ class FakeAirbyte:
             return 401, _problem(401, "invalid or expired credentials")
         if method == "POST" and path == f"{CONFIGURATION_PATH}/connections/get":
             connection_id = json.loads(raw or b"{}").get("connectionId")
-            if connection_id not in self.scripts:
+            if connection_id not in self.connections:
                 return 404, _problem(404, "connection", resource_id=str(connection_id))
             streams = {"streams": []}
             return 200, {
@@ -310,28 +395,55 @@ class FakeAirbyte:
             }
         return 404, _problem(404, "endpoint", resource_id=f"{method} {path}")
 
-    def _create_job(self, connection_id: str) -> Job:
-        job = Job(
-            len(self.jobs) + 1001, connection_id, self.scripts[connection_id], time.monotonic()
-        )
+    def _create_job(self, connection_id: str, job_type: str = "sync") -> Job:
+        script = self.connections[connection_id].script
+        job = Job(len(self.jobs) + 1001, connection_id, script, time.monotonic())
+        job.job_type, job.clock_skew = job_type, self.clock_skew
         self.jobs[job.job_id] = job
         return job
 
+    def _current_job(self, connection_id: str) -> Job | None:
+        """The job the connection's workflow runs now (one at most, of any type)."""
+        mine = [j for j in self.jobs.values() if j.connection_id == connection_id]
+        for job in mine:
+            if job.script.duration is not None:  # time-based: bring it up to now
+                job.advance()
+        active = [j for j in mine if j.status not in TERMINAL]
+        return max(active, key=lambda j: j.job_id) if active else None
+
     def _list_jobs(self, query: dict) -> dict[str, Any]:
+        """As JobsController.listJobs and JobsResponseMapper answer: filtered by connection,
+        jobType, status and createdAtStart (the server's clock), ordered by `orderBy`
+        (`createdAt|DESC` by default), `limit` (20) from `offset`; `next` is the same query at
+        offset + limit whenever this page is not empty (PaginationMapper), `previous` when the
+        offset is past 0."""
+
         def one(name: str) -> str | None:
             return query.get(name, [None])[0]
 
-        jobs = sorted(self.jobs.values(), key=lambda j: j.job_id, reverse=True)
+        order = "createdAt|ASC" if self.lists_oldest_first else one("orderBy")
+        field, _, direction = (order or "createdAt|DESC").partition("|")
+        key = (lambda j: j.job_id) if field == "createdAt" else (lambda j: j.ended or j.created)
+        jobs = sorted(self.jobs.values(), key=key, reverse=direction != "ASC")
         if cid := one("connectionId"):
             jobs = [j for j in jobs if j.connection_id == cid]
+        if job_type := one("jobType"):
+            jobs = [j for j in jobs if j.job_type == job_type]
         if status := one("status"):
             jobs = [j for j in jobs if j.status == status]
         if since := one("createdAtStart"):
             floor = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
-            offset = time.time() - time.monotonic()
-            jobs = [j for j in jobs if j.created + offset >= floor]
-        # `previous`/`next` are strings in the spec: absent when there is no such page
-        return {"data": [j.body() for j in jobs[: int(one("limit") or 20)]]}
+            jobs = [j for j in jobs if j.wall(j.created) >= floor]
+        limit, offset = int(one("limit") or 20), int(one("offset") or 0)
+        page = jobs[offset : offset + limit]
+        body: dict[str, Any] = {"data": [j.body() for j in page]}
+        kept = {k: v[0] for k, v in query.items() if k not in ("offset", "limit")}
+        link = f"{self.url}/jobs?" + urlencode({**kept, "limit": limit})
+        if page:
+            body["next"] = f"{link}&offset={offset + limit}"
+        if offset > 0:
+            body["previous"] = f"{link}&offset={max(offset - limit, 0)}"
+        return body
 
     def _issue_token(self, raw: bytes) -> tuple[int, dict[str, Any]]:
         body = json.loads(raw or b"{}")
@@ -339,11 +451,20 @@ class FakeAirbyte:
             self.client_id,
             self.client_secret,
         ):
-            return 403, _problem(403, "Invalid client credentials")
+            if self.credentials_backend == "database":
+                # ApplicationServiceDataImpl.getToken throws InvalidClientCredentialsException;
+                # ApiExceptionHandler answers with only an errorId
+                return 500, {"errorId": str(uuid.uuid4())}
+            return 401, _problem(401, "Invalid client_id or client_secret")
         token = secrets.token_hex(16)
         with self.lock:
             self.tokens[token] = time.monotonic() + self.token_ttl
-        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.token_ttl}
+        # `expires_in` is a whole number of seconds (the spec's integer)
+        return 200, {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": int(self.token_ttl),
+        }
 
     def _authorised(self, header: str) -> bool:
         if self.auth == "none":

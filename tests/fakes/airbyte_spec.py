@@ -70,14 +70,22 @@ def check_request(method: str, path: str, query: dict[str, list[str]], body: Any
         return problems
     if method in ("GET", "DELETE") and path.startswith("/jobs/"):
         return [] if path.removeprefix("/jobs/").isdigit() else [f"{where}: bad job id"]
+    if method == "GET" and path.startswith("/connections/"):
+        return [] if path.count("/") == 2 else [f"{where}: bad connection id"]
     return [f"{where}: not an endpoint this client should call"]
 
 
 def check_response(method: str, path: str, status: int, body: Any) -> list[str]:
     """Spec violations of one response the fake sent (empty when it conforms)."""
     where = f"response {status} to {method} {path}"
+    if path == "/applications/token" and status == 500:
+        # the server's ApiExceptionHandler: only an errorId (no problem document)
+        ok = isinstance(body, dict) and set(body) == {"errorId"}
+        return [] if ok else [f"{where}: not an errorId body"]
     if status >= 400:
         return check_problem(body, where)
+    if method == "GET" and path.startswith("/connections/"):
+        return _check_model(models.ConnectionResponse, body, where)
     if path == "/applications/token":
         if not isinstance(body, dict) or set(body) != TOKEN_RESPONSE_FIELDS:
             return [f"{where}: fields {sorted(body or {})} != {sorted(TOKEN_RESPONSE_FIELDS)}"]

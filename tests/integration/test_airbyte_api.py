@@ -175,9 +175,11 @@ def test_each_connection_is_a_task_run_whose_story_is_in_the_flow_run_logs(
     assert states == {f"sync {CONN}": "COMPLETED", "sync conn-b": "FAILED"}
 
 
-def test_a_password_in_the_server_url_is_never_printed_logged_or_stored(
+def test_a_password_in_the_server_url_is_refused_never_printed_logged_or_stored(
     fake, prefect_api, tmp_path
 ):
+    """A URL is shown and saved in clear (logs, `elt blocks register`, the block's document
+    and its events): credentials in it are refused, naming the variables to use instead."""
     from datetime import UTC, datetime
 
     from prefect.client.orchestration import get_client
@@ -191,6 +193,12 @@ def test_a_password_in_the_server_url_is_never_printed_logged_or_stored(
     )  # fmt: skip
     assert proc.returncode == 1
     assert "http://***@127.0.0.1:" in proc.stderr  # the URL is named, its password is not
+    assert "holds credentials (user:password@): remove them from the URL and set " in proc.stderr
+    register = run_elt(
+        "blocks", "register", "--name", "leaky", cwd=tmp_path, PREFECT_API_URL=prefect_api,
+        AIRBYTE_SERVER_URL=url, AIRBYTE_CONNECTION_ID="conn-1",
+    )  # fmt: skip
+    assert register.returncode == 1 and "holds credentials" in register.stderr
     with get_client(sync_client=True) as client:
         runs = client.request(
             "POST", "/flow_runs/filter", json={"sort": "EXPECTED_START_TIME_DESC", "limit": 5}
@@ -200,5 +208,5 @@ def test_a_password_in_the_server_url_is_never_printed_logged_or_stored(
             "POST", "/events/filter", json={"filter": {"occurred": {"since": since}}, "limit": 50}
         ).json()
     stored = json.dumps([runs, logs, events])
-    for text in (proc.stdout, proc.stderr, stored):
+    for text in (proc.stdout, proc.stderr, register.stdout, register.stderr, stored):
         assert secret not in text

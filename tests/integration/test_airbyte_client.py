@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from orchestration.airbyte.client import AirbyteClient, RetryPolicy
 from orchestration.airbyte.errors import AirbyteApiError
-from orchestration.airbyte.jobs import run_sync, start_sync, sync_many
+from orchestration.airbyte.jobs import cancel_job, run_sync, start_sync, sync_many
 from orchestration.airbyte.models import JobStatus
 from orchestration.config import AirbyteConnection
 from orchestration.errors import StepFailed
@@ -178,24 +178,108 @@ def test_bad_connection_id_fails_fast_with_a_clear_message(fake):
     assert len(fake.calls("POST", "/jobs")) == 1  # a 404 is not retried
 
 
+WRONG_SECRET = {"client_id": "client-id", "client_secret": SecretStr("wrong-secret")}
+
+
 @pytest.mark.parametrize(
-    ("auth", "config"),
+    ("auth", "backend", "config", "names"),
     [
-        ("bearer", {"api_token": SecretStr("wrong-token")}),
-        (
-            "client_credentials",
-            {"client_id": "client-id", "client_secret": SecretStr("wrong-secret")},
-        ),
+        ("bearer", "database", {"api_token": SecretStr("wrong-token")}, "AIRBYTE_API_TOKEN"),
+        # self-managed without Keycloak: the applications backend answers 500 {"errorId"}
+        ("client_credentials", "database", WRONG_SECRET, "AIRBYTE_CLIENT_SECRET"),
+        ("client_credentials", "keycloak", WRONG_SECRET, "AIRBYTE_CLIENT_SECRET"),
     ],
+    ids=["bearer", "client-credentials-database", "client-credentials-keycloak"],
 )
-def test_wrong_credentials_fail_fast_and_say_so(auth, config):
-    with FakeAirbyte(auth=auth) as fake:
+def test_wrong_credentials_fail_fast_and_say_so(auth, backend, config, names):
+    with FakeAirbyte(auth=auth, credentials_backend=backend) as fake:
         fake.add_connection(CONN)
+        started = time.monotonic()
         with client_for(fake, **config) as client, pytest.raises(AirbyteApiError) as err:
             start_sync(client, CONN)
         message = str(err.value)
-        assert "credentials" in message and "wrong" not in message  # the secret is not echoed
+        assert time.monotonic() - started < 5
+        assert "credentials" in message and names in message
+        assert "wrong" not in message  # the secret is not echoed
         assert len(fake.requests) == 1
+
+
+def test_an_outage_of_the_token_endpoint_is_still_waited_out():
+    """A 502/503 from a proxy (no errorId body: the server did not answer) is an outage."""
+    with FakeAirbyte(auth="client_credentials") as fake:
+        fake.add_connection(CONN)
+        fake.inject("POST", "/applications/token", status=503, times=2)
+        with client_for(fake, client_id="client-id", client_secret=SecretStr("client-secret")) as c:
+            job = start_sync(c, CONN)
+        assert job.job_id == "1001" and len(fake.calls("POST", "/applications/token")) == 3
+
+
+def test_an_inactive_connection_fails_at_once_with_its_name_and_airbytes_reason(fake):
+    fake.add_connection(CONN, name="Postgres -> Snowflake", status="inactive")
+    started = time.monotonic()
+    with client_for(fake) as client, pytest.raises(AirbyteApiError) as err:
+        start_sync(client, CONN, deadline=time.monotonic() + 60)
+    assert time.monotonic() - started < 5
+    assert str(err.value) == (
+        f"connection 'Postgres -> Snowflake' ({CONN}) is inactive and Airbyte will not sync it "
+        "(Airbyte: HTTP 409 state-conflict: Could not fulfill request): enable it in Airbyte"
+    )
+    assert fake.calls("POST", "/jobs") == ["/jobs"]  # not retried
+    assert fake.calls("GET", f"/connections/{CONN}") == [f"/connections/{CONN}"]
+
+
+def test_a_host_that_does_not_resolve_fails_at_once_naming_the_setting():
+    block = AirbyteConnection(server_url="http://airbyte.invalid:8000/api/public/v1")
+    started = time.monotonic()
+    with (
+        block.client(retry=RetryPolicy(max_attempts=4)) as client,
+        pytest.raises(AirbyteApiError) as err,
+    ):
+        start_sync(client, CONN, deadline=time.monotonic() + 60)
+    assert time.monotonic() - started < 10
+    assert "'airbyte.invalid' does not resolve" in str(err.value)
+    assert "AIRBYTE_SERVER_URL" in str(err.value)
+
+
+def test_the_running_job_is_found_past_the_first_page_of_a_busy_connection():
+    """Resets are filtered out by the server (`jobType=sync`); a server that lists the oldest
+    first (one that ignores `orderBy`) puts the running sync last: the client pages on."""
+    with FakeAirbyte(lists_oldest_first=True) as fake:
+        fake.add_connection(CONN, Script(statuses=["running"]))
+        for _ in range(45):  # a long history of finished syncs and resets
+            fake.start_job(CONN, "reset").set_status("succeeded")
+            fake.start_job(CONN).set_status("succeeded")
+        running = fake.start_job(CONN)
+        with client_for(fake) as client:
+            job = start_sync(client, CONN)
+        assert job.job_id == str(running.job_id)
+        listed = fake.calls("GET", r"/jobs\?.*")
+        assert all("jobType=sync" in q for q in listed) and len(listed) == 3  # 20 + 20 + 6
+        assert len(fake.jobs) == 91 and fake.calls("POST", "/jobs") == ["/jobs"]  # the 409
+
+
+@pytest.mark.parametrize(
+    ("skew", "fault"),
+    [
+        # two minutes behind: by the client's clock the job the POST created looks old
+        (-120.0, {"process_first": True, "delay": 1.0}),
+        # two minutes ahead: by the client's clock last minute's finished sync looks new
+        (120.0, {"status": 500}),
+    ],
+    ids=["server-behind-reply-lost", "server-ahead-request-failed"],
+)
+def test_a_failed_post_is_judged_by_the_servers_clock_never_the_clients(skew, fault):
+    """After a POST whose outcome is unknown, "the job it created" is one created since, by
+    the server's clock (the `Date` of its reply): exactly one new job, the one attached to."""
+    with FakeAirbyte(clock_skew=skew) as fake:
+        fake.add_connection(CONN, Script(duration=0.2))  # over before a retry could attach
+        old = fake.start_job(CONN)
+        old.set_status("succeeded")
+        old.created -= 60  # a finished sync of a minute ago
+        fake.inject("POST", "/jobs", **fault)
+        with client_for(fake, request_timeout=0.3) as client:
+            job = start_sync(client, CONN)
+        assert job.job_id == "1002" and len(fake.jobs) == 2
 
 
 def test_concurrent_connections_bounded_and_every_outcome_reported(fake):
@@ -309,3 +393,33 @@ def test_connection_refused_names_the_host_and_port_and_the_failed_request():
     message = str(failure.value)
     assert f"POST http://127.0.0.1:{port}/api/public/v1/jobs: cannot connect to " in message
     assert f"127.0.0.1:{port}" in message
+
+
+def test_cancelling_a_job_that_ended_never_stops_a_newer_run_of_the_connection(fake):
+    """Airbyte cancels a connection's *current* job whatever id the DELETE names: a cancel of
+    our job, sent after it ended, would stop the run the scheduler started since."""
+    fake.add_connection(CONN, Script(statuses=["running"]))
+    ours = fake.start_job(CONN)
+    ours.set_status("succeeded")
+    newer = fake.start_job(CONN)
+    newer.set_status("running")
+    with client_for(fake) as client:
+        outcome = cancel_job(client, str(ours.job_id), CONN)
+    assert outcome == "it ended succeeded before it could be cancelled"
+    assert newer.status == "running" and fake.calls("DELETE") == []
+
+
+def test_a_job_that_is_not_the_connections_running_one_is_never_cancelled(fake, prefect_api):
+    """Our job still reads `running` but the connection runs another (its workflow moved on):
+    a DELETE would stop that one, so none is sent, and the report says why (and an event,
+    on the session's Prefect API, says the job may still run)."""
+    fake.add_connection(CONN, Script(statuses=["running"]))
+    ours = fake.start_job(CONN)
+    ours.set_status("running")
+    other = fake.start_job(CONN)
+    other.set_status("running")
+    with client_for(fake) as client:
+        outcome = cancel_job(client, str(ours.job_id), CONN, cancel_timeout=5)
+    assert outcome.startswith(f"could not cancel Airbyte job {ours.job_id}: it may still be")
+    assert f"the connection runs job {other.job_id} now" in outcome
+    assert other.status == "running" and fake.calls("DELETE") == []
