@@ -178,3 +178,38 @@ def test_the_project_profile_keeps_its_snowflake_targets():
     dbt = DbtConfig(project_dir=REPO / "dbt_project", target="prod")
     target = dbt.resolve_target({})
     assert target.adapter_type == "snowflake" and target.reads("SNOWFLAKE_")
+
+
+def test_dbt_gets_the_profiles_threads_unless_told_and_vars_as_dbt_reads_them(clean_env):
+    import datetime
+
+    import yaml
+
+    dbt = load_config().dbt
+    args = dbt.args("build", dbt_vars={"day": datetime.date(2026, 11, 1), "n": [1, "two"]})
+    assert "--threads" not in args  # the target's own `threads`
+    assert yaml.safe_load(args[args.index("--vars") + 1]) == {
+        "day": datetime.date(2026, 11, 1),  # a date still, as dbt reads `day: 2026-11-01`
+        "n": [1, "two"],
+    }
+    assert dbt.args("build", dbt_vars="day: 2026-11-01")[-1] == "day: 2026-11-01"  # as written
+    told = load_config(overrides={"dbt.threads": 2}).dbt.args("build")
+    assert told[told.index("--threads") + 1] == "2"
+
+
+def test_only_what_the_user_set_reaches_a_foreign_projects_profile(clean_env, monkeypatch):
+    foreign = clean_env / "theirs"
+    foreign.mkdir()
+    (foreign / "dbt_project.yml").write_text("name: theirs\nprofile: theirs\n")
+    (foreign / "profiles.yml").write_text(
+        "theirs:\n  target: t\n  outputs:\n    t: {type: duckdb, path: mine.duckdb}\n"
+    )
+    monkeypatch.setenv("DBT_PROJECT_DIR", str(foreign))
+    for name in ("DUCKDB_PATH", "AIRBYTE_RAW_SCHEMA", "FRESHNESS_THRESHOLD_HOURS"):
+        monkeypatch.delenv(name, raising=False)  # as on a machine that never set them
+    assert load_config().dbt_env() == {}  # our defaults are for our project only
+    (clean_env / ".env").write_text("AIRBYTE_RAW_SCHEMA=landing\n")
+    assert load_config().dbt_env() == {"AIRBYTE_RAW_SCHEMA": "landing"}  # set in .env
+    monkeypatch.setenv("DBT_PROJECT_DIR", str(REPO / "dbt_project"))
+    ours = load_config().dbt_env()
+    assert set(ours) == {"DUCKDB_PATH", "AIRBYTE_RAW_SCHEMA", "FRESHNESS_THRESHOLD_HOURS"}
