@@ -271,7 +271,9 @@ def sync(
 
 
 def _show_syncs(results: list) -> None:
-    _table("Airbyte syncs", [r.as_row() for r in results])
+    _table(
+        "Airbyte syncs", [{k: v for k, v in r.as_row().items() if k != "streams"} for r in results]
+    )
     for r in results:
         for stream, rows in r.streams.items():
             console.print(f"  {stream}: {rows} rows", highlight=False)

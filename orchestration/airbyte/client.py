@@ -134,6 +134,21 @@ class AirbyteClient:
                 return
             params["offset"] = offset  # our base URL: `next` holds the server's own host
 
+    def workspace_connections(
+        self, workspace_id: str, *, page_size: int = 100, deadline: float | None = None
+    ) -> Iterator[Connection]:
+        """Every connection of a workspace (deleted ones left out by the server), page after
+        page, as long as pages come (a workspace of thousands is read whole)."""
+        params: dict[str, Any] = {"workspaceIds": workspace_id, "limit": page_size}
+        while True:
+            body = self.request("GET", "connections", params=params, deadline=deadline)
+            page = [Connection.from_api(c) for c in body.get("data") or []]
+            yield from page
+            offset = _next_offset(body.get("next"))
+            if not page or offset is None:
+                return
+            params["offset"] = offset
+
     def get_connection(self, connection_id: str, *, deadline: float | None = None) -> Connection:
         return Connection.from_api(
             self.request("GET", f"connections/{connection_id}", deadline=deadline)

@@ -95,6 +95,7 @@ class Connection:
     name: str
     status: str  # active | inactive | deprecated | locked
     status_reason: str = ""
+    streams: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -107,6 +108,11 @@ class Connection:
             name=str(payload.get("name") or ""),
             status=str(payload.get("status") or ""),
             status_reason=str(payload.get("statusReason") or ""),
+            streams=tuple(
+                str(s.get("name"))
+                for s in (payload.get("configurations") or {}).get("streams") or []
+                if isinstance(s, dict) and s.get("name")
+            ),
         )
 
 

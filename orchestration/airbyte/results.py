@@ -18,6 +18,14 @@ class SyncResult:
     streams: dict[str, int] = field(default_factory=dict)
     backend: str = "airbyte-api"
     error: str = ""
+    connection_name: str = ""  # Airbyte's name for it, when known
+    connection_streams: tuple[str, ...] = ()  # the streams the connection syncs, when known
+
+    @property
+    def label(self) -> str:
+        if self.connection_name:
+            return f"{self.connection_name!r} ({self.connection_id})"
+        return self.connection_id
 
     @property
     def succeeded(self) -> bool:
@@ -32,11 +40,13 @@ class SyncResult:
     def failure_line(self) -> str:
         job = f" job {self.job_id}" if self.job_id else ""
         reason = f": {self.error}" if self.error else ""
-        return f"connection {self.connection_id}{job} {self.status}{reason}"
+        return f"connection {self.label}{job} {self.status}{reason}"
 
     def as_row(self) -> dict[str, object]:
         return {
             "connection": self.connection_id,
+            "name": self.connection_name,
+            "streams": ", ".join(self.connection_streams),
             "job_id": self.job_id or "",
             "status": self.status,
             "rows": self.rows_synced,

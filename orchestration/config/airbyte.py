@@ -39,6 +39,14 @@ class AirbyteConnection(Block):
         description="e.g. https://api.airbyte.com/v1; empty = embedded PyAirbyte source-faker.",
     )
     connection_ids: list[str] = Field(default_factory=list, description="Connections to sync.")
+    workspace_id: str = Field(
+        default="",
+        description="Without connection ids: sync every active connection of this workspace.",
+    )
+    connection_names: list[str] = Field(
+        default_factory=list,
+        description="Workspace mode: only connections whose name matches one of these globs.",
+    )
     client_id: str = Field(default="", description="Client credentials: application client id.")
     client_secret: SecretStr = Field(
         default=SecretStr(""), validate_default=True, description="Client credentials."
@@ -57,7 +65,9 @@ class AirbyteConnection(Block):
 
     env: ClassVar[EnvMap]
 
-    _split = field_validator("connection_ids", "streams", mode="before")(split_list)
+    _split = field_validator("connection_ids", "connection_names", "streams", mode="before")(
+        split_list
+    )
 
     @field_validator("server_url")
     @classmethod
@@ -129,5 +139,8 @@ class AirbyteConnection(Block):
 AirbyteConnection.env = EnvMap.derived(
     AirbyteConnection,
     "AIRBYTE_",
-    renames={"connection_ids": ("AIRBYTE_CONNECTION_ID", "AIRBYTE_CONNECTION_IDS")},
+    renames={
+        "connection_ids": ("AIRBYTE_CONNECTION_ID", "AIRBYTE_CONNECTION_IDS"),
+        "connection_names": ("AIRBYTE_CONNECTIONS",),
+    },
 )

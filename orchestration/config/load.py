@@ -136,10 +136,11 @@ class Config:
         if self.airbyte.embedded:
             self.embedded.require_project()
             return
-        if not (connection_ids or self.airbyte.connection_ids):
+        if not (connection_ids or self.airbyte.connection_ids or self.airbyte.workspace_id):
             raise ConfigError(
                 "AIRBYTE_SERVER_URL is set but no connection is: set AIRBYTE_CONNECTION_ID "
-                "(one id or a comma-separated list) or pass --connection"
+                "(one id or a comma-separated list), pass --connection, or set "
+                "AIRBYTE_WORKSPACE_ID to sync every active connection of a workspace"
             )
 
     def dbt_env(self, target: DbtTarget | None = None) -> dict[str, str]:

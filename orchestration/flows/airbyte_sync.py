@@ -1,12 +1,16 @@
 """`airbyte_sync`: run the Airbyte sync(s) and publish what they loaded.
 
 With AIRBYTE_SERVER_URL set, each connection is synced over the Airbyte API (trigger, poll,
-cancel on timeout or interruption); without it, the embedded PyAirbyte source-faker runs.
+cancel on timeout or interruption): the ids given, or every active connection of
+AIRBYTE_WORKSPACE_ID (matching AIRBYTE_CONNECTIONS); without it, the embedded PyAirbyte
+source-faker runs.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import replace
 from typing import Any
 
 from prefect import flow, task
@@ -19,7 +23,9 @@ from orchestration import interrupts
 from orchestration.airbyte.client import AirbyteClient
 from orchestration.airbyte.embedded import FakerSync, run_embedded_sync
 from orchestration.airbyte.jobs import SyncInterrupted, check_connection_ids, sync_one
+from orchestration.airbyte.models import Connection
 from orchestration.airbyte.results import SyncResult
+from orchestration.airbyte.workspace import describe, workspace_connections
 from orchestration.artifacts import publish_table
 from orchestration.config import Config, load_config
 from orchestration.errors import StepFailed
@@ -34,29 +40,49 @@ def embedded_sync_task(sync: FakerSync) -> SyncResult:
 
 @task(
     name="airbyte-connection-sync",
-    task_run_name="sync {connection_id}",
+    task_run_name="sync {label}",
     cache_policy=NO_CACHE,
 )
 def sync_connection_task(
     client: AirbyteClient,
     connection_id: str,
+    label: str,
     poll_interval: float,
     timeout: float,
     stop: threading.Event,
+    known: Connection | None = None,
 ) -> SyncResult | State:
-    """One connection as one task run: its status changes, attach, outage, cancel and outcome
-    are logged under it in the UI. A failed sync ends the task Failed, with its result kept.
+    """One connection as one task run (named after the connection when its name is known):
+    its status changes, attach, outage, cancel and outcome are logged under it in the UI. A
+    failed sync ends the task Failed, with its result kept.
 
     The job holds a slot of the `airbyte-api` global limit from its start to its end, so the
     bound on jobs at once holds across every worker, not only this process."""
     try:
-        with fleet_slot(AIRBYTE_LIMIT, f"sync {connection_id}"):
+        with fleet_slot(AIRBYTE_LIMIT, f"sync {label}"):
             result = sync_one(
                 client, connection_id, poll_interval=poll_interval, timeout=timeout, stop=stop
             )
+        # its name and streams, for the result (after the sync: never a reason to delay it)
+        deadline = time.monotonic() + DESCRIBE_SECONDS
+        connection = known or describe(client, connection_id, deadline=deadline)
     except (SyncInterrupted, interrupts.Stopped):  # its job, if it had started, was cancelled
-        return Cancelled(message=f"sync of {connection_id} cancelled: {interrupts.signal_name()}")
+        return Cancelled(message=f"sync of {label} cancelled: {interrupts.signal_name()}")
+    result = replace(result, connection_name=connection.name, connection_streams=connection.streams)
     return result if result.succeeded else Failed(message=result.failure_line(), data=result)
+
+
+DESCRIBE_SECONDS = 5.0  # how long naming a connection may take once its sync has ended
+
+
+def connections_to_sync(config: Config, connection_ids: list[str]) -> list[Connection | str]:
+    """The connections to sync: the ids given, or else the workspace's active connections
+    matching AIRBYTE_CONNECTIONS (known by name already)."""
+    airbyte = config.airbyte
+    if connection_ids or not airbyte.workspace_id:
+        return list(check_connection_ids(connection_ids))
+    with airbyte.client() as client:
+        return list(workspace_connections(client, airbyte.workspace_id, airbyte.connection_names))
 
 
 def api_sync(config: Config, connection_ids: list[str]) -> list[SyncResult]:
@@ -64,7 +90,7 @@ def api_sync(config: Config, connection_ids: list[str]) -> list[SyncResult]:
     flow run is cancelled or the process is told to stop, every running Airbyte job is
     cancelled before the interruption goes on."""
     config.require_airbyte(connection_ids)
-    check_connection_ids(connection_ids)
+    targets = connections_to_sync(config, connection_ids)
     airbyte = config.airbyte
     stop = threading.Event()
     with (
@@ -76,13 +102,15 @@ def api_sync(config: Config, connection_ids: list[str]) -> list[SyncResult]:
                 sync_connection_task,
                 parameters={
                     "client": client,
-                    "connection_id": connection_id,
+                    "connection_id": _id(target),
+                    "label": _label(target),
                     "poll_interval": airbyte.poll_interval_seconds,
                     "timeout": airbyte.timeout_seconds,
                     "stop": stop,
+                    "known": target if isinstance(target, Connection) else None,
                 },
             )
-            for connection_id in connection_ids
+            for target in targets
         ]
         try:
             while wait(futures, timeout=0.5).not_done:  # short waits: signals get through
@@ -92,10 +120,16 @@ def api_sync(config: Config, connection_ids: list[str]) -> list[SyncResult]:
             stop.set()
             wait(futures)  # each running sync cancels its job before returning
             raise
-        return [
-            _result(future, connection_id)
-            for future, connection_id in zip(futures, connection_ids, strict=True)
-        ]
+        return [_result(future, _id(t)) for future, t in zip(futures, targets, strict=True)]
+
+
+def _id(target: Connection | str) -> str:
+    return target.connection_id if isinstance(target, Connection) else target
+
+
+def _label(target: Connection | str) -> str:
+    """What its task run is called: the connection's name when known, else its id."""
+    return (target.name or target.connection_id) if isinstance(target, Connection) else target
 
 
 def _result(future: PrefectFuture[Any], connection_id: str) -> SyncResult:

@@ -53,6 +53,7 @@ class Connection:
     workspace_id: str = "5ae6b09b-fdec-41af-aaf7-7d94cfc33ef6"
     source_id: str = "a1b2c3d4-0000-4000-8000-000000000001"
     destination_id: str = "a1b2c3d4-0000-4000-8000-000000000002"
+    streams: tuple[str, ...] = ("users", "products", "purchases")
 
     def body(self) -> dict[str, Any]:
         return {
@@ -63,7 +64,7 @@ class Connection:
             "workspaceId": self.workspace_id,
             "status": self.status,
             "schedule": {"scheduleType": "manual"},
-            "configurations": {"streams": []},
+            "configurations": {"streams": [{"name": s} for s in self.streams]},
             "createdAt": 1764000000,
             "tags": [],
         }
@@ -189,13 +190,17 @@ class FakeAirbyte:
         *,
         name: str | None = None,
         status: str = "active",
+        workspace_id: str | None = None,
     ) -> str:
-        self.connections[connection_id] = Connection(
+        connection = Connection(
             connection_id,
             script or Script(),
-            name or f"Faker -> Warehouse ({connection_id})",
+            name or f"Faker -> Warehouse {len(self.connections) + 1}",
             status,
         )
+        if workspace_id:
+            connection.workspace_id = workspace_id
+        self.connections[connection_id] = connection
         return connection_id
 
     @property
@@ -371,6 +376,8 @@ class FakeAirbyte:
                     return 200, job.body()
             if method == "GET" and path == "/jobs":
                 return 200, self._list_jobs(query)
+            if method == "GET" and path == "/connections":
+                return 200, self._list_connections(query)
             if match := re.fullmatch(r"/connections/([^/]+)", path):
                 connection = self.connections.get(match.group(1))
                 if method != "GET" or connection is None:
@@ -439,6 +446,27 @@ class FakeAirbyte:
         body: dict[str, Any] = {"data": [j.body() for j in page]}
         kept = {k: v[0] for k, v in query.items() if k not in ("offset", "limit")}
         link = f"{self.url}/jobs?" + urlencode({**kept, "limit": limit})
+        if page:
+            body["next"] = f"{link}&offset={offset + limit}"
+        if offset > 0:
+            body["previous"] = f"{link}&offset={max(offset - limit, 0)}"
+        return body
+
+    def _list_connections(self, query: dict) -> dict[str, Any]:
+        """As ConnectionsController.listConnections pages them (PaginationMapper): the
+        workspaces' connections (`workspaceIds`, comma-separated), `limit` (20) from
+        `offset`, `next` whenever the page is not empty."""
+        workspaces = set(",".join(query.get("workspaceIds", [])).split(",")) - {""}
+        chosen = [
+            c for c in self.connections.values() if not workspaces or c.workspace_id in workspaces
+        ]
+        limit = int(query.get("limit", ["20"])[0])
+        offset = int(query.get("offset", ["0"])[0])
+        page = chosen[offset : offset + limit]
+        body: dict[str, Any] = {"data": [c.body() for c in page]}
+        link = f"{self.url}/connections?" + urlencode(
+            {"workspaceIds": ",".join(sorted(workspaces)), "limit": limit}
+        )
         if page:
             body["next"] = f"{link}&offset={offset + limit}"
         if offset > 0:

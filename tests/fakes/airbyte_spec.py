@@ -51,6 +51,23 @@ def _check_job(body: Any, where: str) -> list[str]:
     return problems
 
 
+def _check_query(
+    model: type[pydantic.BaseModel], query: dict[str, list[str]], where: str
+) -> list[str]:
+    allowed = _aliases(model)
+    problems = [f"{where}: unknown query parameter {k!r}" for k in query if k not in allowed]
+    lists = {
+        field.alias or name
+        for name, field in model.model_fields.items()
+        if "List" in str(field.annotation) or "list" in str(field.annotation)
+    }
+    try:
+        model.model_validate({k: v if k in lists else v[0] for k, v in query.items()})
+    except pydantic.ValidationError as exc:
+        problems += [f"{where}: {err['loc']}: {err['msg']}" for err in exc.errors()]
+    return problems
+
+
 def check_request(method: str, path: str, query: dict[str, list[str]], body: Any) -> list[str]:
     """Spec violations of one request the client sent (empty when it conforms)."""
     where = f"request {method} {path}"
@@ -61,17 +78,13 @@ def check_request(method: str, path: str, query: dict[str, list[str]], body: Any
             return [f"{where}: fields {sorted(body or {})} != {sorted(TOKEN_REQUEST_FIELDS)}"]
         return []
     if method == "GET" and path == "/jobs":
-        allowed = _aliases(api.ListJobsRequest)
-        problems = [f"{where}: unknown query parameter {k!r}" for k in query if k not in allowed]
-        try:
-            api.ListJobsRequest.model_validate({k: v[0] for k, v in query.items()})
-        except pydantic.ValidationError as exc:
-            problems += [f"{where}: {err['loc']}: {err['msg']}" for err in exc.errors()]
-        return problems
+        return _check_query(api.ListJobsRequest, query, where)
     if method in ("GET", "DELETE") and path.startswith("/jobs/"):
         return [] if path.removeprefix("/jobs/").isdigit() else [f"{where}: bad job id"]
     if method == "GET" and path.startswith("/connections/"):
         return [] if path.count("/") == 2 else [f"{where}: bad connection id"]
+    if method == "GET" and path == "/connections":
+        return _check_query(api.ListConnectionsRequest, query, where)
     return [f"{where}: not an endpoint this client should call"]
 
 
@@ -86,6 +99,11 @@ def check_response(method: str, path: str, status: int, body: Any) -> list[str]:
         return check_problem(body, where)
     if method == "GET" and path.startswith("/connections/"):
         return _check_model(models.ConnectionResponse, body, where)
+    if method == "GET" and path == "/connections":
+        problems = _check_model(models.ConnectionsResponse, body, where)
+        for i, item in enumerate(body.get("data", []) if isinstance(body, dict) else []):
+            problems += _check_model(models.ConnectionResponse, item, f"{where} data[{i}]")
+        return problems
     if path == "/applications/token":
         if not isinstance(body, dict) or set(body) != TOKEN_RESPONSE_FIELDS:
             return [f"{where}: fields {sorted(body or {})} != {sorted(TOKEN_RESPONSE_FIELDS)}"]

@@ -29,7 +29,8 @@ def test_failed_and_cancelled_jobs_fail_the_flow_naming_job_and_connection(
     monkeypatch.setenv("AIRBYTE_POLL_INTERVAL_SECONDS", "0.02")
     with pytest.raises(StepFailed) as failure:
         airbyte_sync()
-    assert str(failure.value) == f"connection {CONN} job 1001 {final}"
+    name = fake.connections[CONN].name  # from GET /connections/{id}
+    assert str(failure.value) == f"connection {name!r} ({CONN}) job 1001 {final}"
 
 
 def test_flow_publishes_a_table_and_cli_prints_it(fake, monkeypatch, prefect_api, tmp_path):
@@ -65,7 +66,8 @@ def test_flow_publishes_a_table_and_cli_prints_it(fake, monkeypatch, prefect_api
     )  # fmt: skip
     assert both.returncode == 1
     assert CONN in both.stdout and "conn-b" in both.stdout  # the table shows every connection
-    assert "error: connection conn-b job " in both.stderr and " failed" in both.stderr
+    assert "error: connection 'Faker -> Warehouse 2' (conn-b) job " in both.stderr  # its name
+    assert " failed" in both.stderr
     assert "Traceback" not in both.stderr
 
 
@@ -148,7 +150,8 @@ def test_each_connection_is_a_task_run_whose_story_is_in_the_flow_run_logs(
     state = airbyte_sync(return_state=True)
     jobs = {j.connection_id: j.job_id for j in fake.jobs.values()}
     assert state.is_failed()
-    assert state.message.endswith(f"connection conn-b job {jobs['conn-b']} failed")
+    named = f"connection {fake.connections['conn-b'].name!r} (conn-b)"
+    assert state.message.endswith(f"{named} job {jobs['conn-b']} failed")
     flow_run_id = str(state.state_details.flow_run_id)
     b, a = jobs["conn-b"], jobs[CONN]
     expected = {
@@ -210,3 +213,65 @@ def test_a_password_in_the_server_url_is_refused_never_printed_logged_or_stored(
     stored = json.dumps([runs, logs, events])
     for text in (proc.stdout, proc.stderr, register.stdout, register.stderr, stored):
         assert secret not in text
+
+
+WORKSPACE = "6f2d8a41-5b7e-4c11-9d3a-0a1b2c3d4e5f"
+
+
+def test_a_workspace_syncs_its_active_connections_matching_by_name_each_a_named_task_run(
+    fake, monkeypatch
+):
+    """No ids: every active connection of the workspace whose name matches, listed page
+    after page, each synced as a task run named after it; results carry name and streams."""
+    wanted = [
+        fake.add_connection(
+            f"pg-{i:02d}", name=f"Postgres {i:02d} -> Snowflake", workspace_id=WORKSPACE
+        )
+        for i in range(12)
+    ]
+    fake.add_connection(
+        "pg-off", name="Postgres off -> Snowflake", status="inactive", workspace_id=WORKSPACE
+    )
+    fake.add_connection("mysql", name="MySQL -> Snowflake", workspace_id=WORKSPACE)
+    fake.add_connection("elsewhere", name="Postgres 99 -> Snowflake", workspace_id="another")
+    monkeypatch.setenv("AIRBYTE_SERVER_URL", fake.url)
+    monkeypatch.setenv("AIRBYTE_WORKSPACE_ID", WORKSPACE)
+    monkeypatch.setenv("AIRBYTE_CONNECTIONS", "Postgres * -> Snowflake")
+    monkeypatch.setenv("AIRBYTE_POLL_INTERVAL_SECONDS", "0.02")
+    monkeypatch.delenv("AIRBYTE_CONNECTION_ID", raising=False)
+    state = airbyte_sync(return_state=True)
+    assert state.is_completed(), state.message
+    results = state.result()
+    assert sorted(r.connection_id for r in results) == wanted
+    assert {j.connection_id for j in fake.jobs.values()} == set(wanted)  # no other job
+    first = next(r for r in results if r.connection_id == "pg-00")
+    assert first.connection_name == "Postgres 00 -> Snowflake"
+    assert first.connection_streams == ("users", "products", "purchases")
+    listed = fake.calls("GET", r"/connections\?.*")
+    assert len(listed) == 2 and "offset=100" in listed[1]  # read to the empty page
+
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        tasks = client.request(
+            "POST",
+            "/task_runs/filter",
+            json={"flow_runs": {"id": {"any_": [str(state.state_details.flow_run_id)]}}},
+        ).json()
+    names = {t["name"] for t in tasks}
+    assert {f"sync Postgres {i:02d} -> Snowflake" for i in range(12)} <= names
+
+
+def test_a_workspace_selection_that_finds_nothing_lists_what_is_there(fake, monkeypatch):
+    fake.add_connection("pg", name="Postgres -> Snowflake", workspace_id=WORKSPACE)
+    monkeypatch.setenv("AIRBYTE_SERVER_URL", fake.url)
+    monkeypatch.setenv("AIRBYTE_WORKSPACE_ID", WORKSPACE)
+    monkeypatch.setenv("AIRBYTE_CONNECTIONS", "Postgress*")  # a typo
+    monkeypatch.delenv("AIRBYTE_CONNECTION_ID", raising=False)
+    with pytest.raises(UserError) as err:
+        airbyte_sync()
+    assert str(err.value) == (
+        f"Airbyte workspace {WORKSPACE} has no active connection matching 'Postgress*' (it "
+        "has 1: 'Postgres -> Snowflake'): check AIRBYTE_CONNECTIONS and AIRBYTE_WORKSPACE_ID"
+    )
+    assert not fake.jobs

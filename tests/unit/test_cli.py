@@ -36,7 +36,8 @@ def test_airbyte_server_without_connection_exits_with_one_line(tmp_path):
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
     assert lines == [
         "error: AIRBYTE_SERVER_URL is set but no connection is: set AIRBYTE_CONNECTION_ID "
-        "(one id or a comma-separated list) or pass --connection"
+        "(one id or a comma-separated list), pass --connection, or set AIRBYTE_WORKSPACE_ID "
+        "to sync every active connection of a workspace"
     ]
 
 
