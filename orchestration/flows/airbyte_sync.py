@@ -27,7 +27,7 @@ from orchestration.airbyte.models import Connection
 from orchestration.airbyte.results import SyncResult
 from orchestration.airbyte.workspace import describe, workspace_connections
 from orchestration.artifacts import publish_table
-from orchestration.config import Config, load_config
+from orchestration.config import AirbyteConnection, Config, load_config
 from orchestration.errors import StepFailed
 from orchestration.limits import AIRBYTE_LIMIT, fleet_slot
 
@@ -75,14 +75,15 @@ def sync_connection_task(
 DESCRIBE_SECONDS = 5.0  # how long naming a connection may take once its sync has ended
 
 
-def connections_to_sync(config: Config, connection_ids: list[str]) -> list[Connection | str]:
+def connections_to_sync(
+    config: Config, client: AirbyteClient, connection_ids: list[str]
+) -> list[Connection | str]:
     """The connections to sync: the ids given, or else the workspace's active connections
     matching AIRBYTE_CONNECTIONS (known by name already)."""
     airbyte = config.airbyte
     if connection_ids or not airbyte.workspace_id:
         return list(check_connection_ids(connection_ids))
-    with airbyte.client() as client:
-        return list(workspace_connections(client, airbyte.workspace_id, airbyte.connection_names))
+    return list(workspace_connections(client, airbyte.workspace_id, airbyte.connection_names))
 
 
 def api_sync(config: Config, connection_ids: list[str]) -> list[SyncResult]:
@@ -90,13 +91,16 @@ def api_sync(config: Config, connection_ids: list[str]) -> list[SyncResult]:
     flow run is cancelled or the process is told to stop, every running Airbyte job is
     cancelled before the interruption goes on."""
     config.require_airbyte(connection_ids)
-    targets = connections_to_sync(config, connection_ids)
-    airbyte = config.airbyte
+    with config.airbyte.client() as client:
+        targets = connections_to_sync(config, client, connection_ids)
+        return _sync_all(client, config.airbyte, targets)
+
+
+def _sync_all(
+    client: AirbyteClient, airbyte: AirbyteConnection, targets: list[Connection | str]
+) -> list[SyncResult]:
     stop = threading.Event()
-    with (
-        airbyte.client() as client,
-        ThreadPoolTaskRunner[Any](max_workers=airbyte.max_concurrent_syncs) as runner,
-    ):
+    with ThreadPoolTaskRunner[Any](max_workers=airbyte.max_concurrent_syncs) as runner:
         futures: list[PrefectFuture[Any]] = [
             runner.submit(
                 sync_connection_task,
