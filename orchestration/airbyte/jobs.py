@@ -261,14 +261,18 @@ def _cancel_job(
                     f"the connection runs job {running.job_id} now, which a cancel would stop "
                     "instead (Airbyte cancels a connection's current job): not sent"
                 )
-            if running is not None:
+            if running is None:  # it is ending, or the listing lags: read it again
+                job = client.get_job(job_id, deadline=deadline)
+                if not job.ended:
+                    raise _NotSent("the connection lists no running sync job: not sent")
+            else:
                 try:
                     client.cancel_job(job_id, deadline=deadline)
                 except AirbyteApiError as exc:
                     if exc.status_code != 409:  # 409: not running any more
                         raise
-            job = client.get_job(job_id, deadline=deadline)
-            hit = _newer_job_cancelled(client, job_id, connection_id, deadline)
+                job = client.get_job(job_id, deadline=deadline)
+                hit = _newer_job_cancelled(client, job_id, connection_id, deadline)
         status = job.status
     except (AirbyteApiError, AirbyteTransientError, _NotSent) as exc:
         reason = str(exc)

@@ -77,13 +77,13 @@ DESCRIBE_SECONDS = 5.0  # how long naming a connection may take once its sync ha
 
 def connections_to_sync(
     config: Config, client: AirbyteClient, connection_ids: list[str]
-) -> list[Connection | str]:
-    """The connections to sync: the ids given, or else the workspace's active connections
-    matching AIRBYTE_CONNECTIONS (known by name already)."""
+) -> list[Connection]:
+    """The connections to sync: the ids given (their names not known yet), or else the
+    workspace's active connections matching AIRBYTE_CONNECTIONS (known by name already)."""
     airbyte = config.airbyte
     if connection_ids or not airbyte.workspace_id:
-        return list(check_connection_ids(connection_ids))
-    return list(workspace_connections(client, airbyte.workspace_id, airbyte.connection_names))
+        return [Connection(c, name="", status="") for c in check_connection_ids(connection_ids)]
+    return workspace_connections(client, airbyte.workspace_id, airbyte.connection_names)
 
 
 def api_sync(config: Config, connection_ids: list[str]) -> list[SyncResult]:
@@ -97,7 +97,7 @@ def api_sync(config: Config, connection_ids: list[str]) -> list[SyncResult]:
 
 
 def _sync_all(
-    client: AirbyteClient, airbyte: AirbyteConnection, targets: list[Connection | str]
+    client: AirbyteClient, airbyte: AirbyteConnection, targets: list[Connection]
 ) -> list[SyncResult]:
     stop = threading.Event()
     with ThreadPoolTaskRunner[Any](max_workers=airbyte.max_concurrent_syncs) as runner:
@@ -106,12 +106,12 @@ def _sync_all(
                 sync_connection_task,
                 parameters={
                     "client": client,
-                    "connection_id": _id(target),
-                    "label": _label(target),
+                    "connection_id": target.connection_id,
+                    "label": target.name or target.connection_id,
                     "poll_interval": airbyte.poll_interval_seconds,
                     "timeout": airbyte.timeout_seconds,
                     "stop": stop,
-                    "known": target if isinstance(target, Connection) else None,
+                    "known": target if target.name else None,
                 },
             )
             for target in targets
@@ -124,16 +124,9 @@ def _sync_all(
             stop.set()
             wait(futures)  # each running sync cancels its job before returning
             raise
-        return [_result(future, _id(t)) for future, t in zip(futures, targets, strict=True)]
-
-
-def _id(target: Connection | str) -> str:
-    return target.connection_id if isinstance(target, Connection) else target
-
-
-def _label(target: Connection | str) -> str:
-    """What its task run is called: the connection's name when known, else its id."""
-    return (target.name or target.connection_id) if isinstance(target, Connection) else target
+        return [
+            _result(future, t.connection_id) for future, t in zip(futures, targets, strict=True)
+        ]
 
 
 def _result(future: PrefectFuture[Any], connection_id: str) -> SyncResult:

@@ -203,10 +203,6 @@ class FakeAirbyte:
         self.connections[connection_id] = connection
         return connection_id
 
-    @property
-    def scripts(self) -> dict[str, Script]:
-        return {c: conn.script for c, conn in self.connections.items()}
-
     def inject(self, method: str, path: str, **kwargs: Any) -> None:
         self.faults.append(Fault(method, re.compile(path), **kwargs))
 

@@ -395,14 +395,20 @@ def test_connection_refused_names_the_host_and_port_and_the_failed_request():
     assert f"127.0.0.1:{port}" in message
 
 
+def ours_then_a_newer_run(fake, ours_status: str):
+    """Our job (in `ours_status`), then a run of the same connection started since (running)."""
+    fake.add_connection(CONN, Script(statuses=["running"]))
+    ours = fake.start_job(CONN)
+    ours.set_status(ours_status)
+    newer = fake.start_job(CONN)
+    newer.set_status("running")
+    return ours, newer
+
+
 def test_cancelling_a_job_that_ended_never_stops_a_newer_run_of_the_connection(fake):
     """Airbyte cancels a connection's *current* job whatever id the DELETE names: a cancel of
     our job, sent after it ended, would stop the run the scheduler started since."""
-    fake.add_connection(CONN, Script(statuses=["running"]))
-    ours = fake.start_job(CONN)
-    ours.set_status("succeeded")
-    newer = fake.start_job(CONN)
-    newer.set_status("running")
+    ours, newer = ours_then_a_newer_run(fake, "succeeded")
     with client_for(fake) as client:
         outcome = cancel_job(client, str(ours.job_id), CONN)
     assert outcome == "it ended succeeded before it could be cancelled"
@@ -413,11 +419,7 @@ def test_a_job_that_is_not_the_connections_running_one_is_never_cancelled(fake, 
     """Our job still reads `running` but the connection runs another (its workflow moved on):
     a DELETE would stop that one, so none is sent, and the report says why (and an event,
     on the session's Prefect API, says the job may still run)."""
-    fake.add_connection(CONN, Script(statuses=["running"]))
-    ours = fake.start_job(CONN)
-    ours.set_status("running")
-    other = fake.start_job(CONN)
-    other.set_status("running")
+    ours, other = ours_then_a_newer_run(fake, "running")
     with client_for(fake) as client:
         outcome = cancel_job(client, str(ours.job_id), CONN, cancel_timeout=5)
     assert outcome.startswith(f"could not cancel Airbyte job {ours.job_id}: it may still be")
