@@ -54,6 +54,7 @@ PREFERRED_PORT = 4200
 START_TIMEOUT_SECONDS = 180.0
 ANSWER_TIMEOUT_SECONDS = 10.0  # a server that started long ago and is silent this long is hung
 STOP_TIMEOUT_SECONDS = 30.0
+KILL_TIMEOUT_SECONDS = 10.0
 
 
 class LocalServerNotAnswering(ConfigError):
@@ -166,6 +167,11 @@ def stop() -> LocalServer | None:
             time.sleep(0.2)
         if _is_alive(server):
             _signal_group(server.pid, signal.SIGKILL)
+            # The kernel closes its socket as the process ends, not as the signal is sent: the
+            # next start must find the port free to keep it.
+            deadline = time.monotonic() + KILL_TIMEOUT_SECONDS
+            while _is_alive(server) and time.monotonic() < deadline:
+                time.sleep(0.1)
         _forget_process()
     return server
 
@@ -175,13 +181,17 @@ def service_failures(server: LocalServer, limit: int = 5) -> list[str]:
     exception that ended it): a server service (scheduler, triggers, ...) that fails does so
     only there. SQLite's "database is locked" is left out: the server answers the request
     with a 503 that Prefect's clients retry, nothing is lost."""
+    return _log_problems(server.log_offset)[-limit:]
+
+
+def _log_problems(offset: int) -> list[str]:
     try:
         with _log_path().open("rb") as log:
-            log.seek(server.log_offset)
+            log.seek(offset)
             text = log.read().decode("utf-8", "replace")
     except OSError:
         return []
-    return problem_lines(text, ignored=[SQLITE_CONTENTION])[-limit:]
+    return problem_lines(text, ignored=[SQLITE_CONTENTION])
 
 
 # SQLite's answer when two of the server's transactions want to write at once: a 503 that
@@ -260,9 +270,12 @@ def _start() -> LocalServer:
         _forget_process()
         if _port_free(port):  # it did not fail for its port: do not try others
             break
+    problems = _log_problems(offset)
     raise ConfigError(
-        f"the local Prefect server did not start (see {log_path}): set PREFECT_API_URL to a "
-        "running server, or ELT_LOCAL_SERVER=0 for a temporary one"
+        "the local Prefect server did not start"
+        + (f" ({problems[-1]})" if problems else "")
+        + f" (see {log_path}): set PREFECT_API_URL to a running server, or ELT_LOCAL_SERVER=0 "
+        "for a temporary one"
     )
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from bench.generate_dbt_project import generate
 from orchestration.local_server import SQLITE_CONTENTION
-from tests.conftest import CONNECTOR_CACHE, REPO, cli_env, run_elt
+from tests.conftest import CONNECTOR_CACHE, REPO, Running, cli_env, run_elt
 from tests.servers import ServerLog
 from tests.system import debian_program
 
@@ -45,6 +45,9 @@ def local_home(monkeypatch) -> Iterator[Path]:
         if pid and process_exists(pid):
             os.killpg(pid, signal.SIGCONT)
             os.killpg(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 30  # gone, its port free, before the next test
+            while process_exists(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
         # A port taken between elt's check and the server's bind: that server exits and elt
         # starts the next one on the next port (by design), leaving these three lines.
         retried = [
@@ -157,9 +160,11 @@ def test_one_server_whatever_the_folder_on_a_kept_port_with_a_ui_that_knows_its_
     settings = httpx.get(f"{url}/ui-settings").json()
     assert settings["api_url"] == f"{url}/api"  # the UI calls its own server's API
 
-    assert elt("server", "stop", home=relative_home).returncode == 0
+    stopped = elt("server", "stop", home=relative_home)
+    assert stopped.stdout.startswith(f"stopped the local Prefect server at {url} "), stopped
     restarted = elt("ui", home=relative_home, cwd=REPO / "dbt_project")
-    assert restarted.stdout.strip() == url  # the same address after a restart
+    listeners = subprocess.run(["ss", "-tanp"], capture_output=True, text=True).stdout
+    assert restarted.stdout.strip() == url, (restarted.stderr, listeners)  # the same address
 
 
 def test_a_hung_server_is_reported_and_stopped_never_doubled(local_home):
@@ -185,6 +190,25 @@ def test_a_hung_server_is_reported_and_stopped_never_doubled(local_home):
     assert stopped.returncode == 0, stopped.stderr
     assert f"(pid {pid})" in stopped.stdout
     assert not process_exists(pid)
+
+
+def test_elt_serve_exits_within_its_deadline_when_the_prefect_api_hangs(local_home):
+    """Stopping `elt serve` pauses its schedules on the Prefect API; when that API no longer
+    answers, the process still ends within `--stop-within`, saying so."""
+    env = cli_env(ELT_LOCAL_SERVER="1", ELT_HOME=str(local_home), ELT_SERVE_STOP_SECONDS="5")
+    served = Running("serve", "--only", "dbt-transform", env=env)
+    served.wait_for_line("serving ")
+    pid = json.loads((local_home / "prefect-server.json").read_text())["pid"]
+    os.killpg(pid, signal.SIGSTOP)
+    try:
+        code, took, stderr = served.stop(signal.SIGTERM, within=60)
+    finally:
+        os.killpg(pid, signal.SIGCONT)
+    assert code == 128 + signal.SIGTERM, stderr
+    assert stderr.rstrip().endswith(
+        "error: elt serve did not stop within 5 s of SIGTERM: exiting now"
+    ), stderr
+    assert took >= 5
 
 
 def test_stop_never_signals_a_process_that_reused_the_recorded_pid(local_home):
