@@ -6,6 +6,7 @@ Every command prints a short summary and exits 0 only on success; a failure prin
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -702,13 +703,27 @@ def serve(
         list[str] | None,
         typer.Option("--only", help="Serve only this deployment of prefect.yaml (repeatable)."),
     ] = None,
+    stop_within: Annotated[
+        float | None,
+        typer.Option(
+            "--stop-within",
+            min=1,
+            help="Seconds a Ctrl-C or SIGTERM gives the runs and the schedule pausing before "
+            "the process exits anyway [default: ELT_SERVE_STOP_SECONDS, else 25: inside "
+            "Kubernetes' 30 s grace period].",
+        ),
+    ] = None,
 ) -> None:
     """Serve the deployments of prefect.yaml (same schedules) from this process, no work pool."""
     from orchestration.schedules.serve import serve as serve_deployments
+    from orchestration.schedules.serve import serve_stop_seconds
 
+    within = stop_within or _run(serve_stop_seconds)
     _run(_use_local_server)
     collector.resume()
-    _run(lambda: serve_deployments(only))
+    say = functools.partial(status_console.print, highlight=False, soft_wrap=True)
+    received = _report_failures(lambda: serve_deployments(only, say, within))
+    status_console.print(f"stopped serving ({received})", highlight=False)
 
 
 @app.command()

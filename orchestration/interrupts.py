@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import os
 import signal
+import sys
 import threading
 import time
 import typing
@@ -27,7 +29,10 @@ __all__ = [
     "STOP",
     "Interrupted",
     "Stopped",
+    "calling_on_signals",
     "cancel_on_interrupt",
+    "exit_when_stop_overruns",
+    "handle",
     "install",
     "is_interruption",
     "shielded",
@@ -60,21 +65,71 @@ def install() -> None:
     """Handle SIGINT and SIGTERM in this process (the main thread only): the first one asks
     the work to stop and interrupts the main thread; a second one exits at once."""
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _handle)
+        signal.signal(signum, handle)
 
 
-def _handle(signum: int, frame: Any) -> None:
+def handle(signum: int, frame: Any) -> None:
+    """The handler `install` sets: record the signal, stop the work, interrupt the main
+    thread; exit at once when told twice."""
+    _note(signum)
+    raise Interrupted(signum)
+
+
+def _note(signum: int) -> None:
     if STOP.is_set():  # told twice: no more cleaning up
         signal.signal(signum, signal.SIG_DFL)
         signal.raise_signal(signum)
     request(signum)
-    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def calling_on_signals(callback: Callable[[int], None]) -> Iterator[Callable[[int, Any], None]]:
+    """While inside, SIGINT and SIGTERM record the signal, set STOP and call
+    `callback(signum)` (in the main thread) instead of raising there; a second one exits at
+    once. For loops that stop themselves: an exception raised by a signal handler is lost when
+    the signal lands in a finalizer or a weakref callback (Python prints "Exception ignored"
+    and goes on). Yields the handler, for code that installs its own (Prefect's runner)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        _note(signum)
+        callback(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield handler  # signals cannot reach this code anyway
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield handler
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def request(signum: int) -> None:
     """Record the signal and tell every waiting thread to stop."""
     _received.append(signum)
     STOP.set()
+
+
+def exit_when_stop_overruns(seconds: float, what: str) -> None:
+    """Once the process is told to stop, give it `seconds` to end, then end it (exit code
+    128 + the signal's number) with one line on stderr. For a long-running command whose
+    shutdown runs code that is not ours (Prefect's runner: pausing schedules, cancelling its
+    runs, joining its threads): the stop has a deadline whatever that code waits on."""
+
+    def watch() -> None:
+        STOP.wait()
+        time.sleep(seconds)
+        print(
+            f"error: {what} did not stop within {seconds:.0f} s of {signal_name()}: exiting now",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(exit_code())
+
+    threading.Thread(target=watch, name="stop-deadline", daemon=True).start()
 
 
 def signal_name() -> str:
@@ -113,7 +168,7 @@ def sigterm_as_keyboard_interrupt() -> Iterator[None]:
     which dbt answers as it answers Ctrl-C: it cancels its open queries and writes its run
     results. (Prefect's own SIGTERM handler raises an exception dbt does not know.)"""
     try:
-        previous = signal.signal(signal.SIGTERM, _handle)
+        previous = signal.signal(signal.SIGTERM, handle)
     except ValueError:  # not the main thread: signals cannot reach this code anyway
         yield
         return

@@ -4,9 +4,13 @@ real embedded pipeline run whose DuckDB warehouse later tests copy."""
 from __future__ import annotations
 
 import os
+import queue
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -226,6 +230,59 @@ def elt_process(
         env=dict(env),
         timeout=timeout,
     )
+
+
+class Running:
+    """`elt ARGS` running in its own process with exactly `env`, its stderr read as it comes
+    (a long-running command: `elt serve`, a sensor)."""
+
+    def __init__(self, *args: str, env: Mapping[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration.cli", *args],
+            cwd=REPO,
+            env=dict(env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.stderr: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line)
+
+    def wait_for_line(self, start: str, seconds: float = 180) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=1)
+            except queue.Empty:
+                assert self.process.poll() is None, "".join(self.stderr)
+                continue
+            self.stderr.append(line)
+            if line.startswith(start):
+                return
+        raise AssertionError(f"no {start!r} line within {seconds} s: {''.join(self.stderr)}")
+
+    def stop(
+        self, sig: signal.Signals = signal.SIGTERM, within: float = 60
+    ) -> tuple[int, float, str]:
+        """Signal it; its exit code, the seconds it took to exit, and its whole stderr."""
+        signalled = time.monotonic()
+        self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout=within)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"elt did not exit within {within} s of {sig.name}") from None
+        took = time.monotonic() - signalled
+        while not self.lines.empty():
+            self.stderr.append(self.lines.get())
+        return code, took, "".join(self.stderr)
 
 
 def run_elt(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:

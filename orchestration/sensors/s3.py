@@ -8,7 +8,6 @@ failed trigger never starts a second run.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -276,20 +275,10 @@ def _one_line(exc: BaseException) -> str:
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGTERM/SIGINT end the loop after the current batch instead of in the middle of it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
-    def handler(signum: int, frame: object) -> None:
+    def after_batch(signum: int) -> None:
         get_logger().info("Signal %s received: stopping after the current batch", signum)
-        interrupts.request(signum)
         stop.set()
 
-    for sig in previous:
-        signal.signal(sig, handler)
-    try:
+    with interrupts.calling_on_signals(after_batch):
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

@@ -3,6 +3,7 @@ worker running the daily deployment from the blocks on the embedded defaults, an
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -13,7 +14,9 @@ from pathlib import Path
 import httpx
 
 from orchestration.schedules.daily import DAILY_SCHEDULE
-from tests.conftest import CONNECTOR_CACHE, REPO, elt_process, query
+from tests.conftest import CONNECTOR_CACHE, REPO, Running, elt_process, query
+from tests.fakes.airbyte_server import Script
+from tests.integration.test_airbyte_client import CONN
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 
@@ -217,35 +220,87 @@ def test_deploy_all_then_the_scheduler_creates_runs_and_a_worker_runs_one(prefec
 SERVED = {"daily-full-pipeline", "s3-sensor", "freshness-check", "airbyte-sync", "dbt-transform"}
 
 
-def test_elt_serve_serves_the_same_schedules_from_this_process(prefect_server):
+def deployments_since(api: str, started: str) -> dict[str, dict]:
+    return {
+        d["name"]: d
+        for d in httpx.post(f"{api}/deployments/filter", json={}).json()
+        if d["updated"] > started  # (re)created or updated by `elt serve`
+    }
+
+
+def test_elt_serve_serves_the_same_schedules_from_this_process_and_pauses_them_on_sigterm(
+    prefect_server,
+):
     api = prefect_server["PREFECT_API_URL"]
     started = datetime.now(UTC).isoformat()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.cli", "serve"],
-        cwd=REPO,
-        env=prefect_server,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            served = {
-                d["name"]: d
-                for d in httpx.post(f"{api}/deployments/filter", json={}).json()
-                if d["updated"] > started  # (re)created by `elt serve`
-            }
-            done = set(served) == SERVED
-            if done or time.monotonic() > deadline or server.poll() is not None:
-                break
-            time.sleep(1)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-    assert set(served) == SERVED
-    (schedule,) = served["daily-full-pipeline"]["schedules"]
+    served = Running("serve", env=prefect_server)
+    served.wait_for_line("serving ")
+    registered = deployments_since(api, started)
+    code, _, stderr = served.stop(signal.SIGTERM)
+
+    assert set(registered) == SERVED
+    (schedule,) = registered["daily-full-pipeline"]["schedules"]
     assert (schedule["schedule"]["cron"], schedule["schedule"]["timezone"]) == (
         DAILY_SCHEDULE,
         "UTC",
     )
-    assert served["s3-sensor"]["parameters"] == {"max_runtime": 3600, "start": "now"}
+    assert registered["s3-sensor"]["parameters"] == {"max_runtime": 3600, "start": "now"}
+    assert not any(d["paused"] for d in registered.values())
+    assert code == 0, stderr
+    assert stderr.rstrip().endswith(
+        "paused the schedules of the 5 deployments served\nstopped serving (SIGTERM)"
+    ), stderr
+    assert "Traceback" not in stderr and "Warning" not in stderr, stderr
+    after = deployments_since(api, started)
+    assert {name for name, d in after.items() if d["paused"]} == SERVED  # nobody runs them now
+
+
+def test_elt_serve_stopped_while_registering_pauses_what_it_registered(prefect_server):
+    api = prefect_server["PREFECT_API_URL"]
+    started = datetime.now(UTC).isoformat()
+    served = Running("serve", env=prefect_server)
+    served.wait_for_line("registering ")
+    code, _, stderr = served.stop(signal.SIGINT)
+
+    assert code == 0, stderr
+    assert stderr.rstrip().endswith("stopped serving (SIGINT)"), stderr
+    assert "Traceback" not in stderr and "Warning" not in stderr, stderr
+    registered = deployments_since(api, started)
+    assert all(d["paused"] for d in registered.values()), registered  # however many it got to
+    if registered:
+        assert f"paused the schedules of the {len(registered)} deployments served" in stderr
+
+
+def test_stopping_elt_serve_cancels_its_running_sync_and_the_airbyte_job(prefect_server, fake):
+    """The journey of a served run stopped with its server: `elt serve` runs a triggered sync,
+    SIGTERM stops serving, the run ends Cancelled and its Airbyte job is cancelled."""
+    api = prefect_server["PREFECT_API_URL"]
+    fake.add_connection(CONN, Script(statuses=["running"]))
+    env = {
+        **prefect_server,
+        "AIRBYTE_SERVER_URL": fake.url,
+        "AIRBYTE_CONNECTION_ID": CONN,
+        "AIRBYTE_POLL_INTERVAL_SECONDS": "0.2",
+    }
+    served = Running("serve", "--only", "airbyte-sync", env=env)
+    try:
+        served.wait_for_line("serving ")
+        (deployment,) = [
+            d
+            for d in httpx.post(f"{api}/deployments/filter", json={}).json()
+            if d["name"] == "airbyte-sync"
+        ]
+        run = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run", json={})
+        run_id = run.json()["id"]
+        deadline = time.monotonic() + 180
+        while not fake.calls("GET", r"/jobs/\d+"):  # the served run is polling its job
+            assert time.monotonic() < deadline, "the served run never started its sync"
+            time.sleep(0.2)
+    finally:
+        code, _, stderr = served.stop(signal.SIGTERM)
+
+    assert code == 0, stderr
+    assert stderr.rstrip().endswith("stopped serving (SIGTERM)"), stderr
+    assert fake.jobs[1001].status == "cancelled"
+    state = httpx.get(f"{api}/flow_runs/{run_id}").json()["state"]
+    assert state["type"] == "CANCELLED", state

@@ -2,10 +2,12 @@
 
 import tomllib
 
+import pytest
 import yaml
 
+from orchestration.errors import ConfigError
 from orchestration.schedules.daily import DAILY_SCHEDULE, DAILY_TIMEZONE
-from orchestration.schedules.serve import load_flow, served_deployments
+from orchestration.schedules.serve import load_flow, serve_stop_seconds, served_deployments
 from tests.conftest import REPO
 
 
@@ -65,3 +67,16 @@ def test_serve_only_serves_the_named_deployments_and_names_a_typo():
         "--only daily-pipeline: no such deployment in prefect.yaml; choose from "
         "daily-full-pipeline, s3-sensor"
     )
+
+
+def test_the_serve_stop_deadline_is_a_setting_and_a_bad_one_is_named(monkeypatch):
+    monkeypatch.setenv("ELT_SERVE_STOP_SECONDS", "12.5")
+    assert serve_stop_seconds() == 12.5
+    for bad in ("soon", "0", "nan"):
+        monkeypatch.setenv("ELT_SERVE_STOP_SECONDS", bad)
+        with pytest.raises(ConfigError) as err:
+            serve_stop_seconds()
+        assert str(err.value) == (
+            f"ELT_SERVE_STOP_SECONDS='{bad}' is not a number of seconds of at least 1: set it "
+            "to, e.g., 25"
+        )
