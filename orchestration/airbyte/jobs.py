@@ -256,16 +256,7 @@ def _cancel_job(
         job = client.get_job(job_id, deadline=deadline)
         if not job.ended:
             running = newest_active_job(client, connection_id, deadline=deadline)
-            if running is not None and running.job_id != job_id:
-                raise _NotSent(
-                    f"the connection runs job {running.job_id} now, which a cancel would stop "
-                    "instead (Airbyte cancels a connection's current job): not sent"
-                )
-            if running is None:  # it is ending, or the listing lags: read it again
-                job = client.get_job(job_id, deadline=deadline)
-                if not job.ended:
-                    raise _NotSent("the connection lists no running sync job: not sent")
-            else:
+            if running is not None and running.job_id == job_id:
                 try:
                     client.cancel_job(job_id, deadline=deadline)
                 except AirbyteApiError as exc:
@@ -273,6 +264,15 @@ def _cancel_job(
                         raise
                 job = client.get_job(job_id, deadline=deadline)
                 hit = _newer_job_cancelled(client, job_id, connection_id, deadline)
+            else:  # it ended meanwhile (a newer run may have started), or the listing lags
+                job = client.get_job(job_id, deadline=deadline)
+                if not job.ended and running is not None:
+                    raise _NotSent(
+                        f"the connection runs job {running.job_id} now, which a cancel would "
+                        "stop instead (Airbyte cancels a connection's current job): not sent"
+                    )
+                if not job.ended:
+                    raise _NotSent("the connection lists no running sync job: not sent")
         status = job.status
     except (AirbyteApiError, AirbyteTransientError, _NotSent) as exc:
         reason = str(exc)

@@ -96,6 +96,10 @@ class Connection:
     status: str  # active | inactive | deprecated | locked
     status_reason: str = ""
     streams: tuple[str, ...] = ()
+    source_id: str = ""
+    destination_id: str = ""
+    source_name: str = ""  # from `GET /sources/{id}` (or the workspace's listing), when read
+    destination_name: str = ""
 
     @property
     def label(self) -> str:
@@ -108,6 +112,8 @@ class Connection:
             name=str(payload.get("name") or ""),
             status=str(payload.get("status") or ""),
             status_reason=str(payload.get("statusReason") or ""),
+            source_id=str(payload.get("sourceId") or ""),
+            destination_id=str(payload.get("destinationId") or ""),
             streams=tuple(
                 str(s.get("name"))
                 for s in (payload.get("configurations") or {}).get("streams") or []

@@ -20,6 +20,8 @@ class SyncResult:
     error: str = ""
     connection_name: str = ""  # Airbyte's name for it, when known
     connection_streams: tuple[str, ...] = ()  # the streams the connection syncs, when known
+    source_name: str = ""  # its source's and destination's names, when known
+    destination_name: str = ""
 
     @property
     def label(self) -> str:
@@ -46,6 +48,8 @@ class SyncResult:
         return {
             "connection": self.connection_id,
             "name": self.connection_name,
+            "source": self.source_name,
+            "destination": self.destination_name,
             "streams": ", ".join(self.connection_streams),
             "job_id": self.job_id or "",
             "status": self.status,

@@ -4,6 +4,7 @@ as dagster-airbyte's workspace resource loads them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fnmatch import fnmatchcase
 
 from orchestration.airbyte.client import AirbyteClient
@@ -12,7 +13,7 @@ from orchestration.airbyte.models import Connection
 from orchestration.errors import UserError
 from orchestration.logs import get_logger
 
-__all__ = ["describe", "workspace_connections"]
+__all__ = ["describe", "with_endpoint_names", "workspace_connections"]
 
 
 def workspace_connections(
@@ -43,9 +44,40 @@ def workspace_connections(
 
 
 def describe(client: AirbyteClient, connection_id: str, *, deadline: float) -> Connection:
-    """The connection's name and streams, for results and logs; its id alone when Airbyte
-    cannot say (the sync itself then reports why)."""
+    """The connection's name, streams, source and destination, for task names, results and
+    logs; its id alone when Airbyte cannot say by `deadline` (the sync then reports why)."""
     try:
         return client.get_connection(connection_id, deadline=deadline)
     except (AirbyteApiError, AirbyteTransientError):
         return Connection(connection_id=connection_id, name="", status="")
+
+
+def with_endpoint_names(
+    client: AirbyteClient,
+    connections: list[Connection],
+    *,
+    workspace_id: str | None,
+    deadline: float,
+) -> list[Connection]:
+    """Each connection with its source's and destination's names: read from the workspace's
+    two listings (workspace mode: two paged requests, whatever the number of connections),
+    else one request per distinct source and destination. Names are for people: when Airbyte
+    cannot say, they stay empty and the sync goes on."""
+    names: dict[str, dict[str, str]] = {"source": {}, "destination": {}}
+    for kind, known in names.items():
+        try:
+            if workspace_id:
+                known.update(client.workspace_actor_names(kind, workspace_id, deadline=deadline))
+                continue
+            for actor_id in {getattr(c, f"{kind}_id") for c in connections} - {""}:
+                known[actor_id] = client.actor_name(kind, actor_id, deadline=deadline)
+        except (AirbyteApiError, AirbyteTransientError) as exc:
+            get_logger().info("Could not read the %s names from Airbyte: %s", kind, exc)
+    return [
+        replace(
+            c,
+            source_name=names["source"].get(c.source_id, ""),
+            destination_name=names["destination"].get(c.destination_id, ""),
+        )
+        for c in connections
+    ]

@@ -25,7 +25,7 @@ from orchestration.airbyte.embedded import FakerSync, run_embedded_sync
 from orchestration.airbyte.jobs import SyncInterrupted, check_connection_ids, sync_one
 from orchestration.airbyte.models import Connection
 from orchestration.airbyte.results import SyncResult
-from orchestration.airbyte.workspace import describe, workspace_connections
+from orchestration.airbyte.workspace import describe, with_endpoint_names, workspace_connections
 from orchestration.artifacts import publish_table
 from orchestration.config import AirbyteConnection, Config, load_config
 from orchestration.errors import StepFailed
@@ -45,12 +45,11 @@ def embedded_sync_task(sync: FakerSync) -> SyncResult:
 )
 def sync_connection_task(
     client: AirbyteClient,
-    connection_id: str,
+    connection: Connection,
     label: str,
     poll_interval: float,
     timeout: float,
     stop: threading.Event,
-    known: Connection | None = None,
 ) -> SyncResult | State:
     """One connection as one task run (named after the connection when its name is known):
     its status changes, attach, outage, cancel and outcome are logged under it in the UI. A
@@ -61,29 +60,42 @@ def sync_connection_task(
     try:
         with fleet_slot(AIRBYTE_LIMIT, f"sync {label}"):
             result = sync_one(
-                client, connection_id, poll_interval=poll_interval, timeout=timeout, stop=stop
+                client,
+                connection.connection_id,
+                poll_interval=poll_interval,
+                timeout=timeout,
+                stop=stop,
             )
-        # its name and streams, for the result (after the sync: never a reason to delay it)
-        deadline = time.monotonic() + DESCRIBE_SECONDS
-        connection = known or describe(client, connection_id, deadline=deadline)
     except (SyncInterrupted, interrupts.Stopped):  # its job, if it had started, was cancelled
         return Cancelled(message=f"sync of {label} cancelled: {interrupts.signal_name()}")
-    result = replace(result, connection_name=connection.name, connection_streams=connection.streams)
+    result = replace(
+        result,
+        connection_name=connection.name,
+        connection_streams=connection.streams,
+        source_name=connection.source_name,
+        destination_name=connection.destination_name,
+    )
     return result if result.succeeded else Failed(message=result.failure_line(), data=result)
 
 
-DESCRIBE_SECONDS = 5.0  # how long naming a connection may take once its sync has ended
+DESCRIBE_SECONDS = 5.0  # how long naming the connections may delay their syncs, at most
 
 
 def connections_to_sync(
     config: Config, client: AirbyteClient, connection_ids: list[str]
 ) -> list[Connection]:
-    """The connections to sync: the ids given (their names not known yet), or else the
-    workspace's active connections matching AIRBYTE_CONNECTIONS (known by name already)."""
+    """The connections to sync, with their names, streams, sources and destinations: the ids
+    given (each read from Airbyte), or else the workspace's active connections matching
+    AIRBYTE_CONNECTIONS. Reading names is bounded by DESCRIBE_SECONDS: an Airbyte that does
+    not answer leaves ids alone, and the syncs report why."""
     airbyte = config.airbyte
+    deadline = time.monotonic() + DESCRIBE_SECONDS
     if connection_ids or not airbyte.workspace_id:
-        return [Connection(c, name="", status="") for c in check_connection_ids(connection_ids)]
-    return workspace_connections(client, airbyte.workspace_id, airbyte.connection_names)
+        ids = check_connection_ids(connection_ids)
+        described = [describe(client, c, deadline=deadline) for c in ids]
+        return with_endpoint_names(client, described, workspace_id=None, deadline=deadline)
+    chosen = workspace_connections(client, airbyte.workspace_id, airbyte.connection_names)
+    return with_endpoint_names(client, chosen, workspace_id=airbyte.workspace_id, deadline=deadline)
 
 
 def api_sync(config: Config, connection_ids: list[str]) -> list[SyncResult]:
@@ -106,12 +118,11 @@ def _sync_all(
                 sync_connection_task,
                 parameters={
                     "client": client,
-                    "connection_id": target.connection_id,
+                    "connection": target,
                     "label": target.name or target.connection_id,
                     "poll_interval": airbyte.poll_interval_seconds,
                     "timeout": airbyte.timeout_seconds,
                     "stop": stop,
-                    "known": target if target.name else None,
                 },
             )
             for target in targets

@@ -19,6 +19,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,6 +68,32 @@ class Connection:
             "configurations": {"streams": [{"name": s} for s in self.streams]},
             "createdAt": 1764000000,
             "tags": [],
+        }
+
+
+@dataclass
+class Actor:
+    """A source or a destination (Airbyte's "actor") as `GET /sources/{id}` or
+    `GET /destinations/{id}` shows it; its configuration as the server masks it."""
+
+    kind: str  # source | destination
+    actor_id: str
+    name: str
+    workspace_id: str
+
+    def body(self) -> dict[str, Any]:
+        kind_type = "faker" if self.kind == "source" else "duckdb"
+        config: dict[str, Any] = {f"{self.kind}Type": kind_type}
+        if self.kind == "destination":
+            config["destination_path"] = "/local/warehouse.duckdb"
+        return {
+            f"{self.kind}Id": self.actor_id,
+            "name": self.name,
+            f"{self.kind}Type": kind_type,
+            "workspaceId": self.workspace_id,
+            "definitionId": str(uuid.uuid5(uuid.NAMESPACE_URL, kind_type)),
+            "createdAt": 1764000000,
+            "configuration": config,
         }
 
 
@@ -129,6 +156,14 @@ class Job:
 
 
 @dataclass
+class Trigger:
+    path: re.Pattern[str]
+    action: Callable[[], None]
+    after: float
+    fired: bool = False
+
+
+@dataclass
 class Fault:
     method: str
     path: re.Pattern[str]
@@ -171,6 +206,8 @@ class FakeAirbyte:
         self.client_id, self.client_secret = client_id, client_secret
         self.static_token, self.username, self.password = token, username, password
         self.connections: dict[str, Connection] = {}
+        self.actors: dict[str, Actor] = {}  # sources and destinations, by id
+        self.triggers: list[Trigger] = []
         self.jobs: dict[int, Job] = {}
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []  # (method, path with query)
@@ -191,6 +228,8 @@ class FakeAirbyte:
         name: str | None = None,
         status: str = "active",
         workspace_id: str | None = None,
+        source: str = "Faker",
+        destination: str = "Warehouse",
     ) -> str:
         connection = Connection(
             connection_id,
@@ -200,8 +239,21 @@ class FakeAirbyte:
         )
         if workspace_id:
             connection.workspace_id = workspace_id
+        connection.source_id = self._actor("source", source, connection.workspace_id)
+        connection.destination_id = self._actor("destination", destination, connection.workspace_id)
         self.connections[connection_id] = connection
         return connection_id
+
+    def _actor(self, kind: str, name: str, workspace_id: str) -> str:
+        actor_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{workspace_id}/{kind}/{name}"))
+        self.actors.setdefault(actor_id, Actor(kind, actor_id, name, workspace_id))
+        return actor_id
+
+    def when(self, path: str, action: Callable[[], None], *, after: float = 0.0) -> None:
+        """Run `action` (under the server's lock) before answering the first request whose path
+        matches `path` at or after `after` (monotonic time): something another Airbyte user
+        does at the moment that matters (a newer run starting just as a client gives up)."""
+        self.triggers.append(Trigger(re.compile(path), action, after))
 
     def inject(self, method: str, path: str, **kwargs: Any) -> None:
         self.faults.append(Fault(method, re.compile(path), **kwargs))
@@ -305,6 +357,11 @@ class FakeAirbyte:
             self.requests.append((method, path + (f"?{split.query}" if split.query else "")))
             self.violations += check_request(method, path, query, _json_or_raw(raw))
             fault = self._take_fault(method, path)
+            for trigger in self.triggers:
+                due = time.monotonic() >= trigger.after
+                if due and not trigger.fired and trigger.path.fullmatch(path):
+                    trigger.fired = True
+                    trigger.action()
         if fault and not fault.process_first:
             time.sleep(fault.delay)
             if fault.body is not None:
@@ -374,6 +431,23 @@ class FakeAirbyte:
                 return 200, self._list_jobs(query)
             if method == "GET" and path == "/connections":
                 return 200, self._list_connections(query)
+            if method == "GET" and path in ("/sources", "/destinations"):
+                kind = path.strip("/").removesuffix("s")
+                actors = [a for a in self.actors.values() if a.kind == kind]
+                return 200, self._page(path, actors, query)
+            if match := re.fullmatch(r"/(source|destination)s/([^/]+)", path):
+                actor = self.actors.get(match.group(2))
+                if method != "GET" or actor is None or actor.kind != match.group(1):
+                    return 404, _problem(404, match.group(1), resource_id=match.group(2))
+                return 200, actor.body()
+            if match := re.fullmatch(r"/workspaces/([^/]+)", path):
+                # dagster-airbyte's validate_workspace_id; a WorkspaceResponse
+                return 200, {
+                    "workspaceId": match.group(1),
+                    "name": "Default Workspace",
+                    "dataResidency": "auto",
+                    "notifications": {},
+                }
             if match := re.fullmatch(r"/connections/([^/]+)", path):
                 connection = self.connections.get(match.group(1))
                 if method != "GET" or connection is None:
@@ -417,15 +491,16 @@ class FakeAirbyte:
     def _list_jobs(self, query: dict) -> dict[str, Any]:
         """As JobsController.listJobs and JobsResponseMapper answer: filtered by connection,
         jobType, status and createdAtStart (the server's clock), ordered by `orderBy`
-        (`createdAt|DESC` by default), `limit` (20) from `offset`; `next` is the same query at
+        (`createdAt|ASC` by default), `limit` (20) from `offset`; `next` is the same query at
         offset + limit whenever this page is not empty (PaginationMapper), `previous` when the
         offset is past 0."""
 
         def one(name: str) -> str | None:
             return query.get(name, [None])[0]
 
+        # JobsHelper.orderByToFieldAndMethod: createdAt ASC (the oldest first) without orderBy
         order = "createdAt|ASC" if self.lists_oldest_first else one("orderBy")
-        field, _, direction = (order or "createdAt|DESC").partition("|")
+        field, _, direction = (order or "createdAt|ASC").partition("|")
         key = (lambda j: j.job_id) if field == "createdAt" else (lambda j: j.ended or j.created)
         jobs = sorted(self.jobs.values(), key=key, reverse=direction != "ASC")
         if cid := one("connectionId"):
@@ -449,18 +524,19 @@ class FakeAirbyte:
         return body
 
     def _list_connections(self, query: dict) -> dict[str, Any]:
-        """As ConnectionsController.listConnections pages them (PaginationMapper): the
-        workspaces' connections (`workspaceIds`, comma-separated), `limit` (20) from
-        `offset`, `next` whenever the page is not empty."""
+        return self._page("/connections", list(self.connections.values()), query)
+
+    def _page(self, path: str, items: list[Any], query: dict) -> dict[str, Any]:
+        """As ConnectionsController.listConnections (and the sources' and destinations'
+        controllers) page them (PaginationMapper): the workspaces' items (`workspaceIds`,
+        comma-separated), `limit` (20) from `offset`, `next` whenever the page is not empty."""
         workspaces = set(",".join(query.get("workspaceIds", [])).split(",")) - {""}
-        chosen = [
-            c for c in self.connections.values() if not workspaces or c.workspace_id in workspaces
-        ]
+        chosen = [i for i in items if not workspaces or i.workspace_id in workspaces]
         limit = int(query.get("limit", ["20"])[0])
         offset = int(query.get("offset", ["0"])[0])
         page = chosen[offset : offset + limit]
-        body: dict[str, Any] = {"data": [c.body() for c in page]}
-        link = f"{self.url}/connections?" + urlencode(
+        body: dict[str, Any] = {"data": [i.body() for i in page]}
+        link = f"{self.url}{path}?" + urlencode(
             {"workspaceIds": ",".join(sorted(workspaces)), "limit": limit}
         )
         if page:

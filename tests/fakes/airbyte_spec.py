@@ -1,11 +1,12 @@
 """What Airbyte's public API accepts and returns, checked against Airbyte's official models.
 
 `airbyte-api` (the SDK generated from the API's OpenAPI spec) supplies JobCreateRequest,
-ListJobsRequest's query parameters, JobResponse and JobsResponse. The generated models are
-lenient where the spec is not (they accept `null` for optional strings, ignore unknown keys),
-so two spec rules are checked on top: no field the model does not define, and no `null` (no
-field of these schemas is nullable). The token endpoint and problem documents have no model in
-the SDK; their shapes below are the spec's (`applications/token`, `api-problems.yaml`).
+the listings' query parameters, and the job, connection, source, destination and workspace
+responses. The generated models are lenient where the spec is not (they accept `null` for
+optional strings, ignore unknown keys), so two spec rules are checked on top: no field the
+model does not define, and no `null` (no field of these schemas is nullable). The token
+endpoint and problem documents have no model in the SDK; their shapes below are the spec's
+(`applications/token`, `api-problems.yaml`).
 
 The one known mismatch between the spec and the real server: the token request's wire name is
 `grant-type` (the platform's own wire-format test asserts it), where the spec's `required`
@@ -14,6 +15,7 @@ list says `grant_type`; the real body is what is checked here.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pydantic
@@ -22,6 +24,15 @@ from airbyte_api import api, models
 TOKEN_REQUEST_FIELDS = {"client_id", "client_secret", "grant-type"}
 TOKEN_RESPONSE_FIELDS = {"access_token", "token_type", "expires_in"}
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "documentationUrl", "data"}
+# path -> (its query, its page, one item)
+LISTINGS: dict[str, tuple[type[pydantic.BaseModel], ...]] = {
+    "/sources": (api.ListSourcesRequest, models.SourcesResponse, models.SourceResponse),
+    "/destinations": (
+        api.ListDestinationsRequest,
+        models.DestinationsResponse,
+        models.DestinationResponse,
+    ),
+}
 
 
 def _aliases(model: type[pydantic.BaseModel]) -> set[str]:
@@ -85,6 +96,10 @@ def check_request(method: str, path: str, query: dict[str, list[str]], body: Any
         return [] if path.count("/") == 2 else [f"{where}: bad connection id"]
     if method == "GET" and path == "/connections":
         return _check_query(api.ListConnectionsRequest, query, where)
+    if method == "GET" and path in LISTINGS:
+        return _check_query(LISTINGS[path][0], query, where)
+    if method == "GET" and re.fullmatch(r"/(sources|destinations)/[^/]+", path):
+        return []
     return [f"{where}: not an endpoint this client should call"]
 
 
@@ -104,6 +119,16 @@ def check_response(method: str, path: str, status: int, body: Any) -> list[str]:
         for i, item in enumerate(body.get("data", []) if isinstance(body, dict) else []):
             problems += _check_model(models.ConnectionResponse, item, f"{where} data[{i}]")
         return problems
+    if method == "GET" and path in LISTINGS:
+        listing, item = LISTINGS[path][1:]
+        problems = _check_model(listing, body, where)
+        for i, each in enumerate(body.get("data", []) if isinstance(body, dict) else []):
+            problems += _check_model(item, each, f"{where} data[{i}]")
+        return problems
+    if method == "GET" and (kind := re.fullmatch(r"/(sources|destinations)/[^/]+", path)):
+        return _check_model(LISTINGS["/" + kind.group(1)][2], body, where)
+    if method == "GET" and path.startswith("/workspaces/"):
+        return _check_model(models.WorkspaceResponse, body, where)
     if path == "/applications/token":
         if not isinstance(body, dict) or set(body) != TOKEN_RESPONSE_FIELDS:
             return [f"{where}: fields {sorted(body or {})} != {sorted(TOKEN_RESPONSE_FIELDS)}"]

@@ -47,6 +47,16 @@ def test_flow_publishes_a_table_and_cli_prints_it(fake, monkeypatch, prefect_api
     assert rows[CONN]["job_id"] == str(conn_job.job_id)
     assert (rows[CONN]["rows"], rows[CONN]["bytes"]) == (77, 7700)
     assert rows["conn-b"]["status"] == "failed"
+    # explicit ids are named too: connection, source and destination (one source and one
+    # destination shared by both: read once each)
+    assert (rows[CONN]["name"], rows[CONN]["source"], rows[CONN]["destination"]) == (
+        "Faker -> Warehouse 1",
+        "Faker",
+        "Warehouse",
+    )
+    assert (
+        len(fake.calls("GET", r"/sources/.*")) == len(fake.calls("GET", r"/destinations/.*")) == 1
+    )
 
     proc = run_elt(
         "sync",
@@ -154,10 +164,13 @@ def test_each_connection_is_a_task_run_whose_story_is_in_the_flow_run_logs(
     assert state.message.endswith(f"{named} job {jobs['conn-b']} failed")
     flow_run_id = str(state.state_details.flow_run_id)
     b, a = jobs["conn-b"], jobs[CONN]
+    # each task run is named after its connection (read before the syncs), so every log line
+    # under it carries the name, in the UI and on the terminal
+    task_b, task_a = (f"sync {fake.connections[c].name}" for c in ("conn-b", CONN))
     expected = {
-        ("sync conn-b", f"Airbyte job {b} (connection conn-b): queued"),
-        ("sync conn-b", f"Airbyte job {b} (connection conn-b): failed"),
-        (f"sync {CONN}", f"Airbyte job {a} (connection {CONN}): succeeded"),
+        (task_b, f"Airbyte job {b} (connection conn-b): queued"),
+        (task_b, f"Airbyte job {b} (connection conn-b): failed"),
+        (task_a, f"Airbyte job {a} (connection {CONN}): succeeded"),
     }
     deadline = time.monotonic() + 60  # logs reach the API in batches
     while True:
@@ -175,7 +188,7 @@ def test_each_connection_is_a_task_run_whose_story_is_in_the_flow_run_logs(
         time.sleep(0.5)
     assert expected <= told
     states = {t["name"]: t["state"]["type"] for t in tasks}
-    assert states == {f"sync {CONN}": "COMPLETED", "sync conn-b": "FAILED"}
+    assert states == {task_a: "COMPLETED", task_b: "FAILED"}
 
 
 def test_a_password_in_the_server_url_is_refused_never_printed_logged_or_stored(
@@ -225,7 +238,11 @@ def test_a_workspace_syncs_its_active_connections_matching_by_name_each_a_named_
     after page, each synced as a task run named after it; results carry name and streams."""
     wanted = [
         fake.add_connection(
-            f"pg-{i:02d}", name=f"Postgres {i:02d} -> Snowflake", workspace_id=WORKSPACE
+            f"pg-{i:02d}",
+            name=f"Postgres {i:02d} -> Snowflake",
+            workspace_id=WORKSPACE,
+            source=f"Postgres {i % 3}",
+            destination="Snowflake",
         )
         for i in range(12)
     ]
@@ -247,8 +264,13 @@ def test_a_workspace_syncs_its_active_connections_matching_by_name_each_a_named_
     first = next(r for r in results if r.connection_id == "pg-00")
     assert first.connection_name == "Postgres 00 -> Snowflake"
     assert first.connection_streams == ("users", "products", "purchases")
+    assert (first.source_name, first.destination_name) == ("Postgres 0", "Snowflake")
+    assert next(r for r in results if r.connection_id == "pg-11").source_name == "Postgres 2"
     listed = fake.calls("GET", r"/connections\?.*")
     assert len(listed) == 2 and "offset=100" in listed[1]  # read to the empty page
+    # the names of 12 connections' sources and destinations: a listing each, not 24 requests
+    assert len(fake.calls("GET", r"/(sources|destinations)\?.*")) == 4
+    assert not fake.calls("GET", r"/(sources|destinations|connections)/.*")
 
     from prefect.client.orchestration import get_client
 
