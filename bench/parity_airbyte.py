@@ -12,10 +12,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from orchestration.airbyte.jobs import sync_many
+from orchestration.airbyte.workspace import with_endpoint_names, workspace_connections
 from orchestration.config import AirbyteConnection
 from tests.fakes.airbyte_server import TERMINAL, FakeAirbyte, Script
 
@@ -24,6 +26,7 @@ PARITY_PYTHON = REPO / "parity" / ".venv" / "bin" / "python"
 SYNC = REPO / "parity" / "dagster_airbyte_sync.py"
 SIDES = ("elt airbyte_sync", "dagster-airbyte")
 POLL = 0.5
+WORKSPACE = "5ae6b09b-fdec-41af-aaf7-7d94cfc33ef6"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,11 @@ class Scenario:
     prepare: Callable[[FakeAirbyte, list[str]], None] = lambda fake, ids: None
     timeout: float = 120.0
     concurrency: int = 4
+    fake_options: dict[str, Any] = field(default_factory=dict)
+    secret: str | None = None  # the client secret both sides are given (else the right one)
+    workspace: bool = False  # sync the workspace's connections, found by listing them
+    # what else to say of the outcome, read from the fake afterwards
+    note: Callable[[FakeAirbyte], str] = lambda fake: ""
 
 
 def when_polled(fake: FakeAirbyte, action: Callable[[], None]) -> None:
@@ -46,6 +54,44 @@ def when_polled(fake: FakeAirbyte, action: Callable[[], None]) -> None:
         action()
 
     threading.Thread(target=wait, daemon=True).start()
+
+
+def inactive(fake: FakeAirbyte, ids: list[str]) -> None:
+    for connection_id in ids:
+        fake.connections[connection_id].status = "inactive"
+
+
+def long_history(fake: FakeAirbyte, ids: list[str]) -> None:
+    """90 finished jobs (syncs and resets) of the last day, then a sync started elsewhere:
+    listed oldest first (the server's default order), it is past the first pages."""
+    for connection_id in ids:
+        for _ in range(45):
+            fake.start_job(connection_id, "reset").set_status("succeeded")
+            fake.start_job(connection_id).set_status("succeeded")
+        fake.start_job(connection_id)
+
+
+NEWER_RUN: dict[int, int] = {}  # the fake's id -> the newer run's job id
+
+
+def ends_as_the_client_gives_up(fake: FakeAirbyte, ids: list[str]) -> None:
+    """At the first cancel decision after the timeout (our listing of the connection's jobs,
+    Dagster's DELETE), the job has just ended and the scheduler started a newer run."""
+
+    def end_and_start_a_newer_run() -> None:
+        fake.jobs[1001].set_status("succeeded")
+        NEWER_RUN[id(fake)] = fake._create_job(ids[0]).job_id  # under the server's lock
+
+    fake.when(
+        r"GET /jobs|DELETE /jobs/1001",
+        end_and_start_a_newer_run,
+        after=time.monotonic() + 2.5,  # past the sides' first listings, before their timeout
+    )
+
+
+def newer_run(fake: FakeAirbyte) -> str:
+    job = fake.jobs.get(NEWER_RUN.get(id(fake), 0))
+    return f"the newer run {job.status}" if job else "no newer run"
 
 
 def started_elsewhere(fake: FakeAirbyte, ids: list[str]) -> None:
@@ -83,6 +129,36 @@ SCENARIOS = [
     Scenario(
         "50 connections, 2 s jobs, 10 at once", 50, lambda: Script(duration=2), concurrency=10
     ),
+    Scenario("an inactive connection (409)", 1, Script, inactive, timeout=30),
+    Scenario(
+        "a wrong client secret (500 errorId)",
+        1,
+        Script,
+        timeout=30,
+        secret="not-the-secret",
+        fake_options={"credentials_backend": "database"},
+    ),
+    Scenario(
+        "a running sync past the first page (90 older jobs)",
+        1,
+        lambda: Script(statuses=["running", "running", "succeeded"]),
+        long_history,
+    ),
+    Scenario(
+        "timeout as the job ends and a newer run starts",
+        1,
+        lambda: Script(statuses=["running"] * 1000),
+        ends_as_the_client_gives_up,
+        timeout=3,
+        note=newer_run,
+    ),
+    Scenario(
+        "a 200-connection workspace, 1 s jobs, 20 at once",
+        200,
+        lambda: Script(duration=1),
+        concurrency=20,
+        workspace=True,
+    ),
 ]
 
 
@@ -112,17 +188,30 @@ def summarize(outcomes: list[str]) -> str:
 
 def ours(fake: FakeAirbyte, ids: list[str], scenario: Scenario) -> list[str]:
     block = AirbyteConnection(
-        server_url=fake.url, client_id=fake.client_id, client_secret=fake.client_secret
+        server_url=fake.url,
+        client_id=fake.client_id,
+        client_secret=scenario.secret or fake.client_secret,
+        timeout_seconds=scenario.timeout,
     )
-    with block.client() as client:
-        results = sync_many(
-            client,
-            ids,
-            poll_interval=POLL,
-            timeout=scenario.timeout,
-            max_concurrent=scenario.concurrency,
-            cancel_timeout=10,
-        )
+    try:
+        with block.client() as client:
+            if scenario.workspace:
+                found = workspace_connections(client, WORKSPACE, [])
+                deadline = time.monotonic() + 30
+                named = with_endpoint_names(
+                    client, found, workspace_id=WORKSPACE, deadline=deadline
+                )
+                ids = [c.connection_id for c in named]
+            results = sync_many(
+                client,
+                ids,
+                poll_interval=POLL,
+                timeout=scenario.timeout,
+                max_concurrent=scenario.concurrency,
+                cancel_timeout=10,
+            )
+    except Exception as exc:  # the listing itself failed
+        return [f"failed: {exc}"] * len(ids)
     return ["succeeded" if r.succeeded else f"failed: {r.failure_line()}" for r in results]
 
 
@@ -131,8 +220,9 @@ def dagster(fake: FakeAirbyte, ids: list[str], scenario: Scenario) -> list[str]:
         "rest": fake.url,
         "configuration": fake.configuration_url,
         "client_id": fake.client_id,
-        "client_secret": fake.client_secret,
-        "connections": ids,
+        "client_secret": scenario.secret or fake.client_secret,
+        "connections": [] if scenario.workspace else ids,
+        "workspace_id": WORKSPACE,
         "poll_interval": POLL,
         "poll_timeout": scenario.timeout,
         "concurrency": scenario.concurrency,
@@ -143,13 +233,16 @@ def dagster(fake: FakeAirbyte, ids: list[str], scenario: Scenario) -> list[str]:
     if proc.returncode != 0:
         return [f"failed: {proc.stderr.strip().splitlines()[-1][:200]}"] * len(ids)
     outcomes = json.loads(proc.stdout.strip().splitlines()[-1])
-    return [outcomes[i] for i in ids]
+    return [outcomes.get(i) or outcomes.get("*", "failed: never synced") for i in ids]
 
 
 def run_side(side: str, scenario: Scenario) -> Result:
-    with FakeAirbyte(auth="client_credentials", configuration_api=True) as fake:
+    options = {"auth": "client_credentials", "configuration_api": True, **scenario.fake_options}
+    with FakeAirbyte(**options) as fake:
         ids = [
-            fake.add_connection(f"conn-{i:02d}", scenario.script())
+            fake.add_connection(
+                f"conn-{i:03d}", scenario.script(), workspace_id=WORKSPACE, source=f"Source {i}"
+            )
             for i in range(scenario.connections)
         ]
         scenario.prepare(fake, ids)
@@ -159,8 +252,9 @@ def run_side(side: str, scenario: Scenario) -> Result:
         seconds = time.monotonic() - started
         time.sleep(0.2)  # a cancel sent as the client gave up lands
         jobs = list(fake.jobs.values())
+        note = scenario.note(fake)
         result = Result(
-            outcome=summarize(outcomes),
+            outcome=summarize(outcomes) + (f"; {note}" if note else ""),
             jobs_created=len(jobs) - existing,
             requests=len(fake.requests),
             cancelled=sum(j.status == "cancelled" for j in jobs),

@@ -5,7 +5,10 @@ Airbyte), whose assets call its client's `sync_and_poll` once per connection. Fo
     parity/.venv/bin/python parity/dagster_airbyte_sync.py REQUEST_JSON
 
 REQUEST_JSON: {"rest": URL, "configuration": URL, "client_id": ..., "client_secret": ...,
-"connections": [...], "poll_interval": s, "poll_timeout": s, "concurrency": n}.
+"connections": [...], "workspace_id": ..., "poll_interval": s, "poll_timeout": s,
+"concurrency": n}. With no connections, the workspace's are synced, as its assets would be:
+found by `fetch_airbyte_workspace_data` (the listing, then each connection's details and
+destination).
 Prints {connection: "succeeded" | "failed: <message>"} as JSON. Every other setting is the
 resource's default (request retries, retry delay, cancel on termination)."""
 
@@ -21,7 +24,7 @@ def main() -> None:
     workspace = AirbyteWorkspace(
         rest_api_base_url=request["rest"],
         configuration_api_base_url=request["configuration"],
-        workspace_id="parity-workspace",
+        workspace_id=request["workspace_id"],
         client_id=request["client_id"],
         client_secret=request["client_secret"],
         poll_interval=request["poll_interval"],
@@ -36,8 +39,15 @@ def main() -> None:
             return f"failed: {str(exc).splitlines()[0][:200]}"
         return "succeeded"
 
+    connections = request["connections"]
+    if not connections:
+        try:
+            data = workspace.fetch_airbyte_workspace_data()
+        except Exception as exc:
+            print(json.dumps({"*": f"failed: {str(exc).splitlines()[0][:200]}"}))
+            return
+        connections = list(data.connections_by_id)
     with ThreadPoolExecutor(request["concurrency"]) as pool:
-        connections = request["connections"]
         outcomes = dict(zip(connections, pool.map(sync, connections), strict=True))
     print(json.dumps(outcomes))
 

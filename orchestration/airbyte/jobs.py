@@ -201,6 +201,15 @@ def wait_for_job(
                 raise SyncTimedOut from None  # unreachable for as long as the job may run
     except SyncTimedOut:
         outcome = cancel_job(client, job_id, connection_id, cancel_timeout=cancel_timeout)
+        ended = outcome.startswith("it ended ")  # before the cancel could be sent
+        final = _read_job(client, job_id, cancel_timeout) if ended else None
+        if final is not None and final.status is JobStatus.SUCCEEDED:
+            log.warning(
+                "Airbyte job %s (connection %s) succeeded as the timeout passed: kept as is",
+                job_id,
+                connection_id,
+            )
+            return final
         raise AirbyteJobTimedOut(
             f"Airbyte job {job_id} (connection {connection_id}) did not finish within "
             f"{timeout:g}s (AIRBYTE_TIMEOUT_SECONDS); {outcome}",
@@ -240,6 +249,14 @@ def cancel_job(
     scheduler, the UI or another worker)."""
     with interrupts.shielded():  # a cancel is the clean-up of a stop: never stopped itself
         return _cancel_job(client, job_id, connection_id, cancel_timeout)
+
+
+def _read_job(client: AirbyteClient, job_id: str, seconds: float) -> Job | None:
+    """The job as Airbyte reports it now, or None when it cannot say within `seconds`."""
+    try:
+        return client.get_job(job_id, deadline=time.monotonic() + seconds)
+    except (AirbyteApiError, AirbyteTransientError):
+        return None
 
 
 class _NotSent(Exception):

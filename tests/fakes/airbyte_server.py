@@ -157,7 +157,7 @@ class Job:
 
 @dataclass
 class Trigger:
-    path: re.Pattern[str]
+    request: re.Pattern[str]
     action: Callable[[], None]
     after: float
     fired: bool = False
@@ -249,11 +249,12 @@ class FakeAirbyte:
         self.actors.setdefault(actor_id, Actor(kind, actor_id, name, workspace_id))
         return actor_id
 
-    def when(self, path: str, action: Callable[[], None], *, after: float = 0.0) -> None:
-        """Run `action` (under the server's lock) before answering the first request whose path
-        matches `path` at or after `after` (monotonic time): something another Airbyte user
-        does at the moment that matters (a newer run starting just as a client gives up)."""
-        self.triggers.append(Trigger(re.compile(path), action, after))
+    def when(self, request: str, action: Callable[[], None], *, after: float = 0.0) -> None:
+        """Run `action` (under the server's lock) before answering the first request that
+        matches `request` ("METHOD /path", a regex; the path without its query) at or after
+        `after` (monotonic time): what another Airbyte user does at the moment that matters (a
+        newer run starting just as a client gives up on its job)."""
+        self.triggers.append(Trigger(re.compile(request), action, after))
 
     def inject(self, method: str, path: str, **kwargs: Any) -> None:
         self.faults.append(Fault(method, re.compile(path), **kwargs))
@@ -359,7 +360,7 @@ class FakeAirbyte:
             fault = self._take_fault(method, path)
             for trigger in self.triggers:
                 due = time.monotonic() >= trigger.after
-                if due and not trigger.fired and trigger.path.fullmatch(path):
+                if due and not trigger.fired and trigger.request.fullmatch(f"{method} {path}"):
                     trigger.fired = True
                     trigger.action()
         if fault and not fault.process_first:
@@ -464,11 +465,17 @@ class FakeAirbyte:
             connection_id = json.loads(raw or b"{}").get("connectionId")
             if connection_id not in self.connections:
                 return 404, _problem(404, "connection", resource_id=str(connection_id))
-            streams = {"streams": []}
-            return 200, {
+            connection = self.connections[connection_id]
+            streams = [
+                {"stream": {"name": name}, "config": {"selected": True}}
+                for name in connection.streams
+            ]
+            return 200, {  # ConnectionRead, the fields dagster-airbyte reads
                 "connectionId": connection_id,
-                "name": connection_id,
-                "syncCatalog": streams,
+                "name": connection.name,
+                "sourceId": connection.source_id,
+                "destinationId": connection.destination_id,
+                "syncCatalog": {"streams": streams},
             }
         return 404, _problem(404, "endpoint", resource_id=f"{method} {path}")
 

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from orchestration.airbyte.client import AirbyteClient, RetryPolicy
 from orchestration.airbyte.errors import AirbyteApiError
-from orchestration.airbyte.jobs import cancel_job, run_sync, start_sync, sync_many
+from orchestration.airbyte.jobs import cancel_job, run_sync, start_sync, sync_many, sync_one
 from orchestration.airbyte.models import JobStatus
 from orchestration.config import AirbyteConnection
 from orchestration.errors import StepFailed
@@ -425,3 +425,21 @@ def test_a_job_that_is_not_the_connections_running_one_is_never_cancelled(fake, 
     assert outcome.startswith(f"could not cancel Airbyte job {ours.job_id}: it may still be")
     assert f"the connection runs job {other.job_id} now" in outcome
     assert other.status == "running" and fake.calls("DELETE") == []
+
+
+def test_a_job_that_succeeds_as_the_timeout_passes_is_a_success_and_a_newer_run_runs_on(fake):
+    """At the timeout the job has just succeeded and the scheduler started a newer run: no
+    cancel is sent (it would stop the newer run), and the sync is the success it was."""
+    fake.add_connection(CONN, Script(statuses=["running"] * 1000))
+    newer: list[int] = []
+
+    def succeed_then_a_newer_run() -> None:
+        fake.jobs[1001].set_status("succeeded")
+        newer.append(fake._create_job(CONN).job_id)
+
+    # the first listing after the timeout: the cancel's check of the connection's running job
+    fake.when(r"GET /jobs", succeed_then_a_newer_run, after=time.monotonic() + 1.0)
+    with client_for(fake) as client:
+        result = sync_one(client, CONN, poll_interval=0.1, timeout=1.0)
+    assert result.status == "succeeded" and result.job_id == "1001", result.error
+    assert fake.jobs[newer[0]].status == "pending" and fake.calls("DELETE") == []  # untouched
