@@ -35,16 +35,18 @@ from prefect.client.schemas.objects import ConcurrencyLeaseHolder
 from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
 from prefect.concurrency.sync import concurrency
 from prefect.context import FlowRunContext, TaskRunContext
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from orchestration import interrupts
 from orchestration.config import Config, DbtTarget
+from orchestration.errors import StepFailed
 from orchestration.logs import get_logger
 
 __all__ = [
     "AIRBYTE_LIMIT",
     "LEASE_SECONDS",
     "Applied",
+    "SlotWaitTimedOut",
     "WantedLimit",
     "apply",
     "fleet_slot",
@@ -67,37 +69,71 @@ def warehouse_limit(warehouse: str) -> str:
 SLOT_POLL_SECONDS = 2.0  # how often a run waiting for a slot asks again (with jitter)
 
 
+class SlotWaitTimedOut(StepFailed):
+    """No slot of a global concurrency limit came within the wait allowed."""
+
+
 @contextmanager
-def fleet_slot(name: str, what: str) -> Iterator[None]:
+def fleet_slot(name: str, what: str, *, wait_seconds: float | None = None) -> Iterator[None]:
     """Hold one slot of the global concurrency limit `name` while `what` runs.
 
     When every slot is taken, the wait is logged once (so a run that seems idle says why),
-    then the slot is asked for again every couple of seconds: the run queues, it never fails
-    for it. Each ask is one request, so Ctrl-C or SIGTERM ends the wait at once (a blocking
-    acquisition would go on in Prefect's loop thread and could take a slot nobody uses)."""
+    then the slot is asked for again every couple of seconds, for at most `wait_seconds`
+    (None: no bound); past it the step fails naming the limit. Each ask is one request, so
+    Ctrl-C or SIGTERM ends the wait at once (a blocking acquisition would go on in Prefect's
+    loop thread and could take a slot nobody uses).
+
+    Releasing never fails finished work: when the Prefect API cannot take the release, a
+    warning says so and the slot's lease frees it within `LEASE_SECONDS`."""
     log = get_logger()
     holder = _holder()
     waited: float | None = None
-    with ExitStack() as stack:
-        while True:
-            try:
-                stack.enter_context(_slot(name, holder, max_retries=0))
-                break
-            except ConcurrencySlotAcquisitionError as exc:
-                if not _all_taken(exc):
-                    raise
-            if waited is None:
-                log.info(
-                    "%s: waiting for a slot of the global concurrency limit %r (all taken by "
-                    "other runs)",
-                    what,
-                    name,
-                )
-                waited = time.monotonic()
-            interrupts.wait(SLOT_POLL_SECONDS * (0.5 + random.random()))
-        if waited is not None:
-            log.info("%s: got a slot of %r after %.0fs", what, name, time.monotonic() - waited)
-        yield
+    deadline = None if wait_seconds is None else time.monotonic() + wait_seconds
+    finished = False
+    try:
+        with ExitStack() as stack:
+            while True:
+                try:
+                    stack.enter_context(_slot(name, holder, max_retries=0))
+                    break
+                except ConcurrencySlotAcquisitionError as exc:
+                    if not _all_taken(exc):
+                        raise
+                if waited is None:
+                    log.info(
+                        "%s: waiting for a slot of the global concurrency limit %r (all taken "
+                        "by other runs)",
+                        what,
+                        name,
+                    )
+                    waited = time.monotonic()
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise SlotWaitTimedOut(
+                        f"{what}: no slot of the global concurrency limit {name!r} came within "
+                        f"{wait_seconds:g} s (ELT_LIMIT_WAIT_SECONDS): every slot is held; see "
+                        "who holds them with `elt limits show`"
+                    )
+                interrupts.wait(SLOT_POLL_SECONDS * (0.5 + random.random()))
+            if waited is not None:
+                log.info("%s: got a slot of %r after %.0fs", what, name, time.monotonic() - waited)
+            yield
+            finished = True
+    except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
+        if not finished:
+            raise
+        log.warning(
+            "%s finished, but its slot of %r could not be released (%s): the slot frees "
+            "itself when its lease expires, within %.0f s",
+            what,
+            name,
+            _first_line(exc),
+            LEASE_SECONDS,
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _slot(
@@ -132,7 +168,13 @@ def warehouse_slot(config: Config, target: DbtTarget, what: str) -> AbstractCont
     if not config.needs_snowflake(target) or config.snowflake is None:
         return nullcontext()
     warehouse = config.snowflake.warehouse
-    return fleet_slot(warehouse_limit(warehouse), what) if warehouse else nullcontext()
+    if not warehouse:
+        return nullcontext()
+    wait = config.limits.slot_wait(DBT_SLOT_WAIT_SECONDS)
+    return fleet_slot(warehouse_limit(warehouse), what, wait_seconds=wait)
+
+
+DBT_SLOT_WAIT_SECONDS = 3600.0  # a dbt command has no timeout of its own
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ def sync_connection_task(
     poll_interval: float,
     timeout: float,
     stop: threading.Event,
+    slot_wait: float,
 ) -> SyncResult | State:
     """One connection as one task run (named after the connection when its name is known):
     its status changes, attach, outage, cancel and outcome are logged under it in the UI. A
@@ -58,7 +59,7 @@ def sync_connection_task(
     The job holds a slot of the `airbyte-api` global limit from its start to its end, so the
     bound on jobs at once holds across every worker, not only this process."""
     try:
-        with fleet_slot(AIRBYTE_LIMIT, f"sync {label}"):
+        with fleet_slot(AIRBYTE_LIMIT, f"sync {label}", wait_seconds=slot_wait):
             result = sync_one(
                 client,
                 connection.connection_id,
@@ -105,11 +106,15 @@ def api_sync(config: Config, connection_ids: list[str]) -> list[SyncResult]:
     config.require_airbyte(connection_ids)
     with config.airbyte.client() as client:
         targets = connections_to_sync(config, client, connection_ids)
-        return _sync_all(client, config.airbyte, targets)
+        slot_wait = config.limits.slot_wait(config.airbyte.timeout_seconds)
+        return _sync_all(client, config.airbyte, targets, slot_wait)
 
 
 def _sync_all(
-    client: AirbyteClient, airbyte: AirbyteConnection, targets: list[Connection]
+    client: AirbyteClient,
+    airbyte: AirbyteConnection,
+    targets: list[Connection],
+    slot_wait: float,
 ) -> list[SyncResult]:
     stop = threading.Event()
     with ThreadPoolTaskRunner[Any](max_workers=airbyte.max_concurrent_syncs) as runner:
@@ -123,6 +128,7 @@ def _sync_all(
                     "poll_interval": airbyte.poll_interval_seconds,
                     "timeout": airbyte.timeout_seconds,
                     "stop": stop,
+                    "slot_wait": slot_wait,
                 },
             )
             for target in targets
