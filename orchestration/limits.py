@@ -101,10 +101,12 @@ def fleet_slot(name: str, what: str, *, wait_seconds: float | None = None) -> It
                         raise
                 if waited is None:
                     log.info(
-                        "%s: waiting for a slot of the global concurrency limit %r (all taken "
-                        "by other runs)",
+                        "%s: waiting for a slot of the global concurrency limit %r (%s), for "
+                        "at most %s",
                         what,
                         name,
+                        _occupancy(name),
+                        "ever" if wait_seconds is None else f"{wait_seconds:g} s",
                     )
                     waited = time.monotonic()
                 if deadline is not None and time.monotonic() >= deadline:
@@ -129,6 +131,16 @@ def fleet_slot(name: str, what: str, *, wait_seconds: float | None = None) -> It
             _first_line(exc),
             LEASE_SECONDS,
         )
+
+
+def _occupancy(name: str) -> str:
+    """ "all 2 slots held by other runs", as the server says now (one request)."""
+    try:
+        with get_client(sync_client=True) as client:
+            limit = client.read_global_concurrency_limit_by_name(name)
+    except (httpx.HTTPError, PrefectHTTPStatusError, ObjectNotFound):
+        return "all slots held by other runs"
+    return f"{limit.active_slots} of its {limit.limit} slots held by other runs"
 
 
 def _first_line(exc: BaseException) -> str:

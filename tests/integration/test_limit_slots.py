@@ -27,7 +27,8 @@ def active_slots(api: str, name: str) -> int:
     return httpx.get(f"{api}/v2/concurrency_limits/{name}").json()["active_slots"]
 
 
-def test_a_wait_for_a_slot_is_bounded_and_names_the_limit(prefect_api):
+def test_a_wait_for_a_slot_is_bounded_and_names_the_limit(prefect_api, caplog):
+    caplog.set_level(logging.INFO, logger="elt")
     name = new_limit(prefect_api)
     with fleet_slot(name, "the first run"):
         started = time.monotonic()
@@ -39,6 +40,11 @@ def test_a_wait_for_a_slot_is_bounded_and_names_the_limit(prefect_api):
         "(ELT_LIMIT_WAIT_SECONDS): every slot is held; see who holds them with `elt limits show`"
     )
     assert waited >= 2
+    said = [r.getMessage() for r in caplog.records if "waiting for a slot" in r.getMessage()]
+    assert said == [  # once, with who holds the slots
+        f"sync X: waiting for a slot of the global concurrency limit '{name}' (1 of its 1 "
+        "slots held by other runs), for at most 2 s"
+    ]
     assert active_slots(prefect_api, name) == 0  # the first run's slot went back as it ended
 
 
