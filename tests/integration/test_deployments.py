@@ -14,9 +14,11 @@ from pathlib import Path
 import httpx
 
 from orchestration.schedules.daily import DAILY_SCHEDULE
-from tests.conftest import CONNECTOR_CACHE, REPO, Running, elt_process, query
+from tests.conftest import CONNECTOR_CACHE, REPO, Running, cli_env, elt_process, query
 from tests.fakes.airbyte_server import Script
 from tests.integration.test_airbyte_client import CONN
+from tests.servers import fresh_database
+from tests.servers import prefect_server as start_prefect_server
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 
@@ -271,13 +273,20 @@ def test_elt_serve_stopped_while_registering_pauses_what_it_registered(prefect_s
         assert f"paused the schedules of the {len(registered)} deployments served" in stderr
 
 
-def test_stopping_elt_serve_cancels_its_running_sync_and_the_airbyte_job(prefect_server, fake):
+def test_stopping_elt_serve_cancels_its_running_sync_and_the_airbyte_job(tmp_path, postgres, fake):
     """The journey of a served run stopped with its server: `elt serve` runs a triggered sync,
-    SIGTERM stops serving, the run ends Cancelled and its Airbyte job is cancelled."""
-    api = prefect_server["PREFECT_API_URL"]
+    SIGTERM stops serving, the run ends Cancelled and its Airbyte job is cancelled. On a Prefect
+    server of its own: the session's has the fleet test's `airbyte-api` limit, whose slots the
+    sync would wait for."""
+    with start_prefect_server(tmp_path / "prefect", cli_env(), fresh_database(postgres)) as env:
+        served_sync_is_cancelled_with_its_server(env, fake)
+
+
+def served_sync_is_cancelled_with_its_server(server: dict[str, str], fake) -> None:
+    api = server["PREFECT_API_URL"]
     fake.add_connection(CONN, Script(statuses=["running"]))
     env = {
-        **prefect_server,
+        **server,
         "AIRBYTE_SERVER_URL": fake.url,
         "AIRBYTE_CONNECTION_ID": CONN,
         "AIRBYTE_POLL_INTERVAL_SECONDS": "0.2",
