@@ -18,3 +18,10 @@ class StepFailed(Exception):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none): what a
+    one-line report or warning quotes of it."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

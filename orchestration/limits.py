@@ -39,7 +39,7 @@ from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from orchestration import interrupts
 from orchestration.config import Config, DbtTarget
-from orchestration.errors import StepFailed
+from orchestration.errors import StepFailed, first_line
 from orchestration.logs import get_logger
 
 __all__ = [
@@ -85,52 +85,57 @@ def fleet_slot(name: str, what: str, *, wait_seconds: float | None = None) -> It
 
     Releasing never fails finished work: when the Prefect API cannot take the release, a
     warning says so and the slot's lease frees it within `LEASE_SECONDS`."""
-    log = get_logger()
-    holder = _holder()
-    waited: float | None = None
-    deadline = None if wait_seconds is None else time.monotonic() + wait_seconds
     finished = False
     try:
         with ExitStack() as stack:
-            while True:
-                try:
-                    stack.enter_context(_slot(name, holder, max_retries=0))
-                    break
-                except ConcurrencySlotAcquisitionError as exc:
-                    if not _all_taken(exc):
-                        raise
-                if waited is None:
-                    log.info(
-                        "%s: waiting for a slot of the global concurrency limit %r (%s), for "
-                        "at most %s",
-                        what,
-                        name,
-                        _occupancy(name),
-                        "ever" if wait_seconds is None else f"{wait_seconds:g} s",
-                    )
-                    waited = time.monotonic()
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise SlotWaitTimedOut(
-                        f"{what}: no slot of the global concurrency limit {name!r} came within "
-                        f"{wait_seconds:g} s (ELT_LIMIT_WAIT_SECONDS): every slot is held; see "
-                        "who holds them with `elt limits show`"
-                    )
-                interrupts.wait(SLOT_POLL_SECONDS * (0.5 + random.random()))
-            if waited is not None:
-                log.info("%s: got a slot of %r after %.0fs", what, name, time.monotonic() - waited)
+            _take(stack, name, what, wait_seconds)
             yield
             finished = True
     except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
         if not finished:
             raise
-        log.warning(
+        get_logger().warning(
             "%s finished, but its slot of %r could not be released (%s): the slot frees "
             "itself when its lease expires, within %.0f s",
             what,
             name,
-            _first_line(exc),
+            first_line(exc),
             LEASE_SECONDS,
         )
+
+
+def _take(stack: ExitStack, name: str, what: str, wait_seconds: float | None) -> None:
+    """Enter a slot of `name` on `stack`, asking again while every slot is held, for at most
+    `wait_seconds`."""
+    log = get_logger()
+    holder = _holder()
+    deadline = None if wait_seconds is None else time.monotonic() + wait_seconds
+    waited: float | None = None
+    while True:
+        try:
+            stack.enter_context(_slot(name, holder, max_retries=0))
+            break
+        except ConcurrencySlotAcquisitionError as exc:
+            if not _all_taken(exc):
+                raise
+        if waited is None:
+            log.info(
+                "%s: waiting for a slot of the global concurrency limit %r (%s), for at most %s",
+                what,
+                name,
+                _occupancy(name),
+                "ever" if wait_seconds is None else f"{wait_seconds:g} s",
+            )
+            waited = time.monotonic()
+        if deadline is not None and time.monotonic() >= deadline:
+            raise SlotWaitTimedOut(
+                f"{what}: no slot of the global concurrency limit {name!r} came within "
+                f"{wait_seconds:g} s (ELT_LIMIT_WAIT_SECONDS): every slot is held; see who "
+                "holds them with `elt limits show`"
+            )
+        interrupts.wait(SLOT_POLL_SECONDS * (0.5 + random.random()))
+    if waited is not None:
+        log.info("%s: got a slot of %r after %.0fs", what, name, time.monotonic() - waited)
 
 
 def _occupancy(name: str) -> str:
@@ -141,11 +146,6 @@ def _occupancy(name: str) -> str:
     except (httpx.HTTPError, PrefectHTTPStatusError, ObjectNotFound):
         return "all slots held by other runs"
     return f"{limit.active_slots} of its {limit.limit} slots held by other runs"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _slot(

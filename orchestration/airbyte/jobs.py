@@ -200,10 +200,9 @@ def wait_for_job(
             except AirbyteTransientError:
                 raise SyncTimedOut from None  # unreachable for as long as the job may run
     except SyncTimedOut:
-        outcome = cancel_job(client, job_id, connection_id, cancel_timeout=cancel_timeout)
-        ended = outcome.startswith("it ended ")  # before the cancel could be sent
-        final = _read_job(client, job_id, cancel_timeout) if ended else None
-        if final is not None and final.status is JobStatus.SUCCEEDED:
+        with interrupts.shielded():
+            outcome, final = _cancel_job(client, job_id, connection_id, cancel_timeout)
+        if final is not None and final.status is JobStatus.SUCCEEDED:  # it ended in time
             log.warning(
                 "Airbyte job %s (connection %s) succeeded as the timeout passed: kept as is",
                 job_id,
@@ -248,15 +247,7 @@ def cancel_job(
     has ended is never "cancelled" into a newer run of the same connection (started by the
     scheduler, the UI or another worker)."""
     with interrupts.shielded():  # a cancel is the clean-up of a stop: never stopped itself
-        return _cancel_job(client, job_id, connection_id, cancel_timeout)
-
-
-def _read_job(client: AirbyteClient, job_id: str, seconds: float) -> Job | None:
-    """The job as Airbyte reports it now, or None when it cannot say within `seconds`."""
-    try:
-        return client.get_job(job_id, deadline=time.monotonic() + seconds)
-    except (AirbyteApiError, AirbyteTransientError):
-        return None
+        return _cancel_job(client, job_id, connection_id, cancel_timeout)[0]
 
 
 class _NotSent(Exception):
@@ -265,8 +256,10 @@ class _NotSent(Exception):
 
 def _cancel_job(
     client: AirbyteClient, job_id: str, connection_id: str, cancel_timeout: float
-) -> str:
+) -> tuple[str, Job | None]:
+    """`cancel_job`'s report, and the job as last read (None when it could not be)."""
     log = get_logger()
+    job: Job | None = None
     deadline = time.monotonic() + cancel_timeout
     hit = ""
     try:
@@ -296,10 +289,10 @@ def _cancel_job(
     else:
         if status is JobStatus.CANCELLED:
             log.warning("Cancelled Airbyte job %s (connection %s)%s", job_id, connection_id, hit)
-            return "cancelled it" + hit
+            return "cancelled it" + hit, job
         if job.ended:
             log.warning("Airbyte job %s ended %s before it could be cancelled", job_id, status)
-            return f"it ended {status} before it could be cancelled" + hit
+            return f"it ended {status} before it could be cancelled" + hit, job
         reason = f"it is still {job.raw_status} after the cancel request{hit}"
     message = f"could not cancel Airbyte job {job_id}: it may still be running ({reason})"
     log.error("%s (connection %s)", message, connection_id)
@@ -311,7 +304,7 @@ def _cancel_job(
         },
         payload={"job_id": str(job_id), "connection_id": connection_id, "reason": reason[:2000]},
     )
-    return message
+    return message, job
 
 
 def _newer_job_cancelled(

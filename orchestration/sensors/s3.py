@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import botocore.exceptions
 
 from orchestration import interrupts
-from orchestration.errors import UserError
+from orchestration.errors import UserError, first_line
 from orchestration.logs import get_logger
 from orchestration.sensors.cursor import DEFAULT_LOOKBACK, Cursor, S3Object, batch_key
 from orchestration.sensors.events import EventQueue
@@ -235,7 +235,7 @@ class S3Sensor:
             except Exception as exc:  # S3 fault, or a failed trigger (its batch stays pending)
                 self.stats.errors += 1
                 self.stats.polls += 1
-                self.stats.last_error = _one_line(exc)
+                self.stats.last_error = first_line(exc)
                 backoff = min(max(backoff * 2, poll_interval, 1.0), 300.0)
                 s3_fault = isinstance(
                     exc, (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
@@ -265,11 +265,6 @@ class S3Sensor:
             self.stats.receives,
             self.cursor.watermark.isoformat() if self.cursor.watermark else "the beginning",
         )
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @contextmanager
