@@ -22,6 +22,7 @@ from orchestration.errors import ConfigError, StepFailed, UserError
 
 if TYPE_CHECKING:
     from orchestration.config import Config
+    from orchestration.limits import WantedLimit
 
 T = TypeVar("T")
 
@@ -612,19 +613,45 @@ def limits_apply(
 
     config = _configure(block, uses_server=True)
     _run(lambda: require_api_url("elt limits apply"))
-    for applied in _run(lambda: apply(wanted_limits(config), dry_run=dry_run)):
+    wanted = wanted_limits(config)
+    for applied in _run(lambda: apply(wanted, dry_run=dry_run)):
         limit = applied.limit
         detail = applied.change or f"{limit.size} ({limit.setting})"
-        console.print(
-            f"{applied.status:<9} {limit.name}: {detail}; {limit.bounds}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        _line(f"{applied.status:<9} {limit.name}: {detail}; {limit.bounds}")
+    _print_repairs(wanted, dry_run, quiet=True)
+
+
+@limits_app.command("repair")
+def limits_repair(dry_run: DryRun = False, block: BlockName = None) -> None:
+    """Free the slots no live run holds: those left by a Prefect server restart that lost its
+    leases, or by a run that ended without giving its slot back. A live run's slot is never
+    freed."""
+    from orchestration.config.blocks import require_api_url
+    from orchestration.limits import wanted_limits
+
+    config = _configure(block, uses_server=True)
+    _run(lambda: require_api_url("elt limits repair"))
+    _print_repairs(wanted_limits(config), dry_run, quiet=False)
+
+
+def _print_repairs(wanted: list[WantedLimit], dry_run: bool, *, quiet: bool) -> None:
+    """One line per limit repaired (with `quiet`, none for a limit with nothing to free)."""
+    from orchestration.limits import limits_to_repair, repair
+
+    names = _run(lambda: limits_to_repair(wanted))
+    for repaired in _run(lambda: repair(names, dry_run=dry_run, say=_line)):
+        if not quiet or repaired.status != "ok":
+            _line(f"{repaired.status:<9} {repaired.summary()}")
+
+
+def _line(text: str) -> None:
+    console.print(text, highlight=False, soft_wrap=True)
 
 
 @limits_app.command("show")
 def limits_show() -> None:
-    """List the global concurrency limits on the Prefect server, with the slots in use."""
+    """List the global concurrency limits on the Prefect server, with the slots in use and
+    the runs holding them."""
     from orchestration.config.blocks import require_api_url
     from orchestration.limits import show
 

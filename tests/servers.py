@@ -9,11 +9,13 @@ scheduler failed every loop for weeks while every test passed)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -217,12 +219,13 @@ def prefect_server(
     home: Path,
     env: Mapping[str, str],
     settings: Mapping[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[dict[str, str]]:
     """Start one with its own PREFECT_HOME (and any server `settings`, e.g. `fresh_database()`),
     wait until it answers, yield `env` plus its PREFECT_API_URL, stop it. Its log is watched
-    (`SERVER_LOGS`)."""
+    (`SERVER_LOGS`). A restart is the same `home`, `settings` and `port` again."""
     home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {
         **env,
@@ -270,6 +273,70 @@ def create_flow_run(api: str, deployment_id: str, parameters: dict[str, object])
     with SyncPrefectClient(api) as client:
         run = client.create_flow_run_from_deployment(UUID(deployment_id), parameters=parameters)
     return str(run.id)
+
+
+class TcpProxy:
+    """A TCP forwarder on loopback to `target_port` that can be cut: `down()` closes every
+    connection through it and every new one at once, as a network outage looks to a client
+    (its pooled keep-alive connections included); `up()` forwards again."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self._up = True
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str = "/api") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def down(self) -> None:
+        with self._lock:
+            self._up = False
+            for sock in self._open:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._open.clear()
+
+    def up(self) -> None:
+        with self._lock:
+            self._up = True
+
+    def close(self) -> None:
+        self.down()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                if not self._up:
+                    client.close()
+                    continue
+                try:
+                    upstream = socket.create_connection(("127.0.0.1", self.target_port))
+                except OSError:
+                    client.close()
+                    continue
+                self._open |= {client, upstream}
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
 
 
 class WebhookReceiver:

@@ -148,13 +148,12 @@ def test_one_server_whatever_the_folder_on_a_kept_port_with_a_ui_that_knows_its_
     held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     held.bind(("127.0.0.1", first_free_port(4200)))
     held.listen()
-    expected = first_free_port(4200)  # the next free one
-    try:
+    try:  # another test's server may take the next port first: past the held one is the claim
         started = elt("ui", home=relative_home, cwd=REPO)
         assert started.returncode == 0, started.stderr
         url = started.stdout.strip()
         port = int(url.rsplit(":", 1)[1])
-        assert port == expected > held.getsockname()[1]
+        assert port > held.getsockname()[1]
     finally:
         held.close()
     from_dbt_folder = elt("ui", home=relative_home, cwd=REPO / "dbt_project")
