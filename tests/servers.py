@@ -264,6 +264,41 @@ def prefect_server(
         SERVER_LOGS.remove(watched)
 
 
+@contextmanager
+def redis_server(root: Path) -> Iterator[int]:
+    """A Redis server of our own on loopback (Debian's `redis-server`, installed when missing
+    and we may), nothing persisted; yields its port, stops it."""
+    program = debian_program("redis-server", "redis-server")
+    if program is None:
+        raise RuntimeError("Redis is needed: apt-get install redis-server")
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = (root / "redis.log").open("ab")
+    process = subprocess.Popen(
+        [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(root)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(64).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not answer within 60 s: {root}/redis.log")
+            time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def create_flow_run(api: str, deployment_id: str, parameters: dict[str, object]) -> str:
     """Create a run of a deployment as `prefect deployment run` does, through Prefect's client:
     it retries the 503 a busy SQLite server answers under load (a raw POST would not); returns

@@ -16,7 +16,7 @@ from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from orchestration.config import Config
 from orchestration.limits.holders import Holder, alive, forget, holders_of
-from orchestration.limits.names import AIRBYTE_LIMIT, LEASE_SECONDS, warehouse_limit
+from orchestration.limits.names import AIRBYTE_LIMIT, LEASE_GONE, LEASE_SECONDS, warehouse_limit
 
 __all__ = [
     "Applied",
@@ -249,7 +249,7 @@ def _lease_known(client: SyncPrefectClient, holder: Holder) -> bool:
     try:
         client.renew_concurrency_lease(holder.lease_id, LEASE_SECONDS)
     except PrefectHTTPStatusError as exc:
-        if exc.response.status_code == 404:
+        if exc.response.status_code == LEASE_GONE:
             return False
         raise
     return True

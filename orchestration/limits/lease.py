@@ -34,7 +34,7 @@ from prefect.exceptions import PrefectHTTPStatusError
 from orchestration import interrupts
 from orchestration.errors import first_line
 from orchestration.limits.holders import Holder, current_holder, forget, record, recorded
-from orchestration.limits.names import LEASE_SECONDS
+from orchestration.limits.names import LEASE_GONE, LEASE_SECONDS
 from orchestration.logs import get_logger
 
 __all__ = ["API_ERRORS", "HeldSlot", "ask", "give_back_once"]
@@ -124,7 +124,7 @@ class HeldSlot:
                 return self._replace(client, None)
             client.renew_concurrency_lease(holder.lease_id, LEASE_SECONDS)
         except PrefectHTTPStatusError as exc:
-            if exc.response.status_code == 404 and holder is not None:
+            if exc.response.status_code == LEASE_GONE and holder is not None:
                 return self._replace(client, holder)
             return self._out(exc)
         except httpx.HTTPError as exc:
@@ -247,7 +247,7 @@ class HeldSlot:
         try:
             client.renew_concurrency_lease(holder.lease_id, LEASE_SECONDS)
         except PrefectHTTPStatusError as exc:
-            if exc.response.status_code != 404:
+            if exc.response.status_code != LEASE_GONE:
                 raise
             if first and self._still_counted():
                 self._free_lost(client, holder)
