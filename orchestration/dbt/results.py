@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from orchestration.errors import StepFailed
@@ -99,3 +102,16 @@ def _plural(word: str, n: int) -> str:
 def _one_line(text: str, limit: int = 500) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def run_results_since(target_path: Path, since: datetime) -> bool:
+    """Whether `target_path/run_results.json` was written at or after `since` (by an earlier
+    attempt of this run). dbt writes it when an invocation ends: a process killed mid-command
+    leaves the one of an older invocation (or none, in a new pod), and `dbt retry` would
+    replay that older invocation's failures."""
+    try:
+        metadata = json.loads((target_path / "run_results.json").read_text())["metadata"]
+        written = datetime.fromisoformat(metadata["generated_at"].replace("Z", "+00:00"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return written >= since

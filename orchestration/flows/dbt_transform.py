@@ -15,6 +15,7 @@ from uuid import UUID
 from prefect import flow, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 
@@ -24,7 +25,7 @@ from orchestration.config import Config, DbtConfig, DbtTarget, load_config
 from orchestration.dbt.builds import record_builds
 from orchestration.dbt.deps import deps_needed, record_deps
 from orchestration.dbt.progress import FinishedNode, NodeProgress
-from orchestration.dbt.results import DbtRunResult
+from orchestration.dbt.results import DbtRunResult, run_results_since
 from orchestration.dbt.runner import run_dbt
 from orchestration.errors import UserError
 from orchestration.limits import warehouse_slot
@@ -184,7 +185,8 @@ def dbt_transform(
     """Install dbt packages if needed, then build (seeds, models, snapshots, tests).
 
     With `retry=True`, or when Prefect retries this flow run, `dbt retry` rebuilds only the
-    nodes that failed or were skipped in the previous build. `node_tasks=True` runs each dbt
+    nodes that failed or were skipped in the previous build (on a rerun after a crash, only
+    when the crashed attempt left its run results; else everything is built again). `node_tasks=True` runs each dbt
     node as a Prefect task (prefect-dbt), for small projects that want a task per node. A
     selection that matches no node fails the run unless `allow_empty`. `vars` is dbt's
     `--vars`: YAML text is handed to dbt as written, a mapping is written as YAML.
@@ -194,7 +196,7 @@ def dbt_transform(
     config = transform_config(target, threads, project_dir, profiles_dir, block_name)
     dbt_target = config.require_warehouse()
     install_packages(config, dbt_target)
-    retrying = retry or (flow_run.run_count or 1) > 1
+    retrying = retry or _earlier_attempt_left_results(config)
     command = "retry" if retrying else "build"
     if retrying:
         get_logger().info("Retrying: dbt retry rebuilds only what failed or was skipped")
@@ -210,6 +212,24 @@ def dbt_transform(
     result = interrupts.unless_cancelled(dbt_command(command, config, dbt_target, options))
     check_selection(result, config.dbt, options["select"], allow_empty)
     return result
+
+
+def _earlier_attempt_left_results(config: Config) -> bool:
+    """On a later attempt of this flow run (Prefect's retries, or the rerun of a run whose
+    process was killed), whether the earlier attempt's dbt left run results to retry from;
+    when it did not (killed mid-command, or a new pod), everything is built again."""
+    if (flow_run.run_count or 1) <= 1:
+        return False
+    context = FlowRunContext.get()
+    started = context.flow_run.start_time if context and context.flow_run else None
+    if started is not None and run_results_since(config.dbt.target_path(config.env), started):
+        return True
+    get_logger().info(
+        "Attempt %d of this run: the earlier attempt left no dbt run results (its process was "
+        "killed mid-command?), so dbt builds everything again",
+        flow_run.run_count,
+    )
+    return False
 
 
 if __name__ == "__main__":

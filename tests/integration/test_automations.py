@@ -3,25 +3,30 @@ idempotent, and a stale table reaches a local webhook receiver exactly once, fre
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import REPO, cli_env, run_elt
 from tests.fakes.airbyte_server import Script
+from tests.integration.test_deployments import PREFECT, prefect
+from tests.integration.test_fleet_limits import logged, wait_until
 from tests.integration.test_freshness import age_table
-from tests.servers import WebhookReceiver
+from tests.servers import WebhookReceiver, create_flow_run
 
 NAMES = {
     "elt-freshness-breached",
     "elt-pipeline-failed",
     "elt-dbt-node-failed",
     "elt-flow-run-lost",
+    "elt-flow-run-crashed-retry",
 }
 
 
@@ -144,3 +149,92 @@ def read_events_of(api: str, name: str, flow_run_id: str) -> list[dict]:
         "limit": 10,
     }
     return httpx.post(f"{api}/events/filter", json=body).json()["events"]
+
+
+def flow_run_process(flow_run_id: str) -> int | None:
+    """The pid of the process running `flow_run_id` (a process worker's child carries
+    PREFECT__FLOW_RUN_ID in its environment)."""
+    marker = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in environ and b"worker" not in cmdline:
+            return int(proc.name)
+    return None
+
+
+def test_a_deployed_sync_killed_mid_job_is_run_again_once_and_attaches_to_its_job(
+    prefect_server, receiver, elt_env, fake, tmp_path
+):
+    """A process worker's flow run is SIGKILLed while its Airbyte job runs: the worker marks
+    it Crashed, the shipped `elt-flow-run-crashed-retry` automation schedules it again, the
+    worker runs attempt 2, which attaches to the job still running (no second sync) and ends
+    Completed."""
+    pool = "elt-crash-retry"
+    env = {
+        **prefect_server,
+        "ALERT_WEBHOOK_URL": receiver.url,
+        "ELT_WORKDIR": str(REPO),
+        "PREFECT_DEFAULT_WORK_POOL_NAME": pool,
+    }
+    api = env["PREFECT_API_URL"]
+    applied = elt("automations", "apply", env=env, cwd=elt_env)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    held = Script(statuses=["running"])  # the job runs until the test lets it finish
+    connection = fake.add_connection("conn-crash", held)
+    prefect("work-pool", "create", pool, "--type", "process", env=env)
+    prefect("--no-prompt", "deploy", "--name", "airbyte-sync", env=env)
+    (deployment,) = httpx.post(
+        f"{api}/deployments/filter", json={"deployments": {"name": {"any_": ["airbyte-sync"]}}}
+    ).json()
+    run_id = create_flow_run(api, deployment["id"], {"connection_ids": [connection]})
+    worker_log = tmp_path / "worker.log"
+    with worker_log.open("w") as log:
+        worker = subprocess.Popen(
+            [PREFECT, "worker", "start", "--pool", pool, "--limit", "1"],
+            cwd=REPO,
+            env=cli_env(
+                **env,
+                AIRBYTE_SERVER_URL=fake.url,
+                AIRBYTE_POLL_INTERVAL_SECONDS="0.5",
+                PREFECT_WORKER_QUERY_SECONDS="1",
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def run() -> dict:
+        found = httpx.get(f"{api}/flow_runs/{run_id}").json()
+        found["worker log"] = worker_log.read_text()[-3000:]
+        return found
+
+    try:
+        wait_until(lambda: len(fake.active_jobs()) == 1, "attempt 1 started the job")
+        pid = flow_run_process(run_id)
+        assert pid is not None, "no process runs the flow run"
+        os.kill(pid, signal.SIGKILL)
+
+        wait_until(lambda: run()["run_count"] == 2, "the crashed run ran again", timeout=120)
+        wait_until(lambda: logged(api, [run_id], "attaching to it"), "attempt 2 attached")
+        held.statuses = ["succeeded"]
+        wait_until(lambda: run()["state"]["type"] in TERMINAL_TYPES, "attempt 2 ended")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {run()}") from None
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+    assert run()["state"]["type"] == "COMPLETED", run()
+    assert len(fake.jobs) == 1  # attached to the job the killed attempt started
+    states = httpx.get(f"{api}/flow_run_states/", params={"flow_run_id": run_id}).json()
+    names = [s["name"] for s in sorted(states, key=lambda s: s["timestamp"])]
+    crashed = names.index("Crashed")
+    assert names[crashed + 1] == "AwaitingRetry" and names[-1] == "Completed", names
+
+
+TERMINAL_TYPES = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")

@@ -1,3 +1,5 @@
+import json
+
 from orchestration.dbt.deps import deps_needed, record_deps
 from orchestration.dbt.results import DbtRunResult, NodeResult
 
@@ -29,3 +31,22 @@ def test_deps_fingerprint(tmp_path):
     assert not deps_needed(tmp_path)
     (tmp_path / "package-lock.yml").write_text("packages: []\nsha1_hash: abc\n")
     assert deps_needed(tmp_path)
+
+
+def test_a_retry_uses_only_run_results_written_by_an_earlier_attempt(tmp_path):
+    """A killed attempt leaves an older invocation's run_results.json (or none): `dbt retry`
+    would replay that invocation's failures, so only results written since the run started
+    count."""
+    from datetime import UTC, datetime, timedelta
+
+    from orchestration.dbt.results import run_results_since
+
+    started = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+    assert not run_results_since(tmp_path, started)  # none: a new pod
+    results = tmp_path / "run_results.json"
+    for written, counts in ((started - timedelta(minutes=5), False), (started, True)):
+        stamp = written.isoformat().replace("+00:00", "Z")
+        results.write_text(json.dumps({"metadata": {"generated_at": stamp}, "results": []}))
+        assert run_results_since(tmp_path, started) is counts
+    results.write_text("{not json")
+    assert not run_results_since(tmp_path, started)
