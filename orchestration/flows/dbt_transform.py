@@ -186,8 +186,9 @@ def dbt_transform(
 
     With `retry=True`, or when Prefect retries this flow run, `dbt retry` rebuilds only the
     nodes that failed or were skipped in the previous build (after a crash, only when the
-    crashed attempt left its run results; else everything is built again). `node_tasks=True` runs each dbt
-    node as a Prefect task (prefect-dbt), for small projects that want a task per node. A
+    crashed attempt left its run results; else everything is built again).
+    `node_tasks=True` runs each dbt node as a Prefect task (prefect-dbt), for small projects
+    that want a task per node. A
     selection that matches no node fails the run unless `allow_empty`. `vars` is dbt's
     `--vars`: YAML text is handed to dbt as written, a mapping is written as YAML.
     `block_name` takes the dbt (and Snowflake) settings from the blocks of that name; the
