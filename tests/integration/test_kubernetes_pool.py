@@ -1,17 +1,23 @@
 """The Kubernetes pool, offline: the Job a flow run becomes, rendered from the repository's base
-job template and a deployment's job variables by prefect-kubernetes' own code, then checked
-against the official Kubernetes client models. Also the Helm values the worker is installed
-with: the same pool, and Prefect's credentials kept out of every Job manifest."""
+job template and a deployment's job variables by prefect-kubernetes' own code (its own
+validation included), then checked against the official Kubernetes client models and, strictly,
+against the Kubernetes schemas of every version from 1.27 to 1.37. Also the Helm values the
+worker is installed with: the same pool, and Prefect's credentials kept out of every Job
+manifest."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
+import re
 import uuid
 from importlib.metadata import version
 from typing import Any
 
 import httpx
+import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
 from kubernetes.client import ApiClient, V1Job
@@ -49,16 +55,23 @@ def job_variables(deployment: str) -> dict[str, Any]:
     return found["work_pool"].get("job_variables") or {}
 
 
-def render(deployment: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def render(
+    deployment: str,
+    monkeypatch: pytest.MonkeyPatch,
+    template: dict[str, Any] | None = None,
+    variables: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The Job manifest the Kubernetes worker would create for a run of `deployment`, built
-    as the worker builds it: template + job variables, prepared for the flow run, then the
-    API key swapped for the secret the Helm values name."""
+    as the worker builds it: template + job variables (checked against the template's schema,
+    as the server checks them), prepared for the flow run, then the API key swapped for the
+    secret the Helm values name."""
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)  # in the worker's environment, as on a careless node
+    template = template or base_job_template()
+    values = {**job_variables(deployment), **(variables or {})}
+    jsonschema.validate(values, template["variables"])
     configuration = asyncio.run(
-        KubernetesWorkerJobConfiguration.from_template_and_values(
-            base_job_template(), job_variables(deployment)
-        )
+        KubernetesWorkerJobConfiguration.from_template_and_values(template, values)
     )
     flow = Flow(id=uuid.uuid4(), name=deployment)
     response = DeploymentResponse(id=uuid.uuid4(), name=deployment, flow_id=flow.id)
@@ -84,13 +97,36 @@ class Reply:  # what ApiClient.deserialize reads: an HTTP reply's body
         self.data = json.dumps(body)
 
 
+# Demanded in the pod spec by prefect-kubernetes' own validation of a Job manifest (0.8), yet
+# no fields of a Kubernetes pod: the API server drops them (with a warning) as it creates the
+# Job. Kubernetes reads the Job spec's own `parallelism`/`completions`.
+WORKER_ONLY_POD_FIELDS = {"parallelism": 1, "completions": 1}
+
+
+def as_created(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The Job as the API server keeps it: no nulls (unset), no fields Kubernetes lacks."""
+    job = _without_nulls(copy.deepcopy(manifest))
+    pod = job["spec"]["template"]["spec"]
+    assert {k: pod.pop(k) for k in WORKER_ONLY_POD_FIELDS} == WORKER_ONLY_POD_FIELDS
+    return job
+
+
 def as_v1_job(manifest: dict[str, Any]) -> V1Job:
     """The manifest as the official `V1Job` model; a field the model does not know (a typo)
-    would be dropped, so the round trip must give the manifest back unchanged."""
+    would be dropped, so the round trip must give the Job back unchanged."""
+    created = as_created(manifest)
     client = ApiClient()
-    job = client.deserialize(Reply(manifest), "V1Job")
-    assert client.sanitize_for_serialization(job) == _without_nulls(manifest)
+    job = client.deserialize(Reply(created), "V1Job")
+    assert client.sanitize_for_serialization(job) == created
     return job
+
+
+def strictly_valid(manifest: dict[str, Any]) -> None:
+    """Valid against the Kubernetes schemas of 1.27 to 1.37, unknown fields refused."""
+    created = as_created(manifest)
+    created["metadata"].setdefault("name", "vivid-otter-x1y2z")  # generateName's result
+    for minor in range(27, 38):
+        kubernetes_validate.validate(created, f"1.{minor}", strict=True)
 
 
 def _without_nulls(value: Any) -> Any:
@@ -101,10 +137,20 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-@pytest.mark.parametrize("deployment", ["dbt-transform", "airbyte-sync", "s3-sensor"])
+DEPLOYMENTS = [
+    "daily-full-pipeline",
+    "s3-sensor",
+    "freshness-check",
+    "airbyte-sync",
+    "dbt-transform",
+]
+
+
+@pytest.mark.parametrize("deployment", DEPLOYMENTS)
 def test_a_flow_run_becomes_a_valid_job_with_no_secret_in_it(deployment, monkeypatch):
     manifest = render(deployment, monkeypatch)
     job = as_v1_job(manifest)
+    strictly_valid(manifest)
 
     pod = job.spec.template.spec
     (container,) = pod.containers
@@ -142,6 +188,51 @@ def test_a_flow_run_becomes_a_valid_job_with_no_secret_in_it(deployment, monkeyp
         assert secret not in text, f"{name}'s value is in the Job manifest"
 
 
+def test_pull_secrets_node_selector_tolerations_and_service_account_reach_the_pod(monkeypatch):
+    variables = {
+        "image_pull_secrets": [{"name": "registry-credentials"}],
+        "node_selector": {"workload": "batch"},
+        "tolerations": [{"key": "batch", "operator": "Exists", "effect": "NoSchedule"}],
+        "service_account_name": "elt-runs",
+    }
+    manifest = render("dbt-transform", monkeypatch, variables=variables)
+    strictly_valid(manifest)
+    pod = as_v1_job(manifest).spec.template.spec
+    assert [s.name for s in pod.image_pull_secrets] == ["registry-credentials"]
+    assert pod.node_selector == {"workload": "batch"}
+    (toleration,) = pod.tolerations
+    assert (toleration.key, toleration.operator, toleration.effect) == (
+        "batch",
+        "Exists",
+        "NoSchedule",
+    )
+    assert pod.service_account_name == "elt-runs"
+
+    with pytest.raises(jsonschema.ValidationError):  # refused before any Job is made
+        render("dbt-transform", monkeypatch, variables={"image_pull_secrets": ["no-name-key"]})
+
+
+@pytest.mark.parametrize(
+    "job_spec", [{"parallelism": 2, "completions": 2}, {}], ids=["parallelism 2", "no fields"]
+)
+def test_the_template_passes_the_workers_validation_on_its_own_terms(job_spec, monkeypatch):
+    """The worker's check diffs a manifest against its own base: a template that satisfied it
+    only because the diff turned "remove from the Job spec, add to the pod spec" into a move
+    broke as soon as the Job spec said anything else."""
+    template = base_job_template()
+    spec = template["job_configuration"]["job_manifest"]["spec"]
+    for field in ("parallelism", "completions"):
+        spec.pop(field)
+    spec.update(job_spec)
+    manifest = render("airbyte-sync", monkeypatch, template=template)
+    job = as_v1_job(manifest)
+    strictly_valid(manifest)
+    assert (job.spec.parallelism, job.spec.completions) == (
+        job_spec.get("parallelism"),
+        job_spec.get("completions"),
+    )
+
+
 def test_the_helm_values_run_kubernetes_workers_on_the_pool_prefect_yaml_targets():
     worker = helm_values()["worker"]
     assert worker["config"]["type"] == "kubernetes"
@@ -153,6 +244,16 @@ def test_the_helm_values_run_kubernetes_workers_on_the_pool_prefect_yaml_targets
     for name in ("requests", "limits"):
         for quantity in worker["resources"][name].values():
             parse_quantity(quantity)
+    # No Linux capability, no root, no privilege escalation: the worker and its init container.
+    for context in (
+        worker["containerSecurityContext"],
+        worker["initContainer"]["containerSecurityContext"],
+    ):
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert context["runAsNonRoot"] is True and context["allowPrivilegeEscalation"] is False
+    # The install command pins the chart version the values were rendered with.
+    text = (KUBERNETES / "worker-values.yaml").read_text()
+    assert re.search(r"prefect/prefect-worker --version \d{4}\.\d+\.\d+", text)
 
 
 def test_prefect_deploy_targets_the_kubernetes_pool_with_one_variable(prefect_server):
