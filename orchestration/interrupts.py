@@ -9,6 +9,13 @@ an outage, a wait for a concurrency slot) for as long as they run: minutes, or a
 So a signal also sets `STOP`, which every wait of the work threads watches (`wait`), and each
 flow turns the interruption into a Cancelled state (`cancel_on_interrupt`), after its work
 has stopped and cleaned up (an Airbyte job it started is cancelled and the cancel read back).
+
+Unless Prefect's supervisor (`prefect flow-run execute`, how a Kubernetes Job runs a flow)
+owns the run's next state: a SIGTERM it passes on with the intent to reschedule the run (its
+pod is evicted or drained; PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR, set by the Kubernetes
+worker) is no cancel. Then the work stops without cancelling what runs outside (the next
+attempt attaches to the Airbyte job) and the flow leaves the state to the supervisor
+(`handed_over`).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ __all__ = [
     "calling_on_signals",
     "cancel_on_interrupt",
     "exit_when_stop_overruns",
+    "handed_over",
     "handle",
     "install",
     "is_interruption",
@@ -196,6 +204,17 @@ def is_interruption(exc: BaseException) -> bool:
     return True
 
 
+def handed_over() -> bool:
+    """Whether this stop is Prefect's supervisor rescheduling the run (or leaving it to the
+    infrastructure's retry), rather than a cancel: its control intent, which it delivers
+    before the signal."""
+    try:
+        from prefect._internal.control_listener import get_intent
+    except ImportError:  # a Prefect without the control channel: every stop is a cancel
+        return False
+    return get_intent() in ("reschedule", "relinquish")
+
+
 def unless_cancelled(value: R) -> R:
     """The value of a task called directly, or Stopped when the task ended Cancelled (a
     task's returned state comes back to its caller as its value; it raises nothing)."""
@@ -218,6 +237,10 @@ def cancel_on_interrupt(fn: Callable[P, R]) -> Callable[P, R]:
         except BaseException as exc:
             if not is_interruption(exc):
                 raise
+            if handed_over():  # the supervisor proposes the run's next state: none from here
+                from prefect.exceptions import TerminationSignal
+
+                raise TerminationSignal(signal=signal.SIGTERM) from exc
             from prefect.states import Cancelled
 
             return Cancelled(message=f"cancelled: {signal_name()} received")  # type: ignore[return-value]

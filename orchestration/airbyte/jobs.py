@@ -215,16 +215,32 @@ def wait_for_job(
             job_id=job_id,
         ) from None
     except (SyncInterrupted, interrupts.Stopped):
-        quick = min(cancel_timeout, INTERRUPT_CANCEL_TIMEOUT_SECONDS)
-        cancel_job(client, job_id, connection_id, cancel_timeout=quick)
+        _cancel_on_stop(client, job_id, connection_id, cancel_timeout)
         raise
     except BaseException as exc:
         # Ctrl-C, SystemExit, Prefect's termination and cancellation signals: we are told to
         # stop, so the job goes too. An ordinary exception (an API error) leaves it alone.
         if not isinstance(exc, Exception):
-            quick = min(cancel_timeout, INTERRUPT_CANCEL_TIMEOUT_SECONDS)
-            cancel_job(client, job_id, connection_id, cancel_timeout=quick)
+            _cancel_on_stop(client, job_id, connection_id, cancel_timeout)
         raise
+
+
+def _cancel_on_stop(
+    client: AirbyteClient, job_id: str, connection_id: str, cancel_timeout: float
+) -> None:
+    """Told to stop: cancel the job, unless Prefect is rescheduling this run (its pod is
+    evicted): then the job goes on, and the next attempt attaches to it."""
+    if interrupts.handed_over():
+        get_logger().warning(
+            "Airbyte job %s (connection %s) left running: Prefect reschedules this run (its "
+            "process was told to stop by its infrastructure, not cancelled), and the next "
+            "attempt attaches to the job",
+            job_id,
+            connection_id,
+        )
+        return
+    quick = min(cancel_timeout, INTERRUPT_CANCEL_TIMEOUT_SECONDS)
+    cancel_job(client, job_id, connection_id, cancel_timeout=quick)
 
 
 class SyncTimedOut(Exception):

@@ -10,16 +10,18 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 import pytest
+from prefect.client.orchestration import SyncPrefectClient
 
 from tests.conftest import REPO, cli_env, run_elt
 from tests.fakes.airbyte_server import Script
 from tests.integration.test_deployments import PREFECT, prefect
 from tests.integration.test_fleet_limits import logged, wait_until
 from tests.integration.test_freshness import age_table
-from tests.servers import WebhookReceiver, create_flow_run
+from tests.servers import WebhookReceiver
 
 NAMES = {
     "elt-freshness-breached",
@@ -151,9 +153,9 @@ def read_events_of(api: str, name: str, flow_run_id: str) -> list[dict]:
     return httpx.post(f"{api}/events/filter", json=body).json()["events"]
 
 
-def flow_run_process(flow_run_id: str) -> int | None:
+def flow_run_process(flow_run_id: str, command: bytes = b"") -> int | None:
     """The pid of the process running `flow_run_id` (a process worker's child carries
-    PREFECT__FLOW_RUN_ID in its environment)."""
+    PREFECT__FLOW_RUN_ID in its environment), the one whose command line holds `command`."""
     marker = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -163,9 +165,70 @@ def flow_run_process(flow_run_id: str) -> int | None:
             cmdline = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if marker in environ and b"worker" not in cmdline:
+        if marker in environ and b"worker" not in cmdline and command in cmdline:
             return int(proc.name)
     return None
+
+
+class WorkerRun:
+    """One run of the `airbyte-sync` deployment on a process worker of its own pool, syncing
+    a connection whose Airbyte job runs until `finish()`."""
+
+    def __init__(
+        self, env, fake, tmp_path, pool: str, job_variables: dict | None = None, limit: bool = True
+    ):
+        self.api = env["PREFECT_API_URL"]
+        self.fake = fake
+        self.held = Script(statuses=["running"])
+        connection = fake.add_connection(f"conn-{pool}", self.held)
+        env = {**env, "PREFECT_DEFAULT_WORK_POOL_NAME": pool}
+        prefect("work-pool", "create", pool, "--type", "process", env=env)
+        prefect("--no-prompt", "deploy", "--name", "airbyte-sync", env=env)
+        (deployment,) = httpx.post(
+            f"{self.api}/deployments/filter",
+            json={"deployments": {"name": {"any_": ["airbyte-sync"]}}},
+        ).json()
+        with SyncPrefectClient(self.api) as client:
+            self.id = str(
+                client.create_flow_run_from_deployment(
+                    UUID(deployment["id"]),
+                    parameters={"connection_ids": [connection]},
+                    job_variables=job_variables,
+                ).id
+            )
+        self.log = tmp_path / f"worker-{pool}.log"
+        with self.log.open("w") as log:
+            self.worker = subprocess.Popen(
+                [PREFECT, "worker", "start", "--pool", pool, *(["--limit", "1"] if limit else [])],
+                cwd=REPO,
+                env=cli_env(
+                    **env,
+                    AIRBYTE_SERVER_URL=fake.url,
+                    AIRBYTE_POLL_INTERVAL_SECONDS="0.5",
+                    PREFECT_WORKER_QUERY_SECONDS="1",
+                ),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def run(self) -> dict:
+        found = httpx.get(f"{self.api}/flow_runs/{self.id}").json()
+        found["worker log"] = self.log.read_text()[-3000:]
+        return found
+
+    def wait_until(self, condition, what: str, timeout: float = 240) -> None:
+        try:
+            wait_until(condition, what, timeout=timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {self.run()}") from None
+
+    def states(self) -> list[str]:
+        states = httpx.get(f"{self.api}/flow_run_states/", params={"flow_run_id": self.id}).json()
+        return [s["name"] for s in sorted(states, key=lambda s: s["timestamp"])]
+
+    def stop(self) -> None:
+        self.worker.terminate()
+        self.worker.wait(timeout=60)
 
 
 def test_a_deployed_sync_killed_mid_job_is_run_again_once_and_attaches_to_its_job(
@@ -175,66 +238,65 @@ def test_a_deployed_sync_killed_mid_job_is_run_again_once_and_attaches_to_its_jo
     it Crashed, the shipped `elt-flow-run-crashed-retry` automation schedules it again, the
     worker runs attempt 2, which attaches to the job still running (no second sync) and ends
     Completed."""
-    pool = "elt-crash-retry"
-    env = {
-        **prefect_server,
-        "ALERT_WEBHOOK_URL": receiver.url,
-        "ELT_WORKDIR": str(REPO),
-        "PREFECT_DEFAULT_WORK_POOL_NAME": pool,
-    }
-    api = env["PREFECT_API_URL"]
+    env = {**prefect_server, "ALERT_WEBHOOK_URL": receiver.url, "ELT_WORKDIR": str(REPO)}
     applied = elt("automations", "apply", env=env, cwd=elt_env)
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    held = Script(statuses=["running"])  # the job runs until the test lets it finish
-    connection = fake.add_connection("conn-crash", held)
-    prefect("work-pool", "create", pool, "--type", "process", env=env)
-    prefect("--no-prompt", "deploy", "--name", "airbyte-sync", env=env)
-    (deployment,) = httpx.post(
-        f"{api}/deployments/filter", json={"deployments": {"name": {"any_": ["airbyte-sync"]}}}
-    ).json()
-    run_id = create_flow_run(api, deployment["id"], {"connection_ids": [connection]})
-    worker_log = tmp_path / "worker.log"
-    with worker_log.open("w") as log:
-        worker = subprocess.Popen(
-            [PREFECT, "worker", "start", "--pool", pool, "--limit", "1"],
-            cwd=REPO,
-            env=cli_env(
-                **env,
-                AIRBYTE_SERVER_URL=fake.url,
-                AIRBYTE_POLL_INTERVAL_SECONDS="0.5",
-                PREFECT_WORKER_QUERY_SECONDS="1",
-            ),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def run() -> dict:
-        found = httpx.get(f"{api}/flow_runs/{run_id}").json()
-        found["worker log"] = worker_log.read_text()[-3000:]
-        return found
-
+    run = WorkerRun(env, fake, tmp_path, "elt-crash-retry")
     try:
-        wait_until(lambda: len(fake.active_jobs()) == 1, "attempt 1 started the job")
-        pid = flow_run_process(run_id)
+        run.wait_until(lambda: len(fake.active_jobs()) == 1, "attempt 1 started the job")
+        pid = flow_run_process(run.id)
         assert pid is not None, "no process runs the flow run"
         os.kill(pid, signal.SIGKILL)
 
-        wait_until(lambda: run()["run_count"] == 2, "the crashed run ran again", timeout=120)
-        wait_until(lambda: logged(api, [run_id], "attaching to it"), "attempt 2 attached")
-        held.statuses = ["succeeded"]
-        wait_until(lambda: run()["state"]["type"] in TERMINAL_TYPES, "attempt 2 ended")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}: {run()}") from None
+        run.wait_until(lambda: run.run()["run_count"] == 2, "the crashed run ran again", 120)
+        run.wait_until(lambda: logged(run.api, [run.id], "attaching to it"), "attempt 2 attached")
+        run.held.statuses = ["succeeded"]
+        run.wait_until(lambda: run.run()["state"]["type"] in TERMINAL_TYPES, "attempt 2 ended")
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        run.stop()
 
-    assert run()["state"]["type"] == "COMPLETED", run()
+    assert run.run()["state"]["type"] == "COMPLETED", run.run()
     assert len(fake.jobs) == 1  # attached to the job the killed attempt started
-    states = httpx.get(f"{api}/flow_run_states/", params={"flow_run_id": run_id}).json()
-    names = [s["name"] for s in sorted(states, key=lambda s: s["timestamp"])]
+    names = run.states()
     crashed = names.index("Crashed")
     assert names[crashed + 1] == "AwaitingRetry" and names[-1] == "Completed", names
+
+
+def test_an_evicted_sync_is_rescheduled_by_prefect_and_its_airbyte_job_left_running(
+    prefect_server, fake, tmp_path
+):
+    """As a Kubernetes Job runs a flow: `prefect flow-run execute`, told by the worker to
+    reschedule the run on SIGTERM (PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR). Its SIGTERM is
+    an eviction, not a cancel: the Airbyte job is left running (never cancelled), Prefect
+    reschedules the run, and attempt 2 attaches to the job and completes."""
+    supervised = {
+        "command": f"{PREFECT} flow-run execute",
+        "env": {"PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR": "reschedule"},
+    }
+    env = {**prefect_server, "ELT_WORKDIR": str(REPO)}
+    # No worker limit: Prefect reschedules at once, and a 3.8 worker with `--limit` that is
+    # offered the run it still tracks fails ("this borrower is already holding one of this
+    # CapacityLimiter's tokens"); docs/kubernetes.md says to bound runs by the pool instead.
+    run = WorkerRun(env, fake, tmp_path, "elt-evictions", job_variables=supervised, limit=False)
+    try:
+        run.wait_until(lambda: len(fake.active_jobs()) == 1, "attempt 1 started the job")
+        supervisor = flow_run_process(run.id, command=b"execute")
+        assert supervisor is not None, "no `prefect flow-run execute` runs the flow run"
+        os.kill(supervisor, signal.SIGTERM)  # what the kubelet sends the pod's process
+
+        run.wait_until(lambda: run.run()["run_count"] == 2, "the evicted run ran again", 120)
+        run.wait_until(lambda: logged(run.api, [run.id], "attaching to it"), "attempt 2 attached")
+        run.held.statuses = ["succeeded"]
+        run.wait_until(lambda: run.run()["state"]["type"] in TERMINAL_TYPES, "attempt 2 ended")
+    finally:
+        run.stop()
+
+    assert run.run()["state"]["type"] == "COMPLETED", run.run()
+    assert fake.calls("DELETE") == [], "the Airbyte job was cancelled"
+    assert len(fake.jobs) == 1
+    assert logged(run.api, [run.id], "left running: Prefect reschedules this run")
+    names = run.states()
+    assert "Cancelled" not in names and "AwaitingRetry" in names, names
 
 
 TERMINAL_TYPES = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
