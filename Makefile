@@ -18,7 +18,7 @@ export UV_NO_PROGRESS := 1
 # Python would otherwise compile prefect and dbt from source in every process (+1-3 s each).
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help setup run test bench parity lint format clean image test-image deploy-local deploy-local-stop
+.PHONY: help setup run test bench parity lint format clean image test-image deploy-local deploy-local-stop check-chart
 
 help:
 	@echo "make run    - set up, then run full_pipeline on the embedded defaults"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench  - benchmarks in bench/ (ratios against their targets)"
 	@echo "make parity - each piece beside its Dagster equivalent (own env in parity/), one table"
 	@echo "make lint   - ruff, import layers (lint-imports), types (mypy)"
+	@echo "make check-chart   - the worker's Helm chart rendered with our values, validated strictly"
 	@echo "make image  - build the Docker image (EMBEDDED=true adds the embedded Airbyte)"
 	@echo "make test-image    - build both images and run elt --help / elt run inside them"
 	@echo "make deploy-local  - local Prefect server + work pool + blocks + deployments + worker"
@@ -64,6 +65,13 @@ bench: setup
 
 parity: setup parity/.venv/.synced
 	.venv/bin/python bench/parity.py
+
+# The worker's Helm chart rendered with our values by Helm's own engine, every object validated
+# strictly (needs the chart: downloaded from PrefectHQ's Helm repository, or CHART=path.tgz).
+CHART ?=
+check-chart: setup
+	$(UV) run --no-project --with helm-python-sdk --with kubernetes-validate --with pyyaml \
+		python scripts/check-worker-chart.py $(CHART)
 
 lint: setup
 	.venv/bin/ruff check .
