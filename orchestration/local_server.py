@@ -162,15 +162,16 @@ def stop() -> LocalServer | None:
             return None
         for sig in (signal.SIGTERM, signal.SIGCONT):  # SIGCONT: a stopped process handles TERM
             _signal_group(server.pid, sig)
+        # Until every process of its group is gone: `prefect server start` serves from a child
+        # process, which can hold the port a moment after the parent has ended. The kernel
+        # frees the port as the last holder ends, and the next start must find it free to keep it.
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        while _is_alive(server) and time.monotonic() < deadline:
+        while _running(server) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _is_alive(server):
+        if _running(server):
             _signal_group(server.pid, signal.SIGKILL)
-            # The kernel closes its socket as the process ends, not as the signal is sent: the
-            # next start must find the port free to keep it.
             deadline = time.monotonic() + KILL_TIMEOUT_SECONDS
-            while _is_alive(server) and time.monotonic() < deadline:
+            while _running(server) and time.monotonic() < deadline:
                 time.sleep(0.1)
         _forget_process()
     return server
@@ -279,9 +280,18 @@ def _start() -> LocalServer:
     )
 
 
+KEPT_PORT_WAIT_SECONDS = 3.0  # a kept port still held: most likely by our server, just stopped
+
+
 def _candidate_ports(attempts: int = 3) -> list[int]:
-    """The port it had last time, else 4200, else the next free ones after 4200."""
-    first = int(_read_state().get("port") or PREFERRED_PORT)
+    """The port it had last time, else 4200, else the next free ones after 4200. A kept port
+    still taken is given a moment to be freed (the kernel lets go of it as its last holder
+    ends) before another one is taken."""
+    kept = _read_state().get("port")
+    first = int(kept or PREFERRED_PORT)
+    deadline = time.monotonic() + (KEPT_PORT_WAIT_SECONDS if kept else 0)
+    while not _port_free(first) and time.monotonic() < deadline:
+        time.sleep(0.2)
     ports: list[int] = []
     for port in dict.fromkeys((first, *range(PREFERRED_PORT, PREFERRED_PORT + 200))):
         if len(ports) == attempts:
@@ -342,6 +352,17 @@ def _is_alive(server: LocalServer) -> bool:
     if fields is None:  # no /proc here: the pid is all there is to go by
         return True
     return fields[0] != "Z" and (not server.identity or fields[19] == server.identity)
+
+
+def _running(server: LocalServer) -> bool:
+    """The server, or any process of its group (its children), still runs."""
+    if _is_alive(server):
+        return True
+    try:
+        os.killpg(server.pid, 0)  # started with a session of its own: its group is its pid
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
