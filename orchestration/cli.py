@@ -690,11 +690,16 @@ def server_status() -> None:
 @server_app.command("stop")
 def server_stop() -> None:
     """Stop the local Prefect server (the next elt command starts a new one on its port)."""
-    from orchestration.local_server import stop
+    from orchestration.local_server import processes_left, stop
 
     stopped = _run(stop)
     if stopped is None:
         console.print("no local Prefect server was running", highlight=False)
+    elif processes_left(stopped):  # killed, yet not ended (stuck in a system call): said as it is
+        _fail(
+            f"the local Prefect server (pid {stopped.pid}) was killed but has not ended yet: "
+            f"its port {stopped.port} is free once it has; check with `ps -p {stopped.pid}`"
+        )
     else:
         console.print(
             f"stopped the local Prefect server at {stopped.ui_url} (pid {stopped.pid})",

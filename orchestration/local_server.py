@@ -44,6 +44,7 @@ __all__ = [
     "ensure_local_server",
     "home",
     "local_server_enabled",
+    "processes_left",
     "running",
     "service_failures",
     "stop",
@@ -54,7 +55,7 @@ PREFERRED_PORT = 4200
 START_TIMEOUT_SECONDS = 180.0
 ANSWER_TIMEOUT_SECONDS = 10.0  # a server that started long ago and is silent this long is hung
 STOP_TIMEOUT_SECONDS = 30.0
-KILL_TIMEOUT_SECONDS = 10.0
+KILL_TIMEOUT_SECONDS = 30.0  # a killed process ends once its current system call does
 
 
 class LocalServerNotAnswering(ConfigError):
@@ -166,12 +167,12 @@ def stop() -> LocalServer | None:
         # process, which can hold the port a moment after the parent has ended. The kernel
         # frees the port as the last holder ends, and the next start must find it free to keep it.
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        while _running(server) and time.monotonic() < deadline:
+        while processes_left(server) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _running(server):
+        if processes_left(server):
             _signal_group(server.pid, signal.SIGKILL)
             deadline = time.monotonic() + KILL_TIMEOUT_SECONDS
-            while _running(server) and time.monotonic() < deadline:
+            while processes_left(server) and time.monotonic() < deadline:
                 time.sleep(0.1)
         _forget_process()
     return server
@@ -280,7 +281,7 @@ def _start() -> LocalServer:
     )
 
 
-KEPT_PORT_WAIT_SECONDS = 3.0  # a kept port still held: most likely by our server, just stopped
+KEPT_PORT_WAIT_SECONDS = 10.0  # a kept port still held: most likely by our server, just stopped
 
 
 def _candidate_ports(attempts: int = 3) -> list[int]:
@@ -354,7 +355,7 @@ def _is_alive(server: LocalServer) -> bool:
     return fields[0] != "Z" and (not server.identity or fields[19] == server.identity)
 
 
-def _running(server: LocalServer) -> bool:
+def processes_left(server: LocalServer) -> bool:
     """The server, or any process of its group (its children), still runs."""
     if _is_alive(server):
         return True
