@@ -270,7 +270,7 @@ def _start() -> LocalServer:
             _save_state(server)
             return server
         _forget_process()
-        if _port_free(port):  # it did not fail for its port: do not try others
+        if not _lost_its_port(offset):  # it did not fail for its port: do not try others
             break
     problems = _log_problems(offset)
     raise ConfigError(
@@ -281,6 +281,13 @@ def _start() -> LocalServer:
     )
 
 
+def _lost_its_port(offset: int) -> bool:
+    """Whether the server that just exited could not bind its port (taken between our check
+    and its bind, if only for a moment): its log says so, whoever holds the port now."""
+    return any(PORT_TAKEN.search(line) for line in _log_problems(offset))
+
+
+PORT_TAKEN = re.compile(r"address already in use", re.IGNORECASE)
 KEPT_PORT_WAIT_SECONDS = 10.0  # a kept port still held: most likely by our server, just stopped
 
 
