@@ -226,6 +226,19 @@ class WorkerRun:
         states = httpx.get(f"{self.api}/flow_run_states/", params={"flow_run_id": self.id}).json()
         return [s["name"] for s in sorted(states, key=lambda s: s["timestamp"])]
 
+    def interrupt_mid_job(self, sig: signal.Signals, command: bytes = b"") -> None:
+        """Once attempt 1's Airbyte job runs, send `sig` to its process (the one whose command
+        line holds `command`); attempt 2 must run, attach to the job, and end once it ends."""
+        self.wait_until(lambda: len(self.fake.active_jobs()) == 1, "attempt 1 started the job")
+        pid = flow_run_process(self.id, command=command)
+        assert pid is not None, f"no process {command.decode()!r} runs the flow run"
+        os.kill(pid, sig)
+        self.wait_until(lambda: self.run()["run_count"] == 2, "the run ran again", 120)
+        attached = lambda: logged(self.api, [self.id], "attaching to it")  # noqa: E731
+        self.wait_until(attached, "attempt 2 attached")
+        self.held.statuses = ["succeeded"]
+        self.wait_until(lambda: self.run()["state"]["type"] in TERMINAL_TYPES, "attempt 2 ended")
+
     def stop(self) -> None:
         self.worker.terminate()
         self.worker.wait(timeout=60)
@@ -243,15 +256,7 @@ def test_a_deployed_sync_killed_mid_job_is_run_again_once_and_attaches_to_its_jo
     assert applied.returncode == 0, applied.stdout + applied.stderr
     run = WorkerRun(env, fake, tmp_path, "elt-crash-retry")
     try:
-        run.wait_until(lambda: len(fake.active_jobs()) == 1, "attempt 1 started the job")
-        pid = flow_run_process(run.id)
-        assert pid is not None, "no process runs the flow run"
-        os.kill(pid, signal.SIGKILL)
-
-        run.wait_until(lambda: run.run()["run_count"] == 2, "the crashed run ran again", 120)
-        run.wait_until(lambda: logged(run.api, [run.id], "attaching to it"), "attempt 2 attached")
-        run.held.statuses = ["succeeded"]
-        run.wait_until(lambda: run.run()["state"]["type"] in TERMINAL_TYPES, "attempt 2 ended")
+        run.interrupt_mid_job(signal.SIGKILL)
     finally:
         run.stop()
 
@@ -278,16 +283,8 @@ def test_an_evicted_sync_is_rescheduled_by_prefect_and_its_airbyte_job_left_runn
     # offered the run it still tracks fails ("this borrower is already holding one of this
     # CapacityLimiter's tokens"); docs/kubernetes.md says to bound runs by the pool instead.
     run = WorkerRun(env, fake, tmp_path, "elt-evictions", job_variables=supervised, limit=False)
-    try:
-        run.wait_until(lambda: len(fake.active_jobs()) == 1, "attempt 1 started the job")
-        supervisor = flow_run_process(run.id, command=b"execute")
-        assert supervisor is not None, "no `prefect flow-run execute` runs the flow run"
-        os.kill(supervisor, signal.SIGTERM)  # what the kubelet sends the pod's process
-
-        run.wait_until(lambda: run.run()["run_count"] == 2, "the evicted run ran again", 120)
-        run.wait_until(lambda: logged(run.api, [run.id], "attaching to it"), "attempt 2 attached")
-        run.held.statuses = ["succeeded"]
-        run.wait_until(lambda: run.run()["state"]["type"] in TERMINAL_TYPES, "attempt 2 ended")
+    try:  # SIGTERM to `prefect flow-run execute`: what the kubelet sends the pod's process
+        run.interrupt_mid_job(signal.SIGTERM, command=b"execute")
     finally:
         run.stop()
 

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -26,18 +26,12 @@ from redis import Redis
 
 from tests.conftest import REPO, cli_env, elt_process
 from tests.fakes.s3 import free_port
+from tests.integration.test_fleet_limits import wait_until
 from tests.servers import fresh_database, prefect_server, redis_server
 
 NEEDS_PREFECT_API = False  # each test runs (and restarts) a server of its own
 LIMIT = "airbyte-api"
 RENEW_SECONDS = 1.0  # the holders' renewal cadence (a minute in production)
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        time.sleep(0.2)
 
 
 class Holder:

@@ -18,6 +18,7 @@ from prefect import flow, task
 from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 from orchestration.limits import LEASE_SECONDS, SlotWaitTimedOut, fleet_slot, lease, repair
+from tests.integration.test_fleet_limits import wait_until
 from tests.servers import TcpProxy
 
 
@@ -40,14 +41,6 @@ def records(api: str, name: str) -> list[dict]:
         json={"variables": {"tags": {"all_": ["elt-slot", f"limit:{name}"]}}},
     )
     return [variable["value"] for variable in response.json()]
-
-
-def wait_until(condition, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout} s: {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture
