@@ -282,12 +282,19 @@ def _start() -> LocalServer:
 
 
 def _lost_its_port(offset: int) -> bool:
-    """Whether the server that just exited could not bind its port (taken between our check
-    and its bind, if only for a moment): its log says so, whoever holds the port now."""
-    return any(PORT_TAKEN.search(line) for line in _log_problems(offset))
+    """Whether the server that just exited found its port taken (between our check and its
+    own, if only for a moment): its output says so, whoever holds the port now. Prefect's own
+    check prints "Port N is already in use" as plain text, uvicorn's bind an ERROR record."""
+    try:
+        with _log_path().open("rb") as log:
+            log.seek(offset)
+            text = log.read().decode("utf-8", "replace")
+    except OSError:
+        return False
+    return PORT_TAKEN.search(text) is not None
 
 
-PORT_TAKEN = re.compile(r"address already in use", re.IGNORECASE)
+PORT_TAKEN = re.compile(r"already in use", re.IGNORECASE)
 KEPT_PORT_WAIT_SECONDS = 10.0  # a kept port still held: most likely by our server, just stopped
 
 
