@@ -114,7 +114,8 @@ def test_a_password_in_a_malformed_airbyte_url_is_not_echoed(tmp_path):
 def test_work_runs_with_the_garbage_collector_on_after_the_start_up_pause(tmp_path, monkeypatch):
     import gc
 
-    from orchestration import cli, collector
+    from orchestration import collector
+    from orchestration.cli import _policy
     from orchestration.config import load_config
     from tests.conftest import apply_env
 
@@ -122,7 +123,7 @@ def test_work_runs_with_the_garbage_collector_on_after_the_start_up_pause(tmp_pa
     collector.pause_for_imports()
     try:
         assert gc.isenabled() is False
-        assert cli._run_flow(load_config(), gc.isenabled) is True
+        assert _policy.run_flow(load_config(), gc.isenabled) is True
     finally:
         gc.enable()
         gc.unfreeze()

@@ -1,0 +1,131 @@
+"""The error policy every command shares, and the steps before any work.
+
+A command's failure is one line on stderr (`error: ...`) and an exit status, never a
+traceback unless `--debug`:
+
+- `UserError` (input or configuration to fix): its message, exit 1;
+- `StepFailed` (a sync, a dbt node, a freshness breach): its message, exit 1 or the wrapped
+  tool's own status (`exit_code`, e.g. dbt's 2 for a project it cannot parse);
+- the Prefect API not reachable: one line naming its URL, exit 1;
+- anything else: its type and first line, exit 1, with a pointer to `--debug`;
+- Ctrl-C or SIGTERM (the run ended Cancelled): one line, exit 128 + the signal's number.
+
+See `orchestration.errors` for the hierarchy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, TypeVar
+
+import httpx
+import typer
+
+from orchestration import collector, interrupts
+from orchestration.cli._output import error, status
+from orchestration.errors import ConfigError, StepFailed, UserError, first_line
+
+if TYPE_CHECKING:
+    from orchestration.config import Config
+
+__all__ = ["configure", "guarded", "report_failures", "run_flow", "set_debug", "use_local_server"]
+
+T = TypeVar("T")
+
+_state = {"debug": False}
+
+
+def set_debug(debug: bool) -> None:
+    _state["debug"] = debug
+    if debug:
+        os.environ["ELT_DEBUG"] = "1"  # dbt's whole output too (see dbt/runner.py)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run `action` under the error policy (see the module's docstring)."""
+    try:
+        return report_failures(action)
+    except BaseException as exc:
+        if not interrupts.is_interruption(exc):
+            raise
+        error(f"interrupted ({interrupts.signal_name()}): the run was cancelled")
+        raise typer.Exit(interrupts.exit_code()) from None
+
+
+def report_failures(action: Callable[[], T]) -> T:
+    """The policy without the interruption line: for a command that stops on a signal by
+    itself (`elt serve`)."""
+    try:
+        return action()
+    except (UserError, StepFailed) as exc:
+        if _state["debug"]:
+            raise
+        for text in str(exc).splitlines() or [type(exc).__name__]:
+            error(text)
+        raise typer.Exit(getattr(exc, "exit_code", 1)) from None
+    except Exception as exc:
+        if _state["debug"] or interrupts.is_interruption(exc):  # a run cancelled by a signal
+            raise
+        if isinstance(exc, httpx.TransportError):  # the Prefect API, not reachable
+            from orchestration.config.blocks import api_unreachable
+
+            error(str(api_unreachable(exc)))
+            raise typer.Exit(1) from None
+        said = first_line(exc) if str(exc).strip() else ""
+        error(f"{type(exc).__name__}: {said} (rerun with --debug for details)")
+    raise typer.Exit(1)
+
+
+def use_local_server() -> None:
+    """The shared local Prefect server, when no PREFECT_API_URL is set (started if needed)."""
+    from orchestration.local_server import use_local_server as use
+
+    guarded(lambda: use(status))
+
+
+def configure(
+    block: str | None,
+    overrides: Mapping[str, object] | None = None,
+    origins: Mapping[str, str] | None = None,
+    *,
+    warehouse: bool = False,
+    airbyte: bool = False,
+    connection_ids: list[str] | None = None,
+    uses_server: bool = False,
+) -> Config:
+    """Load and check the configuration before any work; flag errors name the flag. A command
+    that `uses_server` gets the local Prefect server when no Prefect API is configured."""
+    from orchestration.config import load_config
+
+    if uses_server:
+        use_local_server()
+
+    def check() -> Config:
+        config = load_config(block, overrides, origins)
+        checks: list[Callable[[], object]] = []
+        if airbyte:
+            checks.append(lambda: config.require_airbyte(connection_ids))
+        if warehouse:
+            checks.append(config.require_warehouse)
+        problems = []
+        for requirement in checks:
+            try:
+                requirement()
+            except ConfigError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return config
+
+    return guarded(check)
+
+
+def run_flow(config: Config, action: Callable[[], T]) -> T:
+    """Run a flow on the configuration already loaded (blocks are not loaded again), with the
+    garbage collector back on (see `orchestration.collector`)."""
+    from orchestration.config import config_scope
+
+    collector.resume()
+    with config_scope(config):
+        return guarded(action)

@@ -1,0 +1,101 @@
+"""`elt transform`: `dbt deps` (when packages changed) and `dbt build` on any dbt project."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from orchestration.cli._options import FLAGS, BlockName, Exclude, Select
+from orchestration.cli._output import line
+from orchestration.cli._policy import configure, guarded, run_flow
+from orchestration.errors import UserError
+
+__all__ = ["check_vars", "transform"]
+
+VARS_EXAMPLE = """e.g. --vars '{"day": "2026-11-01"}'"""
+
+
+def transform(
+    select: Select = None,
+    exclude: Exclude = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
+    ] = False,
+    dbt_vars: Annotated[
+        str | None,
+        typer.Option("--vars", help='dbt vars as YAML/JSON, e.g. \'{"day": "2026-11-01"}\''),
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="dbt target (DBT_TARGET).")] = None,
+    threads: Annotated[int | None, typer.Option(help="dbt threads (DBT_THREADS).")] = None,
+    project_dir: Annotated[
+        str | None, typer.Option(help="dbt project folder (DBT_PROJECT_DIR).")
+    ] = None,
+    profiles_dir: Annotated[
+        str | None, typer.Option(help="Folder of profiles.yml (DBT_PROFILES_DIR).")
+    ] = None,
+    retry: Annotated[
+        bool, typer.Option("--retry", help="`dbt retry`: rebuild only what failed last time.")
+    ] = False,
+    node_tasks: Annotated[
+        bool, typer.Option("--node-tasks", help="One Prefect task per dbt node (slow).")
+    ] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Succeed when the selection matches no node."),
+    ] = False,
+    block: BlockName = None,
+) -> None:
+    """Run `dbt deps` (when packages changed) and `dbt build` on any dbt project."""
+    guarded(lambda: check_vars(dbt_vars))  # before any work; dbt reads the text itself
+    overrides = {
+        "dbt.target": target,
+        "dbt.threads": threads,
+        "dbt.project_dir": project_dir,
+        "dbt.profiles_dir": profiles_dir,
+    }
+    config = configure(block, overrides, FLAGS, warehouse=True, uses_server=True)
+    from orchestration.flows.dbt_transform import dbt_transform
+
+    result = run_flow(
+        config,
+        lambda: dbt_transform(
+            select=select,
+            exclude=exclude,
+            full_refresh=full_refresh,
+            vars=dbt_vars or None,
+            target=target,
+            threads=threads,
+            project_dir=project_dir,
+            profiles_dir=profiles_dir,
+            retry=retry,
+            node_tasks=node_tasks,
+            allow_empty=allow_empty,
+            block_name=block,
+        ),
+    )
+    counts = ", ".join(f"{k}={v}" for k, v in sorted(result.status_counts().items()))
+    line(
+        f"dbt {result.command} OK: {result.summary()}"
+        + (f" ({counts})" if counts else "")
+        + f" in {result.elapsed_s:.1f}s"
+    )
+
+
+def check_vars(text: str | None) -> None:
+    """--vars is parsed by dbt, as YAML; a typo is caught here, before the sync or build."""
+    if not text:
+        return
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise UserError(
+            f"--vars is not valid YAML/JSON ({problem}{where}): {VARS_EXAMPLE}"
+        ) from None
+    if not isinstance(value, dict):
+        raise UserError(f"--vars must be a mapping: {VARS_EXAMPLE}")
