@@ -83,19 +83,16 @@ class LocalServer:
 def home() -> Path:
     """ELT_HOME (environment, then .env), relative to the repository, not the working folder:
     `elt` run from `dbt_project/` finds the same server as from the root."""
-    from orchestration.config import REPO_ROOT
-    from orchestration.config.sources import read_environment
+    from orchestration.config.local import local_settings
 
-    path = Path(read_environment().get("ELT_HOME") or ".elt").expanduser()
-    return (path if path.is_absolute() else REPO_ROOT / path).resolve()
+    return local_settings().elt_home
 
 
 def local_server_enabled() -> bool:
     """True unless ELT_LOCAL_SERVER is off or a Prefect API is already configured."""
-    from orchestration.config.sources import read_environment
+    from orchestration.config.local import local_settings
 
-    setting = read_environment().get("ELT_LOCAL_SERVER", "1")  # the environment, then .env
-    if setting.strip().lower() in ("0", "false", "no", "off"):
+    if not local_settings().elt_local_server:
         return False
     from prefect.settings import get_current_settings
 

@@ -34,5 +34,5 @@ def prepare_embedded() -> str:
         overrides = {"embedded.faker_count": 1, "embedded.duckdb_path": Path(scratch) / "w.duckdb"}
         config = load_config(overrides=overrides)
         run_embedded_sync(config.faker_sync())
-    home = config.embedded.elt_home / "airbyte"
+    home = config.local.elt_home / "airbyte"
     return f"embedded Airbyte ready: source-faker installed under {home}"

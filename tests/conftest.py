@@ -61,9 +61,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     assert proc.returncode == 0, f"elt {' '.join(command)}:\n{proc.stdout}\n{proc.stderr}"
 
 
-# `elt` commands use Prefect's temporary server (or the one a test gives them), never start
-# the shared local one: tests/integration/test_local_server.py turns it on for itself.
-os.environ["ELT_LOCAL_SERVER"] = "0"
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -73,6 +70,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 SETTING_VARIABLES = setting_variables()
 for _name in SETTING_VARIABLES:
     os.environ.pop(_name, None)
+# `elt` commands use Prefect's temporary server (or the one a test gives them), never start
+# the shared local one: tests/integration/test_local_server.py turns it on for itself.
+os.environ["ELT_LOCAL_SERVER"] = "0"
 # Credentials a test's moto fixture sets that `elt` subprocesses must still receive.
 AWS_PASS_THROUGH = {
     "AWS_ACCESS_KEY_ID",
@@ -89,6 +89,7 @@ def base_env(workdir: Path) -> dict[str, str]:
         "DBT_PROJECT_DIR": str(REPO / "dbt_project"),
         "FAKER_COUNT": str(FAKER_COUNT),
         "FAKER_SEED": str(FAKER_SEED),
+        "ELT_LOCAL_SERVER": "0",
     }
 
 
@@ -212,7 +213,8 @@ def read_events(name: str, since: str) -> list[dict]:
 
 def cli_env(**extra: str) -> dict[str, str]:
     """The environment for an `elt` subprocess: this one minus any setting, plus `extra`."""
-    stripped = set(SETTING_VARIABLES) - AWS_PASS_THROUGH
+    # the tests' own choice of server (ELT_LOCAL_SERVER=0, the session's API) passes through
+    stripped = set(SETTING_VARIABLES) - AWS_PASS_THROUGH - {"ELT_LOCAL_SERVER"}
     env = {k: v for k, v in os.environ.items() if k not in stripped}
     return {**env, "COLUMNS": "200", **extra}
 

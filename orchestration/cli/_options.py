@@ -1,12 +1,27 @@
-"""Options more than one command takes, and which flag sets which setting."""
+"""Options more than one command takes, and the flags of settings (declared once, in
+`orchestration.flags`)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
-__all__ = ["FLAGS", "BlockName", "Count", "DryRun", "Exclude", "Seed", "Select"]
+from orchestration.flags import FLAG_ORIGINS, SETTINGS, from_parameters
+
+__all__ = [
+    "FLAG_ORIGINS",
+    "BlockName",
+    "DryRun",
+    "Exclude",
+    "Select",
+    "Settings",
+    "overrides",
+    "setting_flags",
+]
 
 Select = Annotated[
     list[str] | None,
@@ -22,24 +37,42 @@ BlockName = Annotated[
         "(`elt blocks register --name NAME`) instead of the environment.",
     ),
 ]
-Count = Annotated[int | None, typer.Option(help="Embedded faker: records per stream.")]
-Seed = Annotated[int | None, typer.Option(help="Embedded faker: seed for repeatable data.")]
 
-# Which flag sets which setting: configuration errors name the flag the user typed.
-FLAGS = {
-    "embedded.faker_count": "--count",
-    "embedded.faker_seed": "--seed",
-    "airbyte.max_concurrent_syncs": "--max-concurrent",
-    "dbt.target": "--target",
-    "dbt.threads": "--threads",
-    "dbt.project_dir": "--project-dir",
-    "dbt.profiles_dir": "--profiles-dir",
-    "s3.bucket.bucket_name": "--bucket",
-    "s3.bucket.bucket_folder": "--prefix",
-    "s3.poll_interval_seconds": "--poll-interval",
-    "s3.sensor_deployment": "--deployment",
-    "s3.key_layout": "--layout",
-    "s3.full_scan_every_seconds": "--full-scan-every",
-    "s3.events_queue_url": "--events-queue",
-    "options.freshness_threshold_hours": "--threshold-hours",
-}
+Settings = dict[str, Any]  # a command's setting flags, by flow parameter name (see setting_flags)
+
+
+def setting_flags(*keys: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the flags of these settings, as `orchestration.flags` declares
+    them (flag, type, help). The command receives their values as `settings`, by flow parameter
+    name (None when not given): what it hands to the flow, and `overrides(settings)` to the
+    configuration."""
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        kept = [p for p in signature.parameters.values() if p.name != "settings"]
+        added = [
+            inspect.Parameter(
+                s.parameter_name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[s.type | None, typer.Option(s.flag, help=s.help)],
+            )
+            for s in (SETTINGS[key] for key in keys)
+        ]
+        names = [p.name for p in added]
+
+        @functools.wraps(command)
+        def with_settings(**given: Any) -> None:
+            settings = {name: given.pop(name) for name in names}
+            command(**given, settings=settings)
+
+        with_settings.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
+        with_settings.__annotations__ = {}  # the signature above is the whole truth
+        return with_settings
+
+    return decorate
+
+
+def overrides(settings: Settings) -> dict[str, object]:
+    """Values by flow parameter name (see `setting_flags`) as configuration overrides."""
+    return from_parameters(settings)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from orchestration.cli._options import FLAGS, BlockName, Count, Seed, Select
+from typing import cast
+
+from orchestration.cli._options import (
+    FLAG_ORIGINS,
+    BlockName,
+    Select,
+    Settings,
+    overrides,
+    setting_flags,
+)
 from orchestration.cli._output import console, line
 from orchestration.cli._policy import configure, run_flow
 from orchestration.cli.sync import show_syncs
@@ -10,26 +19,18 @@ from orchestration.cli.sync import show_syncs
 __all__ = ["run"]
 
 
-def run(
-    count: Count = None, seed: Seed = None, select: Select = None, block: BlockName = None
-) -> None:
+@setting_flags("embedded.faker_count", "embedded.faker_seed")
+def run(settings: Settings, select: Select = None, block: BlockName = None) -> None:
     """Run the full pipeline: sync, dbt build, freshness check."""
     config = configure(
-        block,
-        {"embedded.faker_count": count, "embedded.faker_seed": seed},
-        FLAGS,
-        warehouse=True,
-        airbyte=True,
-        uses_server=True,
+        block, overrides(settings), FLAG_ORIGINS, warehouse=True, airbyte=True, uses_server=True
     )
     from orchestration.flows.airbyte_sync import AirbyteSyncFailed
     from orchestration.flows.full_pipeline import PipelineSummary, full_pipeline
 
     def run_pipeline() -> PipelineSummary:
         try:
-            return full_pipeline(
-                faker_count=count, faker_seed=seed, select=select, block_name=block
-            )
+            return cast(PipelineSummary, full_pipeline(**settings, select=select, block_name=block))
         except AirbyteSyncFailed as failed:  # every connection's row, then the failures
             show_syncs(failed.results)
             raise

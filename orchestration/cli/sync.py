@@ -2,49 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
-from orchestration.cli._options import FLAGS, BlockName, Count, Seed
+from orchestration.cli._options import FLAG_ORIGINS, BlockName, Settings, overrides, setting_flags
 from orchestration.cli._output import line, table
 from orchestration.cli._policy import configure, run_flow
 
 __all__ = ["show_syncs", "sync"]
 
 
+@setting_flags("airbyte.max_concurrent_syncs", "embedded.faker_count", "embedded.faker_seed")
 def sync(
+    settings: Settings,
     connection: Annotated[
         list[str] | None,
         typer.Option("--connection", "-c", help="Airbyte connection id (repeatable)."),
     ] = None,
-    max_concurrent: Annotated[
-        int | None,
-        typer.Option(min=1, help="Syncs running at once (AIRBYTE_MAX_CONCURRENT_SYNCS)."),
-    ] = None,
-    count: Count = None,
-    seed: Seed = None,
     block: BlockName = None,
 ) -> None:
     """Run the Airbyte sync(s) and print rows per stream."""
-    overrides = {
-        "embedded.faker_count": count,
-        "embedded.faker_seed": seed,
-        "airbyte.max_concurrent_syncs": max_concurrent,
-    }
     config = configure(
-        block, overrides, FLAGS, airbyte=True, connection_ids=connection, uses_server=True
+        block,
+        overrides(settings),
+        FLAG_ORIGINS,
+        airbyte=True,
+        connection_ids=connection,
+        uses_server=True,
     )
     from orchestration.flows.airbyte_sync import AirbyteSyncFailed, airbyte_sync
 
     def sync_and_show() -> list:
         try:
-            results = airbyte_sync(
-                connection_ids=connection or None,
-                max_concurrent=max_concurrent,
-                faker_count=count,
-                faker_seed=seed,
-                block_name=block,
+            results: list = cast(
+                list, airbyte_sync(connection_ids=connection or None, block_name=block, **settings)
             )
         except AirbyteSyncFailed as failed:  # show every connection, then the failures
             show_syncs(failed.results)

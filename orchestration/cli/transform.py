@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from orchestration.cli._options import FLAGS, BlockName, Exclude, Select
+from orchestration.cli._options import (
+    FLAG_ORIGINS,
+    BlockName,
+    Exclude,
+    Select,
+    Settings,
+    overrides,
+    setting_flags,
+)
 from orchestration.cli._output import line
 from orchestration.cli._policy import configure, guarded, run_flow
 from orchestration.errors import UserError
+
+if TYPE_CHECKING:
+    from orchestration.dbt.results import DbtRunResult
 
 __all__ = ["check_vars", "transform"]
 
 VARS_EXAMPLE = """e.g. --vars '{"day": "2026-11-01"}'"""
 
 
+@setting_flags("dbt.target", "dbt.threads", "dbt.project_dir", "dbt.profiles_dir")
 def transform(
+    settings: Settings,
     select: Select = None,
     exclude: Exclude = None,
     full_refresh: Annotated[
@@ -25,14 +38,6 @@ def transform(
     dbt_vars: Annotated[
         str | None,
         typer.Option("--vars", help='dbt vars as YAML/JSON, e.g. \'{"day": "2026-11-01"}\''),
-    ] = None,
-    target: Annotated[str | None, typer.Option(help="dbt target (DBT_TARGET).")] = None,
-    threads: Annotated[int | None, typer.Option(help="dbt threads (DBT_THREADS).")] = None,
-    project_dir: Annotated[
-        str | None, typer.Option(help="dbt project folder (DBT_PROJECT_DIR).")
-    ] = None,
-    profiles_dir: Annotated[
-        str | None, typer.Option(help="Folder of profiles.yml (DBT_PROFILES_DIR).")
     ] = None,
     retry: Annotated[
         bool, typer.Option("--retry", help="`dbt retry`: rebuild only what failed last time.")
@@ -48,30 +53,24 @@ def transform(
 ) -> None:
     """Run `dbt deps` (when packages changed) and `dbt build` on any dbt project."""
     guarded(lambda: check_vars(dbt_vars))  # before any work; dbt reads the text itself
-    overrides = {
-        "dbt.target": target,
-        "dbt.threads": threads,
-        "dbt.project_dir": project_dir,
-        "dbt.profiles_dir": profiles_dir,
-    }
-    config = configure(block, overrides, FLAGS, warehouse=True, uses_server=True)
+    config = configure(block, overrides(settings), FLAG_ORIGINS, warehouse=True, uses_server=True)
     from orchestration.flows.dbt_transform import dbt_transform
 
     result = run_flow(
         config,
-        lambda: dbt_transform(
-            select=select,
-            exclude=exclude,
-            full_refresh=full_refresh,
-            vars=dbt_vars or None,
-            target=target,
-            threads=threads,
-            project_dir=project_dir,
-            profiles_dir=profiles_dir,
-            retry=retry,
-            node_tasks=node_tasks,
-            allow_empty=allow_empty,
-            block_name=block,
+        lambda: cast(
+            "DbtRunResult",
+            dbt_transform(
+                select=select,
+                exclude=exclude,
+                full_refresh=full_refresh,
+                vars=dbt_vars or None,
+                retry=retry,
+                node_tasks=node_tasks,
+                allow_empty=allow_empty,
+                block_name=block,
+                **settings,
+            ),
         ),
     )
     counts = ", ".join(f"{k}={v}" for k, v in sorted(result.status_counts().items()))

@@ -19,7 +19,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class EmbeddedConfig(BaseModel):
     faker_count: int = Field(default=1000, ge=1, description="Records per stream.")
     faker_seed: int | None = Field(default=None, description="Seed for repeatable data.")
-    elt_home: Path = Field(default=Path(".elt"), description="Connector cache and state.")
     project_dir: Path = Field(default=REPO_ROOT / "embedded")
     duckdb_path: Path = Field(default=Path(".elt/warehouse.duckdb"))
 

@@ -21,6 +21,7 @@ from orchestration.config.blocks import load_block
 from orchestration.config.dbt import DbtConfig, DbtTarget
 from orchestration.config.embedded import EmbeddedConfig
 from orchestration.config.limits import FleetLimits
+from orchestration.config.local import LocalSettings
 from orchestration.config.sources import EnvMap, Problems, read_environment, validate
 from orchestration.errors import ConfigError
 
@@ -65,6 +66,7 @@ ENV_DOMAINS: dict[str, type[Any]] = {
     "embedded": EmbeddedConfig,
     "options": PipelineOptions,
     "limits": FleetLimits,
+    "local": LocalSettings,
 }
 
 
@@ -82,6 +84,7 @@ class Config:
     embedded: EmbeddedConfig
     options: PipelineOptions
     limits: FleetLimits = field(default_factory=FleetLimits)
+    local: LocalSettings = field(default_factory=LocalSettings)
     block_name: str = ""
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     # S3 and Snowflake once loaded (see `s3`, `snowflake`), by domain name.
@@ -203,7 +206,7 @@ class Config:
             streams=self.airbyte.streams,
             count=self.embedded.faker_count,
             seed=self.embedded.faker_seed,
-            home=self.embedded.elt_home,
+            home=self.local.elt_home,
         )
 
     def with_overrides(
@@ -211,7 +214,9 @@ class Config:
     ) -> Config:
         """This config with `{"domain.field": value}` on top (None values are ignored),
         validated again; errors name `origins[key]` (a flag, a parameter) or the key."""
-        given = {k: v for k, v in overrides.items() if v is not None}
+        # a value the configuration already has (the flow re-applying the overrides the CLI
+        # loaded it with) changes nothing: nothing is validated again
+        given = {k: v for k, v in overrides.items() if v is not None and self._value(k) != v}
         if not given:
             return self
         problems = Problems()
@@ -238,6 +243,13 @@ class Config:
         if "snowflake" in changes:
             loaded["snowflake"] = (changes.pop("snowflake"), self.snowflake_problems)
         return replace(self, loaded=loaded, **changes)
+
+    def _value(self, key: str) -> object:
+        """The value of a setting by key (`dbt.target`); None when a domain is not configured."""
+        value: object = self
+        for part in key.split("."):
+            value = getattr(value, part, None)
+        return value
 
 
 def _strip_block_type_slugs(values: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from orchestration.airbyte.workspace import describe, with_endpoint_names, works
 from orchestration.artifacts import publish_table
 from orchestration.config import AirbyteConnection, Config, load_config
 from orchestration.errors import StepFailed
+from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.limits import AIRBYTE_LIMIT, fleet_slot
 
 
@@ -156,13 +157,6 @@ def _result(future: PrefectFuture[Any], connection_id: str) -> SyncResult:
     return SyncResult(connection_id=connection_id, status="error", error=str(result))
 
 
-PARAMETER_ORIGINS = {
-    "embedded.faker_count": "parameter faker_count",
-    "embedded.faker_seed": "parameter faker_seed",
-    "airbyte.max_concurrent_syncs": "parameter max_concurrent",
-}
-
-
 class AirbyteSyncFailed(StepFailed):
     """Some connections failed; `results` holds every connection's outcome."""
 
@@ -183,12 +177,12 @@ def airbyte_sync(
     """Sync Airbyte connections; with no AIRBYTE_SERVER_URL, the embedded source-faker.
 
     `block_name` takes the Airbyte settings from the blocks saved under that name."""
-    overrides = {
-        "embedded.faker_count": faker_count,
-        "embedded.faker_seed": faker_seed,
-        "airbyte.max_concurrent_syncs": max_concurrent,
+    parameters = {
+        "faker_count": faker_count,
+        "faker_seed": faker_seed,
+        "max_concurrent": max_concurrent,
     }
-    config = load_config(block_name, overrides, PARAMETER_ORIGINS)
+    config = load_config(block_name, from_parameters(parameters), PARAMETER_ORIGINS)
     if config.airbyte.embedded:
         results = [interrupts.unless_cancelled(embedded_sync_task(config.faker_sync()))]
     else:

@@ -28,6 +28,7 @@ from orchestration.dbt.progress import FinishedNode, NodeProgress
 from orchestration.dbt.results import DbtRunResult, run_results_since
 from orchestration.dbt.runner import run_dbt
 from orchestration.errors import UserError
+from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.limits import warehouse_slot
 from orchestration.logs import get_logger
 
@@ -108,24 +109,15 @@ def transform_config(
     project_dir: str | None = None,
     profiles_dir: str | None = None,
     block_name: str | None = None,
-    origins: dict[str, str] | None = None,
 ) -> Config:
-    """The configuration with the flow's (or the CLI's) dbt options on top."""
-    overrides = {
-        "dbt.target": target,
-        "dbt.threads": threads,
-        "dbt.project_dir": project_dir,
-        "dbt.profiles_dir": profiles_dir,
+    """The configuration with the flow's dbt parameters on top."""
+    parameters = {
+        "target": target,
+        "threads": threads,
+        "project_dir": project_dir,
+        "profiles_dir": profiles_dir,
     }
-    return load_config(block_name, overrides, origins or PARAMETER_ORIGINS)
-
-
-PARAMETER_ORIGINS = {
-    "dbt.target": "parameter target",
-    "dbt.threads": "parameter threads",
-    "dbt.project_dir": "parameter project_dir",
-    "dbt.profiles_dir": "parameter profiles_dir",
-}
+    return load_config(block_name, from_parameters(parameters), PARAMETER_ORIGINS)
 
 
 def check_selection(

@@ -19,6 +19,7 @@ from orchestration.config import Config, DbtTarget, load_config
 from orchestration.dbt.builds import load_builds
 from orchestration.dbt.runner import run_dbt
 from orchestration.errors import StepFailed
+from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.freshness import SlaResult, breach_message, mart_deadlines, source_results
 from orchestration.logs import get_logger
 
@@ -83,11 +84,8 @@ def freshness_check(
 
     `threshold_hours` (FRESHNESS_THRESHOLD_HOURS) is the `error_after` of tables that declare
     no SLA of their own."""
-    config = load_config(
-        block_name,
-        {"options.freshness_threshold_hours": threshold_hours},
-        {"options.freshness_threshold_hours": "parameter threshold_hours"},
-    )
+    overrides = from_parameters({"threshold_hours": threshold_hours})
+    config = load_config(block_name, overrides, PARAMETER_ORIGINS)
     target = config.require_warehouse()
     now = datetime.now(UTC)
     results = check_sources(config, target) + check_marts(config, target, now)

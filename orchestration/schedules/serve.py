@@ -82,19 +82,9 @@ def served_deployments(
 
 def serve_stop_seconds() -> float:
     """ELT_SERVE_STOP_SECONDS (the environment, then .env), else 25."""
-    from orchestration.config.sources import read_environment
+    from orchestration.config.local import local_settings
 
-    text = read_environment().get("ELT_SERVE_STOP_SECONDS") or "25"
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = 0.0
-    if not seconds >= 1:
-        raise ConfigError(
-            f"ELT_SERVE_STOP_SECONDS={text!r} is not a number of seconds of at least 1: set it "
-            "to, e.g., 25"
-        )
-    return seconds
+    return local_settings().elt_serve_stop_seconds
 
 
 class _Runner(Runner):

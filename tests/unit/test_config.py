@@ -169,7 +169,9 @@ def test_a_new_field_gets_its_variable_from_its_name():
     for name in ("AIRBYTE_POLL_INTERVAL_SECONDS", "AIRBYTE_CLIENT_SECRET", "S3_SENSOR_DEPLOYMENT"):
         assert name in variables
     assert {"AWS_ACCESS_KEY_ID", "DBT_TARGET", "SNOWFLAKE_HOST", "ELT_BLOCK"} <= set(variables)
-    assert not set(variables) & set(os.environ)  # the test session starts without any of them
+    assert {"ELT_HOME", "ELT_LOCAL_SERVER", "ELT_SERVE_STOP_SECONDS"} <= set(variables)
+    # the test session starts without any of them, but the tests' own choice of server
+    assert set(variables) & set(os.environ) == {"ELT_LOCAL_SERVER"}
 
 
 def test_the_project_profile_keeps_its_snowflake_targets():

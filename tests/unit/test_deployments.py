@@ -76,7 +76,6 @@ def test_the_serve_stop_deadline_is_a_setting_and_a_bad_one_is_named(monkeypatch
         monkeypatch.setenv("ELT_SERVE_STOP_SECONDS", bad)
         with pytest.raises(ConfigError) as err:
             serve_stop_seconds()
-        assert str(err.value) == (
-            f"ELT_SERVE_STOP_SECONDS='{bad}' is not a number of seconds of at least 1: set it "
-            "to, e.g., 25"
-        )
+        message = str(err.value)
+        assert message.startswith("invalid configuration: ELT_SERVE_STOP_SECONDS: Input should ")
+        assert f"(got '{bad}')" in message and "\n" not in message

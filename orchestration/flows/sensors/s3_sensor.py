@@ -11,27 +11,12 @@ from prefect import flow
 from orchestration import interrupts
 from orchestration.config import load_config
 from orchestration.errors import ConfigError, StepFailed
+from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.sensors.events import EventQueue
 from orchestration.sensors.lease import SensorLease
 from orchestration.sensors.s3 import PollStats, S3Sensor, SensorOptions, stop_on_signals
 from orchestration.sensors.store import PrefectCursorStore
 from orchestration.sensors.triggers import deployment_trigger, print_batch
-
-PARAMETER_ORIGINS = {
-    "s3.bucket.bucket_name": "parameter bucket",
-    "s3.bucket.bucket_folder": "parameter prefix",
-    "s3.poll_interval_seconds": "parameter poll_interval",
-    "s3.sensor_deployment": "parameter deployment",
-    "s3.key_layout": "parameter layout",
-    "s3.full_scan_every_seconds": "parameter full_scan_every",
-    "s3.events_queue_url": "parameter events_queue",
-}
-
-
-def sensor_overrides(**parameters: object) -> dict[str, object]:
-    """The flow's (or the CLI's) options as configuration overrides."""
-    keys = {origin.removeprefix("parameter "): key for key, origin in PARAMETER_ORIGINS.items()}
-    return {keys[name]: value for name, value in parameters.items()}
 
 
 @flow(name="s3-sensor")
@@ -60,19 +45,16 @@ def s3_sensor(
     runs per bucket/prefix: a second one waits for the first one's lease, then refuses.
     With `max_polls`, a poll that failed fails the run.
     """
-    config = load_config(
-        block_name,
-        sensor_overrides(
-            bucket=bucket,
-            prefix=prefix,
-            poll_interval=poll_interval,
-            deployment=deployment,
-            layout=layout,
-            full_scan_every=full_scan_every,
-            events_queue=events_queue,
-        ),
-        PARAMETER_ORIGINS,
-    )
+    parameters = {
+        "bucket": bucket,
+        "prefix": prefix,
+        "poll_interval": poll_interval,
+        "deployment": deployment,
+        "layout": layout,
+        "full_scan_every": full_scan_every,
+        "events_queue": events_queue,
+    }
+    config = load_config(block_name, from_parameters(parameters), PARAMETER_ORIGINS)
     if batch_size < 1:
         raise ConfigError("batch_size must be at least 1: pass --batch-size 1 or more")
     s3_config = config.s3
