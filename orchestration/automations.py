@@ -25,7 +25,7 @@ from prefect.events.schemas.automations import AutomationCore
 from pydantic import SecretStr, ValidationError
 
 from orchestration.config import REPO_ROOT
-from orchestration.errors import ConfigError
+from orchestration.errors import ConfigError, first_line
 
 AUTOMATIONS_DIR = REPO_ROOT / "automations"
 BLOCK_REF = "block:webhook/"
@@ -49,7 +49,7 @@ def definitions(folder: Path = AUTOMATIONS_DIR) -> list[tuple[Path, dict[str, An
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+            raise ConfigError(f"{path} is not valid YAML: {first_line(exc)}") from None
         if not isinstance(data, dict) or not data.get("name"):
             raise ConfigError(f"{path}: an automation needs a `name` (Prefect's schema)")
         out.append((path, data))

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-from orchestration.errors import ConfigError
+from orchestration.errors import ConfigError, first_line
 
 Status = Literal["pass", "warn", "error"]
 SEVERITY = {"pass": "ok", "warn": "warn", "error": "breached"}
@@ -69,7 +69,7 @@ def source_results(freshness_result: Any) -> list[SlaResult]:
         age = getattr(r, "age", None)
         message = ""
         if status not in ("pass", "warn", "error"):  # "runtime error": no table, no column
-            status, message = "error", _first_line(getattr(r, "message", "") or status)
+            status, message = "error", first_line(getattr(r, "message", "") or status)
         out.append(
             SlaResult(
                 kind="source",
@@ -159,8 +159,3 @@ def _late(last_built: datetime | None, start: datetime) -> str:
     if last_built is None:
         return "never built"
     return f"last built {last_built:%Y-%m-%d %H:%M} UTC, not since {start:%Y-%m-%d %H:%M} UTC"
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return lines[0] if lines else ""

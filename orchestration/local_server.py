@@ -36,11 +36,10 @@ from pathlib import Path
 
 import httpx
 
-from orchestration.errors import ConfigError
+from orchestration.errors import ConfigError, LocalServerNotAnswering
 
 __all__ = [
     "LocalServer",
-    "LocalServerNotAnswering",
     "ensure_local_server",
     "home",
     "local_server_enabled",
@@ -56,10 +55,6 @@ START_TIMEOUT_SECONDS = 180.0
 ANSWER_TIMEOUT_SECONDS = 10.0  # a server that started long ago and is silent this long is hung
 STOP_TIMEOUT_SECONDS = 30.0
 KILL_TIMEOUT_SECONDS = 30.0  # a killed process ends once its current system call does
-
-
-class LocalServerNotAnswering(ConfigError):
-    """The recorded server's process is alive, but its API does not answer."""
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ import httpx
 
 from orchestration import interrupts
 from orchestration.airbyte.auth import BearerToken, ClientCredentials, TokenRequestFailed
-from orchestration.airbyte.errors import AirbyteApiError, AirbyteTransientError
 from orchestration.airbyte.models import Connection, Job
+from orchestration.errors import AirbyteApiError, AirbyteTransientError, first_line
 from orchestration.logs import get_logger
 
 __all__ = ["AirbyteClient", "RetryPolicy", "problem_reason", "redact_url"]
@@ -243,7 +243,7 @@ class AirbyteClient:
             if _unresolvable(exc):  # no such host: a typo, not an outage
                 host = httpx.URL(self.server_url).host
                 raise AirbyteApiError(
-                    f"the Airbyte host {host!r} does not resolve ({_first_line(exc)}): check "
+                    f"the Airbyte host {host!r} does not resolve ({_said(exc)}): check "
                     "AIRBYTE_SERVER_URL"
                 ) from None
             raise AirbyteTransientError(
@@ -307,11 +307,11 @@ class AirbyteClient:
         url = httpx.URL(self.server_url)
         where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
         if isinstance(exc, httpx.ConnectError):
-            what = f"cannot connect to {where} ({_first_line(exc) or 'connection refused'})"
+            what = f"cannot connect to {where} ({_said(exc) or 'connection refused'})"
         elif isinstance(exc, httpx.TimeoutException):
             what = f"no answer from {where} in time ({type(exc).__name__})"
         else:
-            what = f"connection to {where} broken ({type(exc).__name__}: {_first_line(exc)})"
+            what = f"connection to {where} broken ({type(exc).__name__}: {_said(exc)})"
         return f"{method} {self.safe_url(path)}: {what}"
 
     def _json(self, method: str, path: str, response: httpx.Response) -> dict[str, Any]:
@@ -434,9 +434,9 @@ def _unresolvable(exc: BaseException) -> bool:
     return False
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
+def _said(exc: BaseException) -> str:
+    """What a transport error says, if anything (httpx's are often empty)."""
+    return first_line(exc, otherwise="")
 
 
 def _next_offset(link: object) -> int | None:

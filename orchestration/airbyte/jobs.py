@@ -17,15 +17,15 @@ from prefect.events import emit_event
 
 from orchestration import interrupts
 from orchestration.airbyte.client import AirbyteClient
-from orchestration.airbyte.errors import (
+from orchestration.airbyte.models import Job, JobStatus
+from orchestration.airbyte.results import SyncResult
+from orchestration.errors import (
     AirbyteApiError,
     AirbyteJobFailed,
     AirbyteJobTimedOut,
     AirbyteTransientError,
+    UserError,
 )
-from orchestration.airbyte.models import Job, JobStatus
-from orchestration.airbyte.results import SyncResult
-from orchestration.errors import UserError
 from orchestration.logs import get_logger
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from orchestration.airbyte.errors import AirbyteTransientError
+from orchestration.errors import AirbyteTransientError
 
 __all__ = ["Connection", "Job", "JobStatus"]
 

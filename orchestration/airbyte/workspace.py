@@ -8,9 +8,8 @@ from dataclasses import replace
 from fnmatch import fnmatchcase
 
 from orchestration.airbyte.client import AirbyteClient
-from orchestration.airbyte.errors import AirbyteApiError, AirbyteTransientError
 from orchestration.airbyte.models import Connection
-from orchestration.errors import UserError
+from orchestration.errors import AirbyteApiError, AirbyteTransientError, UserError
 from orchestration.logs import get_logger
 
 __all__ = ["describe", "with_endpoint_names", "workspace_connections"]

@@ -72,7 +72,7 @@ def report_failures(action: Callable[[], T]) -> T:
 
             error(str(api_unreachable(exc)))
             raise typer.Exit(1) from None
-        said = first_line(exc) if str(exc).strip() else ""
+        said = first_line(exc, otherwise="")
         error(f"{type(exc).__name__}: {said} (rerun with --debug for details)")
     raise typer.Exit(1)
 

@@ -7,6 +7,7 @@ from typing import cast
 from orchestration.cli._options import FLAG_ORIGINS, BlockName, Settings, overrides, setting_flags
 from orchestration.cli._output import table
 from orchestration.cli._policy import configure, run_flow
+from orchestration.errors import FreshnessBreached
 
 __all__ = ["freshness"]
 
@@ -16,7 +17,7 @@ def freshness(settings: Settings, block: BlockName = None) -> None:
     """Check every freshness SLA of the dbt project: source tables (dbt source freshness) and
     mart deadlines (meta.sla.deadline_cron); warn shows, error fails."""
     config = configure(block, overrides(settings), FLAG_ORIGINS, warehouse=True, uses_server=True)
-    from orchestration.flows.freshness import FreshnessBreached, SlaResult, freshness_check
+    from orchestration.flows.freshness import SlaResult, freshness_check
 
     def check_and_show() -> list:
         try:

@@ -15,6 +15,7 @@ from orchestration.cli._options import (
 from orchestration.cli._output import console, line
 from orchestration.cli._policy import configure, run_flow
 from orchestration.cli.sync import show_syncs
+from orchestration.errors import AirbyteSyncFailed
 
 __all__ = ["run"]
 
@@ -25,7 +26,6 @@ def run(settings: Settings, select: Select = None, block: BlockName = None) -> N
     config = configure(
         block, overrides(settings), FLAG_ORIGINS, warehouse=True, airbyte=True, uses_server=True
     )
-    from orchestration.flows.airbyte_sync import AirbyteSyncFailed
     from orchestration.flows.full_pipeline import PipelineSummary, full_pipeline
 
     def run_pipeline() -> PipelineSummary:

@@ -9,6 +9,7 @@ import typer
 from orchestration.cli._options import FLAG_ORIGINS, BlockName, Settings, overrides, setting_flags
 from orchestration.cli._output import line, table
 from orchestration.cli._policy import configure, run_flow
+from orchestration.errors import AirbyteSyncFailed
 
 __all__ = ["show_syncs", "sync"]
 
@@ -31,7 +32,7 @@ def sync(
         connection_ids=connection,
         uses_server=True,
     )
-    from orchestration.flows.airbyte_sync import AirbyteSyncFailed, airbyte_sync
+    from orchestration.flows.airbyte_sync import airbyte_sync
 
     def sync_and_show() -> list:
         try:

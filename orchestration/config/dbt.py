@@ -17,7 +17,7 @@ from prefect.blocks.core import Block
 from pydantic import Field, field_validator
 
 from orchestration.config.sources import EnvMap
-from orchestration.errors import ConfigError
+from orchestration.errors import ConfigError, first_line
 
 __all__ = ["DbtConfig", "DbtTarget"]
 
@@ -179,8 +179,7 @@ def _yaml(path: Path) -> dict[str, Any]:
     try:
         value = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{path} is not valid YAML ({first}): fix it") from None
+        raise ConfigError(f"{path} is not valid YAML ({first_line(exc)}): fix it") from None
     return value if isinstance(value, dict) else {}
 
 

@@ -28,7 +28,7 @@ from orchestration.airbyte.results import SyncResult
 from orchestration.airbyte.workspace import describe, with_endpoint_names, workspace_connections
 from orchestration.artifacts import publish_table
 from orchestration.config import AirbyteConnection, Config, load_config
-from orchestration.errors import StepFailed
+from orchestration.errors import AirbyteSyncFailed
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.limits import AIRBYTE_LIMIT, fleet_slot
 
@@ -155,14 +155,6 @@ def _result(future: PrefectFuture[Any], connection_id: str) -> SyncResult:
     if isinstance(result, SyncResult):
         return result
     return SyncResult(connection_id=connection_id, status="error", error=str(result))
-
-
-class AirbyteSyncFailed(StepFailed):
-    """Some connections failed; `results` holds every connection's outcome."""
-
-    def __init__(self, results: list[SyncResult]) -> None:
-        super().__init__("\n".join(r.failure_line() for r in results if not r.succeeded))
-        self.results = results
 
 
 @flow(name="airbyte-sync", log_prints=True)

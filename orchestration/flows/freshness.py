@@ -18,7 +18,7 @@ from orchestration.artifacts import publish_table
 from orchestration.config import Config, DbtTarget, load_config
 from orchestration.dbt.builds import load_builds
 from orchestration.dbt.runner import run_dbt
-from orchestration.errors import StepFailed
+from orchestration.errors import FreshnessBreached
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.freshness import SlaResult, breach_message, mart_deadlines, source_results
 from orchestration.logs import get_logger
@@ -27,14 +27,6 @@ OK_EVENT = "elt.freshness.ok"
 WARN_EVENT = "elt.freshness.warn"
 BREACHED_EVENT = "elt.freshness.breached"
 EVENTS = {"ok": OK_EVENT, "warn": WARN_EVENT, "breached": BREACHED_EVENT}
-
-
-class FreshnessBreached(StepFailed):
-    """Some SLA is in error; `results` holds every table's and mart's verdict."""
-
-    def __init__(self, results: list[SlaResult]) -> None:
-        super().__init__(breach_message(r for r in results if r.status == "error"))
-        self.results = results
 
 
 def emit_freshness_event(result: SlaResult, target: str) -> None:
@@ -101,7 +93,7 @@ def freshness_check(
     if warned:
         log.warning("Freshness warning: %s", ", ".join(r.describe() for r in warned))
     if any(r.status == "error" for r in results):
-        raise FreshnessBreached(results)
+        raise FreshnessBreached(breach_message(r for r in results if r.status == "error"), results)
     log.info("Freshness OK: %s", ", ".join(r.describe() for r in results))
     return results
 

@@ -29,14 +29,13 @@ from orchestration.limits.admin import (
     wanted_limits,
 )
 from orchestration.limits.names import AIRBYTE_LIMIT, LEASE_SECONDS, warehouse_limit
-from orchestration.limits.slots import SlotWaitTimedOut, fleet_slot, warehouse_slot
+from orchestration.limits.slots import fleet_slot, warehouse_slot
 
 __all__ = [
     "AIRBYTE_LIMIT",
     "LEASE_SECONDS",
     "Applied",
     "Repaired",
-    "SlotWaitTimedOut",
     "WantedLimit",
     "apply",
     "fleet_slot",

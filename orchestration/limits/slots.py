@@ -14,20 +14,16 @@ from prefect.exceptions import ObjectNotFound
 
 from orchestration import interrupts
 from orchestration.config import Config, DbtTarget
-from orchestration.errors import StepFailed
+from orchestration.errors import SlotWaitTimedOut
 from orchestration.limits import lease as leases
 from orchestration.limits.holders import current_holder, holders_of, record
 from orchestration.limits.lease import API_ERRORS, HeldSlot, ask, give_back_once
 from orchestration.limits.names import warehouse_limit
 from orchestration.logs import get_logger
 
-__all__ = ["SlotWaitTimedOut", "fleet_slot", "warehouse_slot"]
+__all__ = ["fleet_slot", "warehouse_slot"]
 
 SLOT_POLL_SECONDS = 2.0  # how often a run waiting for a slot asks again (with jitter)
-
-
-class SlotWaitTimedOut(StepFailed):
-    """No slot of a global concurrency limit came within the wait allowed."""
 
 
 @contextmanager

@@ -27,12 +27,8 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import VariableCreate
 from prefect.exceptions import ObjectAlreadyExists
 
-from orchestration.errors import UserError
+from orchestration.errors import LeaseLost, UserError
 from orchestration.logs import get_logger
-
-
-class LeaseLost(UserError):
-    """Another sensor took over this cursor (ours was not renewed in time)."""
 
 
 def describe_holder() -> str:

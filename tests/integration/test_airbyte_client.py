@@ -11,11 +11,10 @@ import pytest
 from pydantic import SecretStr
 
 from orchestration.airbyte.client import AirbyteClient, RetryPolicy
-from orchestration.airbyte.errors import AirbyteApiError
 from orchestration.airbyte.jobs import cancel_job, run_sync, start_sync, sync_many, sync_one
 from orchestration.airbyte.models import JobStatus
 from orchestration.config import AirbyteConnection
-from orchestration.errors import StepFailed
+from orchestration.errors import AirbyteApiError, StepFailed
 from tests.fakes.airbyte_server import FakeAirbyte, Script
 
 FAST = {"poll_interval": 0.02, "timeout": 10.0}

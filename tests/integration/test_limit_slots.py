@@ -17,7 +17,8 @@ import pytest
 from prefect import flow, task
 from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-from orchestration.limits import LEASE_SECONDS, SlotWaitTimedOut, fleet_slot, lease, repair
+from orchestration.errors import SlotWaitTimedOut
+from orchestration.limits import LEASE_SECONDS, fleet_slot, lease, repair
 from tests.integration.test_fleet_limits import wait_until
 from tests.servers import TcpProxy
 
