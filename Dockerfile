@@ -59,8 +59,11 @@ RUN if [ "$EMBEDDED" = "true" ]; then \
 
 FROM base AS runtime
 # A container is one command: Prefect's temporary server per command, not a shared local one.
+# a flow run heartbeat every 30 s: automations/flow-run-lost.yaml marks a run Crashed after 90 s
+# without one (Prefect's default is one every 180 s)
 ENV ELT_WORKDIR=/app \
-    ELT_LOCAL_SERVER=0
+    ELT_LOCAL_SERVER=0 \
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY=30
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin elt \
  && mkdir -p /data && chown elt:elt /data
 WORKDIR /app

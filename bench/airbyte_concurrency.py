@@ -1,4 +1,5 @@
-"""Benchmark: 50 Airbyte connections synced concurrently against the fake Airbyte server.
+"""Benchmark: 50 Airbyte connections synced concurrently against the fake Airbyte server, by
+the `airbyte_sync` flow as users run it (one task run per connection, on a Prefect server).
 
 Each job takes 2 s on the server; the poll interval is 0.5 s. Reports the wall time against the
 longest job (target: at most 1.5x) and API requests per job (target: at most
@@ -10,15 +11,18 @@ duration/interval + 3 = 7).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orchestration.airbyte.jobs import sync_many
-from orchestration.config import AirbyteConnection
+from orchestration.errors import AirbyteSyncFailed
+from orchestration.flows.airbyte_sync import airbyte_sync
 from tests.fakes.airbyte_server import FakeAirbyte, Script
+from tests.servers import api_for_this_process
 
 
 def main() -> int:
@@ -33,18 +37,19 @@ def main() -> int:
             fake.add_connection(f"conn-{i:03d}", Script(duration=args.job_seconds))
             for i in range(args.connections)
         ]
-        block = AirbyteConnection(
-            server_url=fake.url, client_id=fake.client_id, client_secret=fake.client_secret
+        os.environ.update(
+            AIRBYTE_SERVER_URL=fake.url,
+            AIRBYTE_CLIENT_ID=fake.client_id,
+            AIRBYTE_CLIENT_SECRET=fake.client_secret,
+            AIRBYTE_POLL_INTERVAL_SECONDS=str(args.poll_interval),
+            AIRBYTE_TIMEOUT_SECONDS="600",
         )
-        with block.client() as client:
+        with tempfile.TemporaryDirectory() as home, api_for_this_process(Path(home), os.environ):
             started = time.monotonic()
-            results = sync_many(
-                client,
-                ids,
-                poll_interval=args.poll_interval,
-                timeout=600,
-                max_concurrent=args.connections,
-            )
+            try:
+                results = airbyte_sync(connection_ids=ids, max_concurrent=args.connections)
+            except AirbyteSyncFailed as failure:
+                results = failure.results
             wall = time.monotonic() - started
 
     failed = [r for r in results if not r.succeeded]

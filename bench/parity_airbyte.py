@@ -1,6 +1,7 @@
-"""`make parity`, Airbyte: this project's sync and dagster-airbyte's `AirbyteWorkspace`
-(`sync_and_poll`, its defaults) against the same fake Airbyte server, scenario by scenario:
-final outcome, jobs created, API requests, jobs cancelled, jobs left running.
+"""`make parity`, Airbyte: this project's `airbyte_sync` flow (as users run it, on a Prefect
+server of its own) and dagster-airbyte's `AirbyteWorkspace` (`sync_and_poll`, its defaults)
+against the same fake Airbyte server, scenario by scenario: final outcome, jobs created, API
+requests, jobs cancelled, jobs left running.
 
 Each side gets a fresh fake server per scenario, scripted the same way. The fake also serves the
 configuration API call dagster-airbyte makes (`POST /api/v1/connections/get`)."""
@@ -8,18 +9,21 @@ configuration API call dagster-airbyte makes (`POST /api/v1/connections/get`).""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestration.airbyte.jobs import sync_many
-from orchestration.airbyte.workspace import with_endpoint_names, workspace_connections
-from orchestration.config import AirbyteConnection
+from orchestration.errors import AirbyteSyncFailed, first_line
+from orchestration.flows.airbyte_sync import airbyte_sync
 from tests.fakes.airbyte_server import TERMINAL, FakeAirbyte, Script
+from tests.servers import api_for_this_process
 
 REPO = Path(__file__).resolve().parents[1]
 PARITY_PYTHON = REPO / "parity" / ".venv" / "bin" / "python"
@@ -186,32 +190,40 @@ def summarize(outcomes: list[str]) -> str:
     return f"{ok}/{len(outcomes)} succeeded; failed: {failure[:160]}"
 
 
-def ours(fake: FakeAirbyte, ids: list[str], scenario: Scenario) -> list[str]:
-    block = AirbyteConnection(
-        server_url=fake.url,
-        client_id=fake.client_id,
-        client_secret=scenario.secret or fake.client_secret,
-        timeout_seconds=scenario.timeout,
-    )
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """These variables set for the flow to read, as a user's environment would hold them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
-        with block.client() as client:
-            if scenario.workspace:
-                found = workspace_connections(client, WORKSPACE, [])
-                deadline = time.monotonic() + 30
-                named = with_endpoint_names(
-                    client, found, workspace_id=WORKSPACE, deadline=deadline
-                )
-                ids = [c.connection_id for c in named]
-            results = sync_many(
-                client,
-                ids,
-                poll_interval=POLL,
-                timeout=scenario.timeout,
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def ours(fake: FakeAirbyte, ids: list[str], scenario: Scenario) -> list[str]:
+    settings = {
+        "AIRBYTE_SERVER_URL": fake.url,
+        "AIRBYTE_CLIENT_ID": fake.client_id,
+        "AIRBYTE_CLIENT_SECRET": scenario.secret or fake.client_secret,
+        "AIRBYTE_TIMEOUT_SECONDS": str(scenario.timeout),
+        "AIRBYTE_POLL_INTERVAL_SECONDS": str(POLL),
+        "AIRBYTE_WORKSPACE_ID": WORKSPACE if scenario.workspace else "",
+    }
+    with environment(**settings):
+        try:
+            results = airbyte_sync(
+                connection_ids=None if scenario.workspace else ids,
                 max_concurrent=scenario.concurrency,
-                cancel_timeout=10,
             )
-    except Exception as exc:  # the listing itself failed
-        return [f"failed: {exc}"] * len(ids)
+        except AirbyteSyncFailed as failure:
+            results = failure.results
+        except Exception as exc:  # the flow failed before any sync (e.g. the listing)
+            return [f"failed: {first_line(exc)}"] * len(ids)
     return ["succeeded" if r.succeeded else f"failed: {r.failure_line()}" for r in results]
 
 
@@ -266,4 +278,5 @@ def run_side(side: str, scenario: Scenario) -> Result:
 
 
 def run() -> dict[str, dict[str, Result]]:
-    return {s.name: {side: run_side(side, s) for side in SIDES} for s in SCENARIOS}
+    with tempfile.TemporaryDirectory() as home, api_for_this_process(Path(home), os.environ):
+        return {s.name: {side: run_side(side, s) for side in SIDES} for s in SCENARIOS}

@@ -2,13 +2,17 @@
 
 import os
 
-# Defaults for every entry point (`elt`, `python -m orchestration.flows...`, worker runs):
-# telemetry off, and room for the ephemeral API's first start, which migrates its database
-# and takes longer than Prefect's 20 s default on a small machine.
+# Defaults for the processes that import us before Prefect (`elt`, `elt serve` and its runs,
+# `python -m orchestration.flows...`): telemetry off; room for the ephemeral API's first start,
+# which migrates its database and takes longer than Prefect's 20 s default on a small machine;
+# a flow run heartbeat every 30 s (Prefect's default is 180 s), which
+# automations/flow-run-lost.yaml relies on. A worker's flow runs import Prefect first: the
+# work pools' base job templates (deploy/) and the image set the heartbeat for them.
 for _name, _value in {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
 }.items():
     os.environ.setdefault(_name, _value)
 

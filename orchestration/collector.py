@@ -1,5 +1,7 @@
 """The garbage collector of an `elt` process: off while it imports, frozen before the work, not
-run at exit.
+run at exit. `elt` pauses it at start (`orchestration.cli.main`); the first action a command
+runs under the error policy resumes it (`orchestration.cli._policy.guarded`), so no command
+works with it off; commands import what they need before that first action.
 
 Importing Prefect and dbt leaves about 200,000 objects in the collector's care, nearly all of
 them living as long as the process. With the collector on, collections during the imports

@@ -34,8 +34,9 @@ ui=$("$BIN/elt" ui)
 export PREFECT_API_URL=$ui/api
 echo "Prefect server: $ui"
 
-"$BIN/prefect" work-pool inspect elt-process >/dev/null 2>&1 \
-    || "$BIN/prefect" work-pool create elt-process --type process
+# the pool's runs send a heartbeat every 30 s (its base job template's environment)
+"$BIN/prefect" work-pool create elt-process --type process --overwrite \
+    --base-job-template "$ROOT/deploy/process/base-job-template.json"
 echo "registering the blocks from the environment and .env as '$BLOCK'"
 "$BIN/elt" blocks register --name "$BLOCK"
 (cd "$ROOT" && "$BIN/prefect" --no-prompt deploy --all)

@@ -105,7 +105,8 @@ for _ in $(seq 180); do
         >/dev/null 2>&1 && break
     sleep 1
 done
-"$PWD/.venv/bin/prefect" work-pool create elt-process --type process >/dev/null
+"$PWD/.venv/bin/prefect" work-pool create elt-process --type process \
+    --base-job-template deploy/process/base-job-template.json >/dev/null
 ELT_WORKDIR=/app "$PWD/.venv/bin/prefect" --no-prompt deploy --all >/dev/null
 run_id=$("$PY" - <<PY
 import httpx

@@ -11,14 +11,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pytest
 
 from orchestration.config import setting_variables
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]
 # The source-faker connector is installed once here and reused by every test run.
@@ -114,19 +116,11 @@ def postgres() -> Iterator[Any]:
 def prefect_api(tmp_path_factory: pytest.TempPathFactory, postgres: Any) -> Iterator[str]:
     """A real `prefect server start` (own home, a PostgreSQL database) for the whole session,
     which this process's flows talk to; its log is checked after every test."""
-    from prefect.context import _temporary_global_settings_context, get_settings_context
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    from tests.servers import fresh_database, prefect_server
+    from tests.servers import api_for_this_process, fresh_database
 
     home = tmp_path_factory.mktemp("prefect-api")
-    with (
-        prefect_server(home, cli_env(), fresh_database(postgres)) as env,
-        temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}),
-        # also for threads that do not copy the context (dbt's), as Prefect's test harness
-        _temporary_global_settings_context(get_settings_context()),
-    ):
-        yield env["PREFECT_API_URL"]
+    with api_for_this_process(home, cli_env(), fresh_database(postgres)) as api:
+        yield api
 
 
 @pytest.fixture(autouse=True)
@@ -209,6 +203,18 @@ def read_events(name: str, since: str) -> list[dict]:
     body = {"filter": {"event": {"name": [name]}, "occurred": {"since": since}}, "limit": 50}
     with get_client(sync_client=True) as client:
         return client.request("POST", "/events/filter", json=body).json()["events"]
+
+
+def wait_until(
+    condition: Callable[[], T], what: str, timeout: float = 240, interval: float = 0.5
+) -> T:
+    """Wait for `condition()` to be true, asking every `interval` seconds, at most `timeout`
+    seconds; its (true) value, or fail saying what never happened."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting until {what}"
+        time.sleep(interval)
+    return value
 
 
 def cli_env(**extra: str) -> dict[str, str]:

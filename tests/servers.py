@@ -205,6 +205,30 @@ def postgres_cluster() -> Iterator[Postgres | None]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@contextmanager
+def api_for_this_process(
+    home: Path, env: Mapping[str, str], settings: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """A real Prefect server (see `prefect_server`) that this process's flows talk to, its
+    threads included (dbt's do not copy the context: Prefect's test harness does the same).
+    Their logs and events are sent before it stops."""
+    from prefect.context import _temporary_global_settings_context, get_settings_context
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with (
+        prefect_server(home, env, settings) as server,
+        temporary_settings({PREFECT_API_URL: server["PREFECT_API_URL"]}),
+        _temporary_global_settings_context(get_settings_context()),
+    ):
+        try:
+            yield server["PREFECT_API_URL"]
+        finally:  # what the flows logged and emitted reaches the server before it stops
+            APILogWorker.drain_all(timeout=10)
+            EventsWorker.drain_all(timeout=10)
+
+
 def fresh_database(cluster: Postgres | None) -> dict[str, str]:
     """The database setting of a test Prefect server: a new database of `cluster`."""
     return (

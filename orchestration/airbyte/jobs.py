@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 
 from prefect.events import emit_event
@@ -426,54 +425,3 @@ def check_connection_ids(connection_ids: list[str]) -> list[str]:
     if not connection_ids:
         raise UserError("no Airbyte connection to sync: set AIRBYTE_CONNECTION_ID")
     return connection_ids
-
-
-def sync_many(
-    client: AirbyteClient,
-    connection_ids: list[str],
-    *,
-    poll_interval: float,
-    timeout: float,
-    max_concurrent: int = 4,
-    cancel_timeout: float = CANCEL_TIMEOUT_SECONDS,
-) -> list[SyncResult]:
-    """Sync every connection on plain threads, at most `max_concurrent` at once (the flow runs
-    each as a Prefect task instead); one result per connection.
-
-    A connection that fails does not stop the others. If this thread is interrupted (SIGTERM,
-    Ctrl-C) every running job is cancelled before the interrupt goes on.
-    """
-    check_connection_ids(connection_ids)
-    stop = threading.Event()
-    with ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="sync") as pool:
-        futures: dict[Future[SyncResult], str] = {
-            pool.submit(
-                sync_one,
-                client,
-                c,
-                poll_interval=poll_interval,
-                timeout=timeout,
-                stop=stop,
-                cancel_timeout=cancel_timeout,
-            ): c
-            for c in connection_ids
-        }
-        try:
-            pending = set(futures)
-            while pending:
-                # Short waits keep this thread responsive to signals and cancellation.
-                _, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-        except BaseException:
-            stop.set()
-            for future in futures:
-                future.cancel()
-            wait(futures)  # each running sync cancels its job before returning
-            raise
-    return [futures_result(f, futures[f]) for f in futures]
-
-
-def futures_result(future: Future[SyncResult], connection_id: str) -> SyncResult:
-    exc = future.exception()
-    if exc is not None:
-        return SyncResult(connection_id=connection_id, status="error", error=str(exc))
-    return future.result()

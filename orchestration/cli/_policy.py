@@ -43,7 +43,12 @@ def set_debug(debug: bool) -> None:
 
 
 def guarded(action: Callable[[], T]) -> T:
-    """Run `action` under the error policy (see the module's docstring)."""
+    """Run `action` under the error policy (see the module's docstring).
+
+    The first action a command runs this way turns the garbage collector back on, the objects
+    of the imports so far frozen (see `orchestration.collector`): every command runs its work
+    with it, so a command imports what it needs before its first guarded action."""
+    collector.resume()
     try:
         return report_failures(action)
     except BaseException as exc:
@@ -56,6 +61,7 @@ def guarded(action: Callable[[], T]) -> T:
 def report_failures(action: Callable[[], T]) -> T:
     """The policy without the interruption line: for a command that stops on a signal by
     itself (`elt serve`)."""
+    collector.resume()
     try:
         return action()
     except (UserError, StepFailed) as exc:
@@ -123,9 +129,11 @@ def configure(
 
 def run_flow(config: Config, action: Callable[[], T]) -> T:
     """Run a flow on the configuration already loaded (blocks are not loaded again), with the
-    garbage collector back on (see `orchestration.collector`)."""
+    garbage collector back on (see `orchestration.collector`) and without a wait for the
+    heartbeat thread at the end (see `orchestration.heartbeats`)."""
     from orchestration.config import config_scope
+    from orchestration.heartbeats import end_runs_without_waiting_for_heartbeats
 
-    collector.resume()
+    end_runs_without_waiting_for_heartbeats()  # elt's runs end without a heartbeat's wait
     with config_scope(config):
         return guarded(action)

@@ -61,8 +61,8 @@ app.add_typer(server.app, name="server")
 
 
 def main() -> None:
-    """The `elt` entry point. The garbage collector waits until the imports are done (commands
-    that run work resume it first: `run_flow`, `serve`) and skips its exit pass (see
+    """The `elt` entry point. The garbage collector waits until the imports are done (the
+    first guarded action of every command resumes it) and skips its exit pass (see
     `orchestration.collector`)."""
     collector.pause_for_imports()
     interrupts.install()

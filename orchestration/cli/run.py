@@ -23,10 +23,12 @@ __all__ = ["run"]
 @setting_flags("embedded.faker_count", "embedded.faker_seed")
 def run(settings: Settings, select: Select = None, block: BlockName = None) -> None:
     """Run the full pipeline: sync, dbt build, freshness check."""
+    # imported before the first guarded action, with the collector paused (_policy)
+    from orchestration.flows.full_pipeline import PipelineSummary, full_pipeline
+
     config = configure(
         block, overrides(settings), FLAG_ORIGINS, warehouse=True, airbyte=True, uses_server=True
     )
-    from orchestration.flows.full_pipeline import PipelineSummary, full_pipeline
 
     def run_pipeline() -> PipelineSummary:
         try:

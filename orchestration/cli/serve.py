@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from orchestration import collector
 from orchestration.cli._output import line, status
 from orchestration.cli._policy import guarded, report_failures, use_local_server
 
@@ -35,7 +34,6 @@ def serve(
 
     within = stop_within or guarded(serve_stop_seconds)
     use_local_server()
-    collector.resume()
     received = report_failures(lambda: serve_deployments(only, status, within))
     status(f"stopped serving ({received})")
 

@@ -24,6 +24,9 @@ def sync(
     block: BlockName = None,
 ) -> None:
     """Run the Airbyte sync(s) and print rows per stream."""
+    # imported before the first guarded action, with the collector paused (_policy)
+    from orchestration.flows.airbyte_sync import airbyte_sync
+
     config = configure(
         block,
         overrides(settings),
@@ -32,7 +35,6 @@ def sync(
         connection_ids=connection,
         uses_server=True,
     )
-    from orchestration.flows.airbyte_sync import airbyte_sync
 
     def sync_and_show() -> list:
         try:

@@ -52,9 +52,11 @@ def transform(
     block: BlockName = None,
 ) -> None:
     """Run `dbt deps` (when packages changed) and `dbt build` on any dbt project."""
+    # imported before the first guarded action, with the collector paused (_policy)
+    from orchestration.flows.dbt_transform import dbt_transform
+
     guarded(lambda: check_vars(dbt_vars))  # before any work; dbt reads the text itself
     config = configure(block, overrides(settings), FLAG_ORIGINS, warehouse=True, uses_server=True)
-    from orchestration.flows.dbt_transform import dbt_transform
 
     result = run_flow(
         config,

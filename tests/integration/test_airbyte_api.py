@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from orchestration.airbyte.jobs import sync_many
-from orchestration.errors import StepFailed, UserError
+from orchestration.airbyte.jobs import sync_one
+from orchestration.errors import AirbyteSyncFailed, StepFailed, UserError
 from orchestration.flows.airbyte_sync import airbyte_sync
 from tests.conftest import cli_env, flow_run_artifacts, run_elt
 from tests.fakes.airbyte_server import Script
-from tests.integration.test_airbyte_client import CONN, FAST, client_for
+from tests.integration.test_airbyte_client import CONN, client_for
 
 
 @pytest.mark.parametrize("final", ["failed", "cancelled"])
@@ -121,7 +121,7 @@ def test_a_cancel_that_fails_says_the_job_may_still_run_and_emits_an_event(fake,
     fake.add_connection(CONN, Script(statuses=["running"]))
     fake.inject("DELETE", r"/jobs/\d+", status=500, times=1000)
     with client_for(fake) as client:
-        (result,) = sync_many(client, [CONN], poll_interval=0.05, timeout=0.3, cancel_timeout=0.5)
+        result = sync_one(client, CONN, poll_interval=0.05, timeout=0.3, cancel_timeout=0.5)
     assert result.status == "timeout" and result.job_id == "1001"
     assert "cancelled it" not in result.error
     assert "could not cancel Airbyte job 1001: it may still be running (DELETE" in result.error
@@ -136,15 +136,30 @@ def test_a_cancel_that_fails_says_the_job_may_still_run_and_emits_an_event(fake,
 
 def test_duplicate_connections_and_a_zero_concurrency_are_refused(fake, tmp_path):
     fake.add_connection(CONN)
-    with client_for(fake) as client, pytest.raises(UserError, match="more than once: " + CONN):
-        sync_many(client, [CONN, CONN], **FAST)
+    twice = run_elt("sync", "-c", CONN, "-c", CONN, cwd=tmp_path, AIRBYTE_SERVER_URL=fake.url)
+    assert twice.returncode == 1
+    assert f"error: connection id(s) given more than once: {CONN}: list each" in twice.stderr
     assert fake.requests == []
     proc = run_elt(
         "sync", "--max-concurrent", "0",
         cwd=tmp_path, AIRBYTE_SERVER_URL=fake.url, AIRBYTE_CONNECTION_ID=CONN,
     )  # fmt: skip
-    assert proc.returncode == 2 and "--max-concurrent" in proc.stderr
+    assert proc.returncode == 1
+    assert "--max-concurrent: Input should be greater than or equal to 1 (got 0)" in proc.stderr
     assert fake.requests == []
+
+
+def test_concurrent_connections_bounded_and_every_outcome_reported(fake, monkeypatch, prefect_api):
+    ids = [fake.add_connection(f"conn-{i}", Script(duration=0.3)) for i in range(6)]
+    fake.add_connection("conn-bad", Script(statuses=["running", "failed"]))
+    monkeypatch.setenv("AIRBYTE_SERVER_URL", fake.url)
+    monkeypatch.setenv("AIRBYTE_POLL_INTERVAL_SECONDS", "0.05")
+    with pytest.raises(AirbyteSyncFailed) as failure:
+        airbyte_sync(connection_ids=[*ids, "conn-bad"], max_concurrent=3)
+    results = failure.value.results
+    assert [r.connection_id for r in results] == [*ids, "conn-bad"]
+    assert [r.status for r in results] == ["succeeded"] * 6 + ["failed"]
+    assert 2 <= fake.max_active <= 3  # ran in parallel, never more than the bound
 
 
 def test_each_connection_is_a_task_run_whose_story_is_in_the_flow_run_logs(

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from orchestration.airbyte.client import AirbyteClient, RetryPolicy
-from orchestration.airbyte.jobs import cancel_job, run_sync, start_sync, sync_many, sync_one
+from orchestration.airbyte.jobs import cancel_job, run_sync, start_sync, sync_one
 from orchestration.airbyte.models import JobStatus
 from orchestration.config import AirbyteConnection
 from orchestration.errors import AirbyteApiError, StepFailed
@@ -164,7 +164,7 @@ def test_unknown_status_fails_instead_of_looping(fake):
 def test_timeout_cancels_the_job(fake):
     fake.add_connection(CONN, Script(statuses=["running"]))
     with client_for(fake) as client:
-        (result,) = sync_many(client, [CONN], poll_interval=0.05, timeout=0.3)
+        result = sync_one(client, CONN, poll_interval=0.05, timeout=0.3)
     assert result.status == "timeout" and "cancelled it" in result.error
     assert fake.calls("DELETE", "/jobs/1001") == ["/jobs/1001"]
     assert fake.jobs[1001].status == "cancelled"
@@ -281,18 +281,6 @@ def test_a_failed_post_is_judged_by_the_servers_clock_never_the_clients(skew, fa
         assert job.job_id == "1002" and len(fake.jobs) == 2
 
 
-def test_concurrent_connections_bounded_and_every_outcome_reported(fake):
-    ids = [fake.add_connection(f"conn-{i}", Script(duration=0.3)) for i in range(6)]
-    fake.add_connection("conn-bad", Script(statuses=["running", "failed"]))
-    with client_for(fake) as client:
-        results = sync_many(
-            client, [*ids, "conn-bad"], poll_interval=0.05, timeout=10, max_concurrent=3
-        )
-    assert [r.connection_id for r in results] == [*ids, "conn-bad"]
-    assert [r.status for r in results] == ["succeeded"] * 6 + ["failed"]
-    assert 2 <= fake.max_active <= 3  # ran in parallel, never more than the bound
-
-
 def test_outages_of_35_and_90_seconds_are_waited_out_and_nothing_is_cancelled(caplog):
     """The API stops answering (connections dropped) while jobs run: both syncs succeed."""
     caplog.set_level(logging.INFO, logger="elt")
@@ -356,7 +344,7 @@ def test_a_non_json_reply_says_what_came_back_and_from_where(fake):
 def test_a_cancel_is_reported_only_once_airbyte_confirms_it(fake):
     fake.add_connection(CONN, Script(statuses=["running"]))
     with client_for(fake) as client:
-        (result,) = sync_many(client, [CONN], poll_interval=0.05, timeout=0.3)
+        result = sync_one(client, CONN, poll_interval=0.05, timeout=0.3)
     assert result.error.endswith("(AIRBYTE_TIMEOUT_SECONDS); cancelled it")
     assert fake.calls("GET", "/jobs/1001")[-1:] == ["/jobs/1001"]  # read back after DELETE
 

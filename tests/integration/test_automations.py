@@ -16,10 +16,10 @@ import httpx
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
 
-from tests.conftest import REPO, cli_env, run_elt
+from tests.conftest import REPO, cli_env, run_elt, wait_until
 from tests.fakes.airbyte_server import Script
 from tests.integration.test_deployments import PREFECT, prefect
-from tests.integration.test_fleet_limits import logged, wait_until
+from tests.integration.test_fleet_limits import logged
 from tests.integration.test_freshness import age_table
 from tests.servers import WebhookReceiver
 

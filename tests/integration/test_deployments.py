@@ -158,7 +158,17 @@ def test_deploy_all_then_the_scheduler_creates_runs_and_a_worker_runs_one(prefec
             "DBT_EXCLUDE": "dim_users",
         },
     )
-    prefect("work-pool", "create", "elt-process", "--type", "process", env=env)
+    template = str(REPO / "deploy" / "process" / "base-job-template.json")
+    prefect(
+        "work-pool",
+        "create",
+        "elt-process",
+        "--type",
+        "process",
+        "--base-job-template",
+        template,
+        env=env,
+    )
     prefect("--no-prompt", "deploy", "--all", env=env)
 
     deployments = httpx.post(f"{api}/deployments/filter", json={}).json()

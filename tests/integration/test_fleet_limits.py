@@ -5,12 +5,10 @@ from the fake Airbyte server's own record of when each job started and ended."""
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable
 
 import httpx
 
-from tests.conftest import REPO, cli_env
+from tests.conftest import REPO, cli_env, wait_until
 from tests.fakes.airbyte_server import FakeAirbyte, Script
 from tests.integration.test_deployments import PREFECT, elt, prefect
 from tests.servers import create_flow_run
@@ -22,13 +20,6 @@ WORKERS = 3
 RUNS = 6
 LIMIT = 2
 WAITING = "waiting for a slot of the global concurrency limit 'airbyte-api'"
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.5)
 
 
 def flow_run_states(api: str, ids: list[str]) -> dict[str, str]:

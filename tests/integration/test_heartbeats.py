@@ -1,15 +1,15 @@
-"""Our flow runs end without waiting on their heartbeat thread (orchestration/heartbeats.py; the
-time it saves is measured by bench/dbt_overhead.py), and still send heartbeats: checked here."""
+"""A flow run `elt` runs ends without waiting on its heartbeat thread (orchestration/heartbeats.py;
+the time it saves is measured by bench/dbt_overhead.py), and still sends heartbeats."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
+import prefect.flow_engine as flow_engine
 from prefect import flow
 
-import orchestration.flows  # noqa: F401  (applies the heartbeat change to every flow run)
-from tests.conftest import read_events
+from orchestration.heartbeats import ORIGINAL, end_runs_without_waiting_for_heartbeats
+from tests.conftest import read_events, wait_until
 
 
 @flow(name="heartbeat-probe")
@@ -17,16 +17,34 @@ def probe() -> int:
     return 1
 
 
-def test_a_flow_run_still_sends_its_heartbeat(prefect_api, elt_env, monkeypatch):
-    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
+def test_elts_flow_runs_leave_the_heartbeat_thread_unjoined(prefect_api, monkeypatch):
+    """Fails when Prefect stops calling `_send_heartbeats` for a flow run, or when our change
+    stops reaching it: the engine asks to join the thread, ours makes it not."""
+    current = flow_engine._send_heartbeats
+    original = getattr(current, ORIGINAL, current)  # as Prefect ships it
+    asked: list[bool] = []
+
+    def spy(engine, join_on_exit=True):
+        asked.append(join_on_exit)
+        return original(engine, join_on_exit=join_on_exit)
+
+    monkeypatch.setattr(flow_engine, "_send_heartbeats", spy)
+    assert probe() == 1
+    assert asked == [True]  # Prefect's synchronous engine joins the thread
+    end_runs_without_waiting_for_heartbeats()
+    assert probe() == 1
+    assert asked == [True, False]  # with ours applied, it does not
+
+
+def test_a_flow_run_still_sends_its_heartbeat(prefect_api, elt_env):
     since = datetime.now(UTC).isoformat()
+    end_runs_without_waiting_for_heartbeats()
     state = probe(return_state=True)
     assert state.is_completed()
     resource = f"prefect.flow-run.{state.state_details.flow_run_id}"
-    deadline = time.monotonic() + 60  # the server persists events asynchronously
-    while True:
+
+    def heartbeat_seen() -> bool:  # the server persists events asynchronously
         events = read_events("prefect.flow-run.heartbeat", since)
-        if any(e["resource"]["prefect.resource.id"] == resource for e in events):
-            break
-        assert time.monotonic() < deadline, f"no heartbeat event for {resource}: {events}"
-        time.sleep(0.5)
+        return any(e["resource"]["prefect.resource.id"] == resource for e in events)
+
+    wait_until(heartbeat_seen, f"a heartbeat event of {resource}", timeout=60)

@@ -24,9 +24,8 @@ import httpx
 import pytest
 from redis import Redis
 
-from tests.conftest import REPO, cli_env, elt_process
+from tests.conftest import REPO, cli_env, elt_process, wait_until
 from tests.fakes.s3 import free_port
-from tests.integration.test_fleet_limits import wait_until
 from tests.servers import fresh_database, prefect_server, redis_server
 
 NEEDS_PREFECT_API = False  # each test runs (and restarts) a server of its own

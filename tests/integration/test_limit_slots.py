@@ -19,7 +19,7 @@ from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, tempor
 
 from orchestration.errors import SlotWaitTimedOut
 from orchestration.limits import LEASE_SECONDS, fleet_slot, lease, repair
-from tests.integration.test_fleet_limits import wait_until
+from tests.conftest import wait_until
 from tests.servers import TcpProxy
 
 

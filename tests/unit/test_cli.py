@@ -127,3 +127,26 @@ def test_work_runs_with_the_garbage_collector_on_after_the_start_up_pause(tmp_pa
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+def test_every_command_works_with_the_garbage_collector_on(tmp_path, monkeypatch):
+    """`elt` starts with the collector paused for its imports; a command that never runs a flow
+    (here `elt server status`, `elt blocks show` without a server) still turns it back on."""
+    import gc
+
+    from typer.testing import CliRunner
+
+    from orchestration import collector
+    from orchestration.cli import app
+    from tests.conftest import apply_env
+
+    apply_env(monkeypatch, tmp_path, ELT_HOME=str(tmp_path / "home"))
+    for command in (["server", "status"], ["ui"]):
+        collector.pause_for_imports()
+        try:
+            result = CliRunner().invoke(app, command)
+            assert result.exit_code == 1, result.output
+            assert gc.isenabled(), f"elt {' '.join(command)} left the collector off"
+        finally:
+            gc.enable()
+            gc.unfreeze()
