@@ -12,7 +12,6 @@ import difflib
 import ipaddress
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlparse
@@ -24,6 +23,7 @@ from prefect.client.orchestration import get_client
 from prefect.events.schemas.automations import AutomationCore
 from pydantic import SecretStr, ValidationError
 
+from orchestration.applying import Applied, apply_each
 from orchestration.config import REPO_ROOT
 from orchestration.errors import ConfigError, first_line
 
@@ -31,13 +31,6 @@ AUTOMATIONS_DIR = REPO_ROOT / "automations"
 BLOCK_REF = "block:webhook/"
 # What a saved automation has that a definition does not.
 SERVER_FIELDS = {"id", "created", "updated", "tags", "owner_resource"}
-
-
-@dataclass(frozen=True)
-class Applied:
-    name: str
-    status: str  # created | updated | unchanged (with --dry-run: would be ...)
-    diff: str = ""
 
 
 def definitions(folder: Path = AUTOMATIONS_DIR) -> list[tuple[Path, dict[str, Any]]]:
@@ -103,9 +96,8 @@ def resolve(data: dict[str, Any], block_id: Callable[[str], str], path: Path) ->
 
 def apply(
     url: SecretStr | None, *, dry_run: bool = False, folder: Path = AUTOMATIONS_DIR
-) -> list[Applied]:
-    """Create or update every automation of `folder` by name."""
-    results = []
+) -> list[Applied[AutomationCore]]:
+    """Create or update every automation of `folder` by name (`change`: a diff)."""
     block_ids: dict[str, str] = {}  # each webhook block saved (or read) once per apply
 
     def block_id(name: str) -> str:
@@ -113,26 +105,26 @@ def apply(
             block_ids[name] = webhook_block_id(name, url, dry_run=dry_run)
         return block_ids[name]
 
-    for path, data in definitions(folder):
-        wanted = resolve(data, block_id, path)
+    def read(wanted: AutomationCore) -> Any:
         with get_client(sync_client=True) as client:
             existing = client.read_automations_by_name(name=wanted.name)
-        if not existing:
-            if not dry_run:
-                Automation(**wanted.model_dump()).create()
-            results.append(Applied(wanted.name, _status("created", dry_run)))
-            continue
-        current = _comparable(existing[0].model_dump(mode="json"))
-        target = _comparable(wanted.model_dump(mode="json"))
-        if current == target:
-            results.append(Applied(wanted.name, "unchanged"))
-            continue
-        diff = _diff(current, target)
-        if not dry_run:
-            automation = Automation(**{**wanted.model_dump(), "id": existing[0].id})
-            automation.update()
-        results.append(Applied(wanted.name, _status("updated", dry_run), diff))
-    return results
+        return existing[0] if existing else None
+
+    def change(current: Any, wanted: AutomationCore) -> str:
+        before = _comparable(current.model_dump(mode="json"))
+        after = _comparable(wanted.model_dump(mode="json"))
+        return "" if before == after else _diff(before, after)
+
+    def create(wanted: AutomationCore) -> None:
+        Automation(**wanted.model_dump()).create()
+
+    def update(wanted: AutomationCore, current: Any) -> None:
+        Automation(**{**wanted.model_dump(), "id": current.id}).update()
+
+    wanted = [resolve(data, block_id, path) for path, data in definitions(folder)]
+    return apply_each(
+        wanted, read=read, change=change, create=create, update=update, dry_run=dry_run
+    )
 
 
 def show() -> list[dict[str, object]]:
@@ -166,10 +158,6 @@ def _diff(current: dict[str, Any], target: dict[str, Any]) -> str:
     return "\n".join(
         difflib.unified_diff(before, after, "on the server", "in the file", n=1, lineterm="")
     )
-
-
-def _status(status: str, dry_run: bool) -> str:
-    return f"would be {status}" if dry_run else status
 
 
 def _webhook_fields(block: Webhook) -> tuple[object, ...]:

@@ -27,9 +27,9 @@ def apply(dry_run: DryRun = False) -> None:
     guarded(lambda: require_api_url("elt automations apply"))
     url = config.options.alert_webhook_url
     for applied in guarded(lambda: apply_automations(url, dry_run=dry_run)):
-        line(f"{applied.status:<9} {applied.name}")
-        if applied.diff and dry_run:
-            console.print(applied.diff, highlight=False, markup=False)
+        line(f"{applied.said:<9} {applied.wanted.name}")
+        if applied.change and dry_run:
+            console.print(applied.change, highlight=False, markup=False)
 
 
 @app.command("show")

@@ -34,9 +34,9 @@ def apply(dry_run: DryRun = False, block: BlockName = None) -> None:
     guarded(lambda: require_api_url("elt limits apply"))
     wanted = wanted_limits(config)
     for applied in guarded(lambda: apply_limits(wanted, dry_run=dry_run)):
-        limit = applied.limit
+        limit = applied.wanted
         detail = applied.change or f"{limit.size} ({limit.setting})"
-        line(f"{applied.status:<9} {limit.name}: {detail}; {limit.bounds}")
+        line(f"{applied.said:<9} {limit.name}: {detail}; {limit.bounds}")
     _print_repairs(wanted, dry_run, quiet=True)
 
 

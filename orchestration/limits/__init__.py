@@ -19,7 +19,6 @@ cancelling) an Airbyte job that runs fine would be worse than exceeding a bound 
 
 from orchestration.limits import lease
 from orchestration.limits.admin import (
-    Applied,
     Repaired,
     WantedLimit,
     apply,
@@ -34,7 +33,6 @@ from orchestration.limits.slots import fleet_slot, warehouse_slot
 __all__ = [
     "AIRBYTE_LIMIT",
     "LEASE_SECONDS",
-    "Applied",
     "Repaired",
     "WantedLimit",
     "apply",

@@ -12,14 +12,15 @@ from prefect.client.schemas.actions import (
     GlobalConcurrencyLimitCreate,
     GlobalConcurrencyLimitUpdate,
 )
+from prefect.client.schemas.responses import GlobalConcurrencyLimitResponse
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
+from orchestration.applying import Applied, apply_each
 from orchestration.config import Config
 from orchestration.limits.holders import Holder, alive, forget, holders_of
 from orchestration.limits.names import AIRBYTE_LIMIT, LEASE_GONE, LEASE_SECONDS, warehouse_limit
 
 __all__ = [
-    "Applied",
     "Repaired",
     "WantedLimit",
     "apply",
@@ -62,42 +63,38 @@ def wanted_limits(config: Config) -> list[WantedLimit]:
     return wanted
 
 
-@dataclass(frozen=True)
-class Applied:
-    limit: WantedLimit
-    status: str  # created | updated | unchanged (with --dry-run: would be ...)
-    change: str = ""  # e.g. "limit 2 -> 4"
-
-
-def apply(wanted: list[WantedLimit], *, dry_run: bool = False) -> list[Applied]:
+def apply(wanted: list[WantedLimit], *, dry_run: bool = False) -> list[Applied[WantedLimit]]:
     """Create each limit, or bring its size (and active flag) to what is wanted; applying
     twice changes nothing. Slots in use are kept: resizing never frees a running job's slot."""
-    results = []
     with get_client(sync_client=True) as client:
-        for limit in wanted:
+
+        def read(limit: WantedLimit) -> GlobalConcurrencyLimitResponse | None:
             try:
-                current = client.read_global_concurrency_limit_by_name(limit.name)
+                return client.read_global_concurrency_limit_by_name(limit.name)
             except ObjectNotFound:
-                if not dry_run:
-                    client.create_global_concurrency_limit(
-                        GlobalConcurrencyLimitCreate(name=limit.name, limit=limit.size)
-                    )
-                results.append(Applied(limit, _status("created", dry_run)))
-                continue
+                return None
+
+        def change(current: GlobalConcurrencyLimitResponse, limit: WantedLimit) -> str:
             changes = []
             if current.limit != limit.size:
                 changes.append(f"limit {current.limit} -> {limit.size}")
             if not current.active:
                 changes.append("inactive -> active")
-            if not changes:
-                results.append(Applied(limit, "unchanged"))
-                continue
-            if not dry_run:
-                client.update_global_concurrency_limit(
-                    limit.name, GlobalConcurrencyLimitUpdate(limit=limit.size, active=True)
-                )
-            results.append(Applied(limit, _status("updated", dry_run), ", ".join(changes)))
-    return results
+            return ", ".join(changes)
+
+        def create(limit: WantedLimit) -> None:
+            client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=limit.name, limit=limit.size)
+            )
+
+        def update(limit: WantedLimit, current: GlobalConcurrencyLimitResponse) -> None:
+            client.update_global_concurrency_limit(
+                limit.name, GlobalConcurrencyLimitUpdate(limit=limit.size, active=True)
+            )
+
+        return apply_each(
+            wanted, read=read, change=change, create=create, update=update, dry_run=dry_run
+        )
 
 
 def show() -> list[dict[str, object]]:
@@ -257,7 +254,3 @@ def _lease_known(client: SyncPrefectClient, holder: Holder) -> bool:
 
 def _active(client: SyncPrefectClient, name: str) -> int:
     return client.read_global_concurrency_limit_by_name(name).active_slots
-
-
-def _status(status: str, dry_run: bool) -> str:
-    return f"would be {status}" if dry_run else status

@@ -165,13 +165,20 @@ def test_one_server_whatever_the_folder_on_a_kept_port_with_a_ui_that_knows_its_
 
     stopped = elt("server", "stop", home=relative_home)
     assert stopped.stdout.startswith(f"stopped the local Prefect server at {url} "), stopped
+    log = local_home / "prefect-server.log"
+    offset = log.stat().st_size
     restarted = elt("ui", home=relative_home, cwd=REPO / "dbt_project")
     listeners = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
     old_pid = stopped.stdout.rsplit("(pid ", 1)[1].split(")")[0]
     old = subprocess.run(
         ["ps", "-o", "pid,pgid,stat,etime,cmd", "-p", old_pid], capture_output=True, text=True
     ).stdout
-    assert restarted.stdout.strip() == url, f"{old}\n{listeners}\n{restarted.stderr}"
+    with log.open("rb") as since_the_stop:
+        since_the_stop.seek(offset)
+        logged = since_the_stop.read().decode("utf-8", "replace")[-8000:]
+    assert restarted.stdout.strip() == url, (
+        f"{old}\n{listeners}\n{restarted.stderr}\n--- the log since the stop:\n{logged}"
+    )
 
 
 def test_a_hung_server_is_reported_and_stopped_never_doubled(local_home):

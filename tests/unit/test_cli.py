@@ -1,25 +1,53 @@
-"""The `elt` console script as a user runs it (a subprocess, real exit codes and output)."""
+"""The `elt` commands as a user runs them, in-process (typer's runner): exit codes, stdout and
+stderr as the terminal shows them. `tests/integration/` runs `elt` as a process."""
 
 import subprocess
 import sys
+from dataclasses import dataclass
 
-from tests.conftest import REPO, cli_env, run_elt
+import pytest
+from typer.testing import CliRunner
+
+from orchestration.cli import app
+from tests.conftest import REPO, SETTING_VARIABLES, cli_env
 
 PROJECT = REPO / "dbt_project"
 
 
-def elt(*args: str, cwd, **env: str) -> subprocess.CompletedProcess:
-    return run_elt(*args, cwd=cwd, **env)
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def test_help_lists_the_commands(tmp_path):
+@pytest.fixture
+def elt(monkeypatch):
+    """`elt ARGS` in `cwd` with exactly the settings in `env` (none of the developer's)."""
+
+    def invoke(*args: str, cwd, **env: str) -> Ran:
+        for name in SETTING_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("ELT_LOCAL_SERVER", "0")
+        monkeypatch.chdir(cwd)  # no developer .env is read
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return Ran(result.exit_code, result.stdout, result.stderr)
+
+    return invoke
+
+
+def test_help_lists_the_commands(tmp_path, elt):
     proc = elt("--help", cwd=tmp_path)
     assert proc.returncode == 0
     for command in ("run", "sync", "transform", "freshness"):
         assert f" {command} " in proc.stdout
 
 
-def test_snowflake_target_without_settings_exits_with_one_line(tmp_path):
+def test_snowflake_target_without_settings_exits_with_one_line(tmp_path, elt):
     proc = elt("transform", cwd=tmp_path, DBT_TARGET="prod", DBT_PROJECT_DIR=str(PROJECT))
     assert proc.returncode == 1
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
@@ -30,7 +58,7 @@ def test_snowflake_target_without_settings_exits_with_one_line(tmp_path):
     assert "SNOWFLAKE_ACCOUNT" in lines[0] and "SNOWFLAKE_WAREHOUSE" in lines[0]
 
 
-def test_airbyte_server_without_connection_exits_with_one_line(tmp_path):
+def test_airbyte_server_without_connection_exits_with_one_line(tmp_path, elt):
     proc = elt("sync", cwd=tmp_path, AIRBYTE_SERVER_URL="http://127.0.0.1:9/api/public/v1")
     assert proc.returncode == 1
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
@@ -41,13 +69,13 @@ def test_airbyte_server_without_connection_exits_with_one_line(tmp_path):
     ]
 
 
-def test_airbyte_server_url_must_be_http(tmp_path):
+def test_airbyte_server_url_must_be_http(tmp_path, elt):
     proc = elt("sync", cwd=tmp_path, AIRBYTE_SERVER_URL="localhost:8000", AIRBYTE_CONNECTION_ID="c")
     assert proc.returncode == 1
     assert "AIRBYTE_SERVER_URL: 'localhost:8000' is not an http(s) URL" in proc.stderr
 
 
-def test_block_registration_lists_every_missing_and_invalid_variable_at_once(tmp_path):
+def test_block_registration_lists_every_missing_and_invalid_variable_at_once(tmp_path, elt):
     secret = "pw-never-printed"
     env = {
         "AIRBYTE_SERVER_URL": "http://127.0.0.1:9/api/public/v1",
@@ -94,7 +122,7 @@ def test_the_registration_script_fails_the_same_way(tmp_path):
     assert "DBT_PROJECT_DIR: no dbt_project.yml in" in proc.stderr
 
 
-def test_without_the_embedded_airbyte_the_fix_is_named_before_any_work(tmp_path):
+def test_without_the_embedded_airbyte_the_fix_is_named_before_any_work(tmp_path, elt):
     proc = elt("run", cwd=tmp_path, EMBEDDED_AIRBYTE_PROJECT_DIR=str(tmp_path / "missing"))
     assert proc.returncode == 1
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
@@ -103,7 +131,7 @@ def test_without_the_embedded_airbyte_the_fix_is_named_before_any_work(tmp_path)
     assert "set AIRBYTE_SERVER_URL" in lines[0]
 
 
-def test_a_password_in_a_malformed_airbyte_url_is_not_echoed(tmp_path):
+def test_a_password_in_a_malformed_airbyte_url_is_not_echoed(tmp_path, elt):
     url = "admin:S3cret@localhost:8000/api/public/v1"  # no scheme
     proc = elt("sync", cwd=tmp_path, AIRBYTE_SERVER_URL=url, AIRBYTE_CONNECTION_ID="c")
     assert proc.returncode == 1
