@@ -222,7 +222,11 @@ def problem_lines(text: str, ignored: Iterable[re.Pattern[str]] = ()) -> list[st
 
 def _start() -> LocalServer:
     log_path = _log_path()
-    for port in _candidate_ports():
+    kept = _read_state().get("port")
+    retry_kept_until = time.monotonic() + KEPT_PORT_WAIT_SECONDS
+    ports = _candidate_ports()
+    while ports:
+        port = ports[0]
         env = {
             **os.environ,
             "PREFECT_HOME": str(_prefect_home()),
@@ -264,6 +268,10 @@ def _start() -> LocalServer:
         _forget_process()
         if not _lost_its_port(offset):  # it did not fail for its port: do not try others
             break
+        if port == kept and time.monotonic() < retry_kept_until:
+            time.sleep(1.0)  # its port, taken for a moment (by what, its log says): again
+            continue
+        ports = ports[1:]
     problems = _log_problems(offset)
     raise ConfigError(
         "the local Prefect server did not start"

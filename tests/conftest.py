@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -101,6 +102,14 @@ def apply_env(mp: pytest.MonkeyPatch, workdir: Path, **extra: str) -> None:
     mp.chdir(workdir)  # no developer .env is read
     for key, value in {**base_env(workdir), **extra}.items():
         mp.setenv(key, value)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on the pipeline's warehouse needs a whole run on the embedded Airbyte connector
+    (`pipeline_run`): it is slow (see the marker in pyproject.toml)."""
+    for item in items:
+        if "pipeline_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -215,6 +224,37 @@ def wait_until(
         assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting until {what}"
         time.sleep(interval)
     return value
+
+
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
+    """`elt ARGS` in this process (typer's runner) in `cwd`, with exactly the settings in `env`
+    (none of the developer's): its exit code, stdout and stderr as a terminal shows them."""
+
+    def invoke(*args: str, cwd, **env: str) -> Ran:
+        for name in SETTING_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("ELT_LOCAL_SERVER", "0")
+        monkeypatch.chdir(cwd)  # no developer .env is read
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        from typer.testing import CliRunner
+
+        from orchestration.cli import app
+
+        result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return Ran(result.exit_code, result.stdout, result.stderr)
+
+    return invoke
 
 
 def cli_env(**extra: str) -> dict[str, str]:

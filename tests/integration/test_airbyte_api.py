@@ -134,18 +134,18 @@ def test_a_cancel_that_fails_says_the_job_may_still_run_and_emits_an_event(fake,
     assert events[0]["payload"]["connection_id"] == CONN
 
 
-def test_duplicate_connections_and_a_zero_concurrency_are_refused(fake, tmp_path):
+def test_duplicate_connections_and_a_zero_concurrency_are_refused(fake, tmp_path, cli):
     fake.add_connection(CONN)
-    twice = run_elt("sync", "-c", CONN, "-c", CONN, cwd=tmp_path, AIRBYTE_SERVER_URL=fake.url)
+    twice = cli("sync", "-c", CONN, "-c", CONN, cwd=tmp_path, AIRBYTE_SERVER_URL=fake.url)
     assert twice.returncode == 1
     assert f"error: connection id(s) given more than once: {CONN}: list each" in twice.stderr
     assert fake.requests == []
-    proc = run_elt(
+    zero = cli(
         "sync", "--max-concurrent", "0",
         cwd=tmp_path, AIRBYTE_SERVER_URL=fake.url, AIRBYTE_CONNECTION_ID=CONN,
     )  # fmt: skip
-    assert proc.returncode == 1
-    assert "--max-concurrent: Input should be greater than or equal to 1 (got 0)" in proc.stderr
+    assert zero.returncode == 1
+    assert "--max-concurrent: Input should be greater than or equal to 1 (got 0)" in zero.stderr
     assert fake.requests == []
 
 

@@ -281,6 +281,7 @@ def test_a_failed_post_is_judged_by_the_servers_clock_never_the_clients(skew, fa
         assert job.job_id == "1002" and len(fake.jobs) == 2
 
 
+@pytest.mark.slow  # waits out two real outages, 35 s and 90 s
 def test_outages_of_35_and_90_seconds_are_waited_out_and_nothing_is_cancelled(caplog):
     """The API stops answering (connections dropped) while jobs run: both syncs succeed."""
     caplog.set_level(logging.INFO, logger="elt")

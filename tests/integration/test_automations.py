@@ -23,6 +23,9 @@ from tests.integration.test_fleet_limits import logged
 from tests.integration.test_freshness import age_table
 from tests.servers import WebhookReceiver
 
+# slow: waits out automations on a real server (a killed run is marked Crashed after 90 s)
+pytestmark = pytest.mark.slow
+
 NAMES = {
     "elt-freshness-breached",
     "elt-pipeline-failed",

@@ -16,6 +16,9 @@ from orchestration.flows.dbt_transform import NODE_FAILED_EVENT, dbt_transform
 from tests.conftest import dbt_target, flow_run_artifacts, read_events, run_elt, scalar
 from tests.integration.test_dbt_transform import copy_project
 
+# slow: builds the dbt project several times, from scratch
+pytestmark = pytest.mark.slow
+
 BROKEN = "select purchase_id, no_such_column as amount from {{ ref('fct_purchases') }}\n"
 FIXED = "select purchase_id, amount from {{ ref('fct_purchases') }}\n"
 

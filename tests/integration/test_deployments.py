@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from orchestration.schedules.daily import DAILY_SCHEDULE
 from tests.conftest import CONNECTOR_CACHE, REPO, Running, cli_env, elt_process, query
@@ -19,6 +20,8 @@ from tests.fakes.airbyte_server import Script
 from tests.integration.test_airbyte_client import CONN
 from tests.servers import fresh_database
 from tests.servers import prefect_server as start_prefect_server
+
+pytestmark = pytest.mark.slow  # deploys on a real server and waits for its scheduler and a worker
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 import subprocess
 
 import httpx
+import pytest
 
 from tests.conftest import REPO, cli_env, wait_until
 from tests.fakes.airbyte_server import FakeAirbyte, Script
 from tests.integration.test_deployments import PREFECT, elt, prefect
 from tests.servers import create_flow_run
+
+pytestmark = pytest.mark.slow  # three workers and their runs on a real server
 
 NEEDS_PREFECT_API = False  # workers and flow runs are subprocesses on the session's server
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import FAKER_COUNT, query, scalar
+
+pytestmark = pytest.mark.slow  # the whole pipeline on the embedded Airbyte connector
 
 
 def test_full_pipeline_completes_and_marts_hold_the_synced_rows(pipeline_run):

@@ -24,6 +24,8 @@ from tests.conftest import REPO, cli_env
 from tests.fakes.airbyte_server import FakeAirbyte, Script
 from tests.fakes.s3 import free_port
 
+pytestmark = pytest.mark.slow  # a table of signals sent to real elt processes
+
 NEEDS_PREFECT_API = False  # the `elt` processes use the session's real server
 EXIT_WITHIN_SECONDS = 10.0
 SIGNALS = [signal.SIGINT, signal.SIGTERM]

@@ -30,6 +30,9 @@ from prefect_kubernetes.worker import KubernetesWorker, KubernetesWorkerJobConfi
 from tests.conftest import REPO
 from tests.integration.test_deployments import prefect
 
+# slow: deploys to a Kubernetes pool and validates the manifests against five Kubernetes versions
+pytestmark = pytest.mark.slow
+
 KUBERNETES = REPO / "deploy" / "kubernetes"
 API_URL = "http://prefect-server.prefect.svc.cluster.local:4200/api"
 # What a worker's environment may hold; none of it may reach a Job manifest.

@@ -28,6 +28,8 @@ from tests.conftest import REPO, cli_env, elt_process, wait_until
 from tests.fakes.s3 import free_port
 from tests.servers import fresh_database, prefect_server, redis_server
 
+pytestmark = pytest.mark.slow  # restarts Prefect servers (and Redis)
+
 NEEDS_PREFECT_API = False  # each test runs (and restarts) a server of its own
 LIMIT = "airbyte-api"
 RENEW_SECONDS = 1.0  # the holders' renewal cadence (a minute in production)

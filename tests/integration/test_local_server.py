@@ -27,8 +27,9 @@ from tests.servers import ServerLog
 from tests.system import debian_program
 
 NEEDS_PREFECT_API = False  # the command under test starts its own
-# One test process runs them all: they compete for the ports from 4200 up.
-pytestmark = pytest.mark.xdist_group("local-server")
+# One test process runs them all: they compete for the ports from 4200 up. Slow: each starts
+# and stops local servers, runs whole pipelines, a browser.
+pytestmark = [pytest.mark.xdist_group("local-server"), pytest.mark.slow]
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ import pytest
 from bench.outside_projects import jaffle_shop, reports_with_package
 from tests.conftest import cli_env
 
+pytestmark = pytest.mark.slow  # builds outside dbt projects twice, with dbt and with elt
+
 DBT = str(Path(sys.executable).with_name("dbt"))
 ELT = [sys.executable, "-m", "orchestration.cli"]
 CONCURRENCY = re.compile(r"Concurrency: (\d+) threads")

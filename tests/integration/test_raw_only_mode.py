@@ -9,6 +9,8 @@ from orchestration.warehouse import raw_only_tables
 from tests.conftest import REPO, query, run_elt
 from tests.fakes.airbyte_server import FakeAirbyte
 
+pytestmark = pytest.mark.slow  # syncs with the embedded Airbyte connector
+
 RAW_COLUMNS = (
     "_airbyte_raw_id varchar, _airbyte_extracted_at timestamp, _airbyte_loaded_at timestamp, "
     "_airbyte_data json, _airbyte_meta json, _airbyte_generation_id bigint"

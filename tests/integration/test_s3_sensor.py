@@ -139,6 +139,7 @@ def test_missing_bucket_stops_at_once_with_a_clear_message(s3):
         ).run(poll_interval=0.01, max_polls=5)
 
 
+@pytest.mark.slow  # waits out throttling backoffs
 def test_throttling_is_retried_and_never_kills_the_loop(s3, bucket):
     put(s3, bucket, "inbound/a.csv")
     throttle = Throttle(times=7)  # more than one poll's botocore retries (5 attempts)
@@ -250,6 +251,7 @@ def test_cli_prints_exactly_the_new_objects(s3, bucket, s3_endpoint, prefect_api
     assert "s3 sensor: 0 polls" in no_poll.stderr
 
 
+@pytest.mark.slow  # waits out a poll's retries
 def test_cli_exits_non_zero_when_a_poll_failed(bucket, prefect_api, tmp_path):
     from tests.fakes.s3 import free_port
 

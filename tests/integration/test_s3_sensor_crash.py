@@ -20,6 +20,8 @@ from orchestration.sensors.events import setup_events
 from orchestration.sensors.store import cursor_name
 from tests.conftest import cli_env
 
+pytestmark = pytest.mark.slow  # kills and restarts sensors mid-delivery
+
 PREFIX = "inbound/"
 LEASE_SECONDS = "3"
 

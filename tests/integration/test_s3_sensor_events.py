@@ -98,6 +98,7 @@ def test_test_events_and_malformed_messages_are_dropped_with_one_warning(
     assert recorder.delivered == ["inbound/x.csv"]
 
 
+@pytest.mark.slow  # waits for a full listing
 def test_the_reconciliation_listing_catches_objects_whose_event_was_lost(
     s3, sqs, bucket, queue_url
 ):

@@ -29,6 +29,9 @@ from orchestration.flows.freshness import freshness_check
 from orchestration.limits import warehouse_limit
 from tests.conftest import FAKER_COUNT, REPO, dbt_target
 
+# slow: dbt builds on the Snowflake emulator
+pytestmark = pytest.mark.slow
+
 SECRET = f"pw-{uuid.uuid4().hex}"
 
 # How Airbyte's Snowflake destination (typed tables, Destinations V2 / direct-load) writes a

@@ -3,52 +3,21 @@ stderr as the terminal shows them. `tests/integration/` runs `elt` as a process.
 
 import subprocess
 import sys
-from dataclasses import dataclass
 
-import pytest
-from typer.testing import CliRunner
-
-from orchestration.cli import app
-from tests.conftest import REPO, SETTING_VARIABLES, cli_env
+from tests.conftest import REPO, cli_env
 
 PROJECT = REPO / "dbt_project"
 
 
-@dataclass(frozen=True)
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def elt(monkeypatch):
-    """`elt ARGS` in `cwd` with exactly the settings in `env` (none of the developer's)."""
-
-    def invoke(*args: str, cwd, **env: str) -> Ran:
-        for name in SETTING_VARIABLES:
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("ELT_LOCAL_SERVER", "0")
-        monkeypatch.chdir(cwd)  # no developer .env is read
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
-        if result.exception and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return Ran(result.exit_code, result.stdout, result.stderr)
-
-    return invoke
-
-
-def test_help_lists_the_commands(tmp_path, elt):
-    proc = elt("--help", cwd=tmp_path)
+def test_help_lists_the_commands(tmp_path, cli):
+    proc = cli("--help", cwd=tmp_path)
     assert proc.returncode == 0
     for command in ("run", "sync", "transform", "freshness"):
         assert f" {command} " in proc.stdout
 
 
-def test_snowflake_target_without_settings_exits_with_one_line(tmp_path, elt):
-    proc = elt("transform", cwd=tmp_path, DBT_TARGET="prod", DBT_PROJECT_DIR=str(PROJECT))
+def test_snowflake_target_without_settings_exits_with_one_line(tmp_path, cli):
+    proc = cli("transform", cwd=tmp_path, DBT_TARGET="prod", DBT_PROJECT_DIR=str(PROJECT))
     assert proc.returncode == 1
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
     assert len(lines) == 1, lines
@@ -58,8 +27,8 @@ def test_snowflake_target_without_settings_exits_with_one_line(tmp_path, elt):
     assert "SNOWFLAKE_ACCOUNT" in lines[0] and "SNOWFLAKE_WAREHOUSE" in lines[0]
 
 
-def test_airbyte_server_without_connection_exits_with_one_line(tmp_path, elt):
-    proc = elt("sync", cwd=tmp_path, AIRBYTE_SERVER_URL="http://127.0.0.1:9/api/public/v1")
+def test_airbyte_server_without_connection_exits_with_one_line(tmp_path, cli):
+    proc = cli("sync", cwd=tmp_path, AIRBYTE_SERVER_URL="http://127.0.0.1:9/api/public/v1")
     assert proc.returncode == 1
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
     assert lines == [
@@ -69,13 +38,13 @@ def test_airbyte_server_without_connection_exits_with_one_line(tmp_path, elt):
     ]
 
 
-def test_airbyte_server_url_must_be_http(tmp_path, elt):
-    proc = elt("sync", cwd=tmp_path, AIRBYTE_SERVER_URL="localhost:8000", AIRBYTE_CONNECTION_ID="c")
+def test_airbyte_server_url_must_be_http(tmp_path, cli):
+    proc = cli("sync", cwd=tmp_path, AIRBYTE_SERVER_URL="localhost:8000", AIRBYTE_CONNECTION_ID="c")
     assert proc.returncode == 1
     assert "AIRBYTE_SERVER_URL: 'localhost:8000' is not an http(s) URL" in proc.stderr
 
 
-def test_block_registration_lists_every_missing_and_invalid_variable_at_once(tmp_path, elt):
+def test_block_registration_lists_every_missing_and_invalid_variable_at_once(tmp_path, cli):
     secret = "pw-never-printed"
     env = {
         "AIRBYTE_SERVER_URL": "http://127.0.0.1:9/api/public/v1",
@@ -86,7 +55,7 @@ def test_block_registration_lists_every_missing_and_invalid_variable_at_once(tmp
         "DBT_PROJECT_DIR": str(REPO / "dbt_project"),
         "PREFECT_API_URL": "http://127.0.0.1:9/api",  # nothing is saved: never contacted
     }
-    proc = elt("blocks", "register", "--name", "production", cwd=tmp_path, **env)
+    proc = cli("blocks", "register", "--name", "production", cwd=tmp_path, **env)
     assert proc.returncode == 1
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
     assert len(lines) == 1, lines
@@ -122,8 +91,8 @@ def test_the_registration_script_fails_the_same_way(tmp_path):
     assert "DBT_PROJECT_DIR: no dbt_project.yml in" in proc.stderr
 
 
-def test_without_the_embedded_airbyte_the_fix_is_named_before_any_work(tmp_path, elt):
-    proc = elt("run", cwd=tmp_path, EMBEDDED_AIRBYTE_PROJECT_DIR=str(tmp_path / "missing"))
+def test_without_the_embedded_airbyte_the_fix_is_named_before_any_work(tmp_path, cli):
+    proc = cli("run", cwd=tmp_path, EMBEDDED_AIRBYTE_PROJECT_DIR=str(tmp_path / "missing"))
     assert proc.returncode == 1
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
     assert len(lines) == 1, lines
@@ -131,9 +100,9 @@ def test_without_the_embedded_airbyte_the_fix_is_named_before_any_work(tmp_path,
     assert "set AIRBYTE_SERVER_URL" in lines[0]
 
 
-def test_a_password_in_a_malformed_airbyte_url_is_not_echoed(tmp_path, elt):
+def test_a_password_in_a_malformed_airbyte_url_is_not_echoed(tmp_path, cli):
     url = "admin:S3cret@localhost:8000/api/public/v1"  # no scheme
-    proc = elt("sync", cwd=tmp_path, AIRBYTE_SERVER_URL=url, AIRBYTE_CONNECTION_ID="c")
+    proc = cli("sync", cwd=tmp_path, AIRBYTE_SERVER_URL=url, AIRBYTE_CONNECTION_ID="c")
     assert proc.returncode == 1
     assert "AIRBYTE_SERVER_URL: '***@localhost:8000/api/public/v1' is not an http(s)" in proc.stderr
     assert "S3cret" not in proc.stdout + proc.stderr
@@ -159,7 +128,7 @@ def test_work_runs_with_the_garbage_collector_on_after_the_start_up_pause(tmp_pa
 
 def test_every_command_works_with_the_garbage_collector_on(tmp_path, monkeypatch):
     """`elt` starts with the collector paused for its imports; a command that never runs a flow
-    (here `elt server status`, `elt blocks show` without a server) still turns it back on."""
+    (`elt server status` without a server) or stops before one (bad `--vars`) turns it back on."""
     import gc
 
     from typer.testing import CliRunner
@@ -169,7 +138,7 @@ def test_every_command_works_with_the_garbage_collector_on(tmp_path, monkeypatch
     from tests.conftest import apply_env
 
     apply_env(monkeypatch, tmp_path, ELT_HOME=str(tmp_path / "home"))
-    for command in (["server", "status"], ["ui"]):
+    for command in (["server", "status"], ["transform", "--vars", "["]):
         collector.pause_for_imports()
         try:
             result = CliRunner().invoke(app, command)
