@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -25,12 +26,17 @@ from orchestration.airbyte.embedded import FakerSync, run_embedded_sync
 from orchestration.airbyte.jobs import SyncInterrupted, check_connection_ids, sync_one
 from orchestration.airbyte.models import Connection
 from orchestration.airbyte.results import SyncResult
-from orchestration.airbyte.workspace import describe, with_endpoint_names, workspace_connections
+from orchestration.airbyte.workspace import (
+    describe_all,
+    with_endpoint_names,
+    workspace_connections,
+)
 from orchestration.artifacts import publish_table
 from orchestration.config import AirbyteConnection, Config, load_config
 from orchestration.errors import AirbyteSyncFailed
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
-from orchestration.limits import AIRBYTE_LIMIT, fleet_slot
+from orchestration.limits import AIRBYTE_LIMIT, fleet_slot, limit_exists
+from orchestration.logs import get_logger
 
 
 @task(name="embedded-airbyte-sync", cache_policy=NO_CACHE)
@@ -52,15 +58,22 @@ def sync_connection_task(
     timeout: float,
     stop: threading.Event,
     slot_wait: float,
+    bounded: bool = True,
 ) -> SyncResult | State:
     """One connection as one task run (named after the connection when its name is known):
     its status changes, attach, outage, cancel and outcome are logged under it in the UI. A
     failed sync ends the task Failed, with its result kept.
 
     The job holds a slot of the `airbyte-api` global limit from its start to its end, so the
-    bound on jobs at once holds across every worker, not only this process."""
+    bound on jobs at once holds across every worker, not only this process (`bounded`: the
+    limit exists; the fan-out asked once)."""
+    slot = (
+        fleet_slot(AIRBYTE_LIMIT, f"sync {label}", wait_seconds=slot_wait)
+        if bounded
+        else nullcontext()
+    )
     try:
-        with fleet_slot(AIRBYTE_LIMIT, f"sync {label}", wait_seconds=slot_wait):
+        with slot:
             result = sync_one(
                 client,
                 connection.connection_id,
@@ -94,7 +107,7 @@ def connections_to_sync(
     deadline = time.monotonic() + DESCRIBE_SECONDS
     if connection_ids or not airbyte.workspace_id:
         ids = check_connection_ids(connection_ids)
-        described = [describe(client, c, deadline=deadline) for c in ids]
+        described = describe_all(client, ids, deadline=deadline)
         return with_endpoint_names(client, described, workspace_id=None, deadline=deadline)
     chosen = workspace_connections(client, airbyte.workspace_id, airbyte.connection_names)
     return with_endpoint_names(client, chosen, workspace_id=airbyte.workspace_id, deadline=deadline)
@@ -118,6 +131,13 @@ def _sync_all(
     slot_wait: float,
 ) -> list[SyncResult]:
     stop = threading.Event()
+    bounded = limit_exists(AIRBYTE_LIMIT)
+    if not bounded:
+        get_logger().info(
+            "No global concurrency limit %r on the Prefect server: these syncs are bounded by "
+            "AIRBYTE_MAX_CONCURRENT_SYNCS in this run only (`elt limits apply` creates it)",
+            AIRBYTE_LIMIT,
+        )
     with ThreadPoolTaskRunner[Any](max_workers=airbyte.max_concurrent_syncs) as runner:
         futures: list[PrefectFuture[Any]] = [
             runner.submit(
@@ -130,6 +150,7 @@ def _sync_all(
                     "timeout": airbyte.timeout_seconds,
                     "stop": stop,
                     "slot_wait": slot_wait,
+                    "bounded": bounded,
                 },
             )
             for target in targets

@@ -28,7 +28,7 @@ from orchestration.limits.admin import (
     wanted_limits,
 )
 from orchestration.limits.names import AIRBYTE_LIMIT, LEASE_SECONDS, warehouse_limit
-from orchestration.limits.slots import fleet_slot, warehouse_slot
+from orchestration.limits.slots import fleet_slot, limit_exists, warehouse_slot
 
 __all__ = [
     "AIRBYTE_LIMIT",
@@ -38,6 +38,7 @@ __all__ = [
     "apply",
     "fleet_slot",
     "lease",
+    "limit_exists",
     "limits_to_repair",
     "repair",
     "show",

@@ -21,9 +21,21 @@ from orchestration.limits.lease import API_ERRORS, HeldSlot, ask, give_back_once
 from orchestration.limits.names import warehouse_limit
 from orchestration.logs import get_logger
 
-__all__ = ["fleet_slot", "warehouse_slot"]
+__all__ = ["fleet_slot", "limit_exists", "warehouse_slot"]
 
 SLOT_POLL_SECONDS = 2.0  # how often a run waiting for a slot asks again (with jitter)
+
+
+def limit_exists(name: str) -> bool:
+    """Whether the global concurrency limit `name` is on the server: a fan-out asks once, and
+    without the limit its steps take no slot (two requests each saved; `elt limits apply`
+    creates it)."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            return False
+    return True
 
 
 @contextmanager
