@@ -1,7 +1,7 @@
 """Embedded Airbyte: run the real source-faker connector through PyAirbyte into DuckDB.
 
 Runs inside the isolated environment of this folder (PyAirbyte pins packages the production
-environment must not inherit). It is driven by `orchestration.airbyte.embedded`, which reads the
+environment must not inherit). It is driven by `orchestration.airbyte.pyairbyte`, which reads the
 JSON lines this script prints on stdout; everything PyAirbyte prints goes to stderr.
 """
 

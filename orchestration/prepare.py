@@ -28,7 +28,7 @@ def prepare_dbt() -> str:
 
 def prepare_embedded() -> str:
     """Build the PyAirbyte environment and install source-faker with a one-record sync."""
-    from orchestration.airbyte.embedded import run_embedded_sync
+    from orchestration.airbyte.pyairbyte import run_embedded_sync
 
     with tempfile.TemporaryDirectory() as scratch:
         overrides = {"embedded.faker_count": 1, "embedded.duckdb_path": Path(scratch) / "w.duckdb"}

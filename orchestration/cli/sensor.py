@@ -52,7 +52,7 @@ def sensor(
     Keys go to stdout, one per line; progress and errors go to stderr."""
     if ctx.invoked_subcommand:
         return
-    from orchestration.flows.sensors.s3_sensor import s3_sensor
+    from orchestration.flows.s3_sensor import s3_sensor
 
     config = configure(block, overrides(settings), FLAG_ORIGINS, uses_server=True)
     stats = run_flow(

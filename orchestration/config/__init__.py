@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from orchestration.config.airbyte import AirbyteConnection
 from orchestration.config.dbt import DbtConfig, DbtTarget
 from orchestration.config.embedded import REPO_ROOT, EmbeddedConfig
-from orchestration.config.limits import FleetLimits
+from orchestration.config.fleet_limits import FleetLimits
 from orchestration.config.load import (
     Config,
     PipelineOptions,

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, Field, SecretStr
 
-from orchestration.airbyte.embedded import FakerSync
+from orchestration.airbyte.pyairbyte import FakerSync
 from orchestration.config.airbyte import AirbyteConnection
 from orchestration.config.blocks import load_block
 from orchestration.config.dbt import DbtConfig, DbtTarget
 from orchestration.config.embedded import EmbeddedConfig
-from orchestration.config.limits import FleetLimits
+from orchestration.config.fleet_limits import FleetLimits
 from orchestration.config.local import LocalSettings
 from orchestration.config.sources import EnvMap, Problems, read_environment, validate
 from orchestration.errors import ConfigError

@@ -13,24 +13,24 @@ from prefect.variables import Variable
 from orchestration.dbt.results import NodeResult
 
 
-def variable_name(target: str) -> str:
-    return "elt_dbt_builds_" + re.sub(r"[^a-z0-9_]", "_", target.lower())
+def variable_name(target_name: str) -> str:
+    return "elt_dbt_builds_" + re.sub(r"[^a-z0-9_]", "_", target_name.lower())
 
 
-def load_builds(target: str) -> dict[str, datetime]:
-    value = Variable.get(variable_name(target), default=None)
+def load_builds(target_name: str) -> dict[str, datetime]:
+    value = Variable.get(variable_name(target_name), default=None)
     if not isinstance(value, dict):
         return {}
     return {str(k): datetime.fromisoformat(str(v)) for k, v in value.items()}
 
 
-def record_builds(target: str, nodes: Iterable[NodeResult], finished_at: datetime) -> None:
+def record_builds(target_name: str, nodes: Iterable[NodeResult], finished_at: datetime) -> None:
     """Remember the models with an SLA that this build completed."""
     built = [
         n.name for n in nodes if n.has_sla and n.resource_type == "model" and n.status == "success"
     ]
     if not built:
         return
-    value = {k: v.isoformat() for k, v in load_builds(target).items()}
+    value = {k: v.isoformat() for k, v in load_builds(target_name).items()}
     value.update(dict.fromkeys(built, finished_at.isoformat()))
-    Variable.set(variable_name(target), value, overwrite=True)
+    Variable.set(variable_name(target_name), value, overwrite=True)

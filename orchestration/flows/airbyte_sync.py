@@ -22,9 +22,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from orchestration import interrupts
 from orchestration.airbyte.client import AirbyteClient
-from orchestration.airbyte.embedded import FakerSync, run_embedded_sync
 from orchestration.airbyte.jobs import SyncInterrupted, check_connection_ids, sync_one
 from orchestration.airbyte.models import Connection
+from orchestration.airbyte.pyairbyte import FakerSync, run_embedded_sync
 from orchestration.airbyte.results import SyncResult
 from orchestration.airbyte.workspace import (
     describe_all,

@@ -35,11 +35,11 @@ from orchestration.logs import get_logger
 NODE_FAILED_EVENT = "elt.dbt.node.failed"
 
 
-def emit_node_failed(node: FinishedNode, target: str) -> None:
+def emit_node_failed(node: FinishedNode, target: DbtTarget) -> None:
     emit_event(
         event=NODE_FAILED_EVENT,
         resource={
-            "prefect.resource.id": f"dbt.{target}.{node.unique_id}",
+            "prefect.resource.id": f"dbt.{target.name}.{node.unique_id}",
             "prefect.resource.name": node.name,
         },
         payload={
@@ -69,7 +69,7 @@ def dbt_command(
     progress = NodeProgress(
         command,
         on_progress=lambda pct: update_progress_artifact(progress_id, pct),
-        on_failure=lambda node: emit_node_failed(node, target.name),
+        on_failure=lambda node: emit_node_failed(node, target),
     )
     args = config.dbt.args(command, **(options or {}))
     with warehouse_slot(config, target, f"dbt {command}"):
@@ -136,7 +136,7 @@ def check_selection(
 
 
 def build_with_node_tasks(
-    dbt: DbtConfig, env: Mapping[str, str], args: list[str], target: str
+    dbt: DbtConfig, env: Mapping[str, str], args: list[str], target: DbtTarget
 ) -> DbtRunResult:
     """Opt-in: prefect-dbt's runner, one Prefect task per dbt node (costly on big projects)."""
     from dbt_common.events.base_types import EventLevel
@@ -152,7 +152,7 @@ def build_with_node_tasks(
         raise_on_failure=False,
     )
     result = run_dbt(args, env, runner=runner)
-    record_builds(target, result.nodes, datetime.now(UTC))
+    record_builds(target.name, result.nodes, datetime.now(UTC))
     if not result.success:
         raise result.failure()
     return result
@@ -201,7 +201,7 @@ def dbt_transform(
     }
     if node_tasks:
         args = config.dbt.args(command, **options)
-        return build_with_node_tasks(config.dbt, config.dbt_env(dbt_target), args, dbt_target.name)
+        return build_with_node_tasks(config.dbt, config.dbt_env(dbt_target), args, dbt_target)
     result = interrupts.unless_cancelled(dbt_command(command, config, dbt_target, options))
     check_selection(result, config.dbt, options["select"], allow_empty)
     return result

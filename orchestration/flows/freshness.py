@@ -20,7 +20,7 @@ from orchestration.dbt.builds import load_builds
 from orchestration.dbt.runner import run_dbt
 from orchestration.errors import FreshnessBreached
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
-from orchestration.freshness import SlaResult, breach_message, mart_deadlines, source_results
+from orchestration.freshness_rules import SlaResult, breach_message, mart_deadlines, source_results
 from orchestration.logs import get_logger
 
 OK_EVENT = "elt.freshness.ok"
@@ -29,19 +29,19 @@ BREACHED_EVENT = "elt.freshness.breached"
 EVENTS = {"ok": OK_EVENT, "warn": WARN_EVENT, "breached": BREACHED_EVENT}
 
 
-def emit_freshness_event(result: SlaResult, target: str) -> None:
+def emit_freshness_event(result: SlaResult, target: DbtTarget) -> None:
     """One event per table or mart; its resource id is stable across runs, so automations can
     act per table (`for_each: prefect.resource.id`)."""
     emit_event(
         event=EVENTS[result.severity],
         resource={
-            "prefect.resource.id": f"elt.freshness.{target}.{result.kind}.{result.name}",
+            "prefect.resource.id": f"elt.freshness.{target.name}.{result.kind}.{result.name}",
             "prefect.resource.name": result.name,
         },
         payload={
             **result.as_row(),
             "table": result.name,
-            "target": target,
+            "target": target.name,
             "severity": result.severity,
             "message": result.message,
         },
@@ -87,7 +87,7 @@ def freshness_check(
         f"Freshness SLAs on target {target.name}: sources (dbt) and mart deadlines",
     )
     for r in results:
-        emit_freshness_event(r, target.name)
+        emit_freshness_event(r, target)
     log = get_logger()
     warned = [r for r in results if r.status == "warn"]
     if warned:

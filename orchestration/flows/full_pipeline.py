@@ -16,7 +16,7 @@ from orchestration.errors import ConfigError
 from orchestration.flows.airbyte_sync import airbyte_sync
 from orchestration.flows.dbt_transform import dbt_transform
 from orchestration.flows.freshness import freshness_check
-from orchestration.freshness import SlaResult
+from orchestration.freshness_rules import SlaResult
 from orchestration.logs import get_logger
 from orchestration.warehouse import RAW_ONLY_FIX, raw_only_tables
 

@@ -337,7 +337,7 @@ def test_the_flow_takes_bucket_prefix_endpoint_and_keys_from_the_s3_block(
     s3, bucket, monkeypatch, tmp_path
 ):
     from orchestration.blocks.register import register_blocks, validated_blocks
-    from orchestration.flows.sensors.s3_sensor import s3_sensor
+    from orchestration.flows.s3_sensor import s3_sensor
 
     put(s3, bucket, "inbound/a.csv", "other/ignored.csv")
     monkeypatch.chdir(tmp_path)

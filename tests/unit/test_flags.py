@@ -16,7 +16,7 @@ from orchestration.flags import SETTINGS, from_parameters
 from orchestration.flows.airbyte_sync import airbyte_sync
 from orchestration.flows.dbt_transform import dbt_transform
 from orchestration.flows.freshness import freshness_check
-from orchestration.flows.sensors.s3_sensor import s3_sensor
+from orchestration.flows.s3_sensor import s3_sensor
 
 MODELS = {
     **BLOCK_DOMAINS,

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from orchestration.errors import ConfigError
-from orchestration.freshness import Deadline, mart_deadlines
+from orchestration.freshness_rules import Deadline, mart_deadlines
 
 DAILY_7 = Deadline("daily_revenue", "0 7 * * *", "UTC")
 
