@@ -104,6 +104,10 @@ def release_duckdb() -> None:
 
     DuckDB lets one process write a file: left open, it would lock out the embedded Airbyte
     (a subprocess) and clash with our own read-only connection for the freshness check.
+    dbt-duckdb keeps its environment (and the database) open across invocations on purpose
+    (dbt-duckdb #616); its public `close_all_connections()` only drops the reference, which
+    leaves the file open until a garbage collection, so the environment is closed here.
+    `tests/unit/test_dbt_runner.py` fails if the file stays open after a build.
     """
     from dbt.adapters.factory import reset_adapters
 
@@ -112,9 +116,13 @@ def release_duckdb() -> None:
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     except ImportError:
         return
-    with DuckDBConnectionManager._LOCK:
-        env = DuckDBConnectionManager._ENV
-        DuckDBConnectionManager._ENV = None
+    lock, env = getattr(DuckDBConnectionManager, "_LOCK", None), None
+    if lock is None:  # another dbt-duckdb: its public way, at least
+        DuckDBConnectionManager.close_all_connections()
+        return
+    with lock:
+        env = getattr(DuckDBConnectionManager, "_ENV", None)
+        DuckDBConnectionManager.close_all_connections()
         if env is not None:
             env.close()
 
