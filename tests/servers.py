@@ -23,10 +23,11 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 
@@ -423,3 +424,32 @@ class WebhookReceiver:
         while len(self.calls) < count and time.monotonic() < deadline:
             time.sleep(0.2)
         return list(self.calls)
+
+    def calls_before_a_sentinel(self, api: str, timeout: float = 120) -> list[dict]:
+        """Every call the server sent for the events before now: a sentinel breach (of a table
+        that does not exist) is sent to the server last, and once the shipped
+        `elt-freshness-breached` automation has called for it, the server's triggers have
+        evaluated every event before it. A positive signal, instead of a wait for nothing."""
+        table = f"sentinel-{uuid4().hex[:8]}"
+        now = datetime.now(UTC).isoformat()
+        event = {
+            "id": str(uuid4()),
+            "occurred": now,
+            "event": "elt.freshness.breached",
+            "resource": {"prefect.resource.id": f"elt.freshness.test.source.{table}"},
+            "payload": {  # every field the shipped alert's template reads
+                "table": table,
+                "kind": "source",
+                "target": "test",
+                "age_hours": 0,
+                "sla": "none",
+                "newest": now,
+                "message": "a sentinel",
+            },
+        }
+        httpx.post(f"{api}/events", json=[event], timeout=30).raise_for_status()
+        deadline = time.monotonic() + timeout
+        while not any(call.get("table") == table for call in self.calls):
+            assert time.monotonic() < deadline, f"the sentinel alert {table} never came"
+            time.sleep(0.2)
+        return [call for call in self.calls if call.get("table") != table]

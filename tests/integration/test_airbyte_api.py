@@ -14,7 +14,7 @@ import pytest
 from orchestration.airbyte.jobs import sync_one
 from orchestration.errors import AirbyteSyncFailed, StepFailed, UserError
 from orchestration.flows.airbyte_sync import airbyte_sync
-from tests.conftest import cli_env, flow_run_artifacts, run_elt
+from tests.conftest import cli_env, flow_run_artifacts, run_elt, wait_until
 from tests.fakes.airbyte_server import Script
 from tests.integration.test_airbyte_client import CONN, client_for
 
@@ -98,10 +98,7 @@ def test_sigterm_during_a_sync_cancels_the_airbyte_job(fake, prefect_api, tmp_pa
         env=env,
         cwd=tmp_path,
     )
-    deadline = time.monotonic() + 120
-    while not fake.calls("GET", r"/jobs/\d+") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert fake.jobs, "the sync never started"
+    wait_until(lambda: fake.calls("GET", r"/jobs/\d+"), "the sync polls its job", 120, 0.1)
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode != 0
@@ -126,10 +123,11 @@ def test_a_cancel_that_fails_says_the_job_may_still_run_and_emits_an_event(fake,
     assert "cancelled it" not in result.error
     assert "could not cancel Airbyte job 1001: it may still be running (DELETE" in result.error
     assert fake.jobs[1001].status == "running"
-    deadline = time.monotonic() + 60
-    while not (events := read_events("elt.airbyte.cancel_failed", since)):
-        assert time.monotonic() < deadline, "no elt.airbyte.cancel_failed event"
-        time.sleep(0.5)
+    events = wait_until(
+        lambda: read_events("elt.airbyte.cancel_failed", since),
+        "an elt.airbyte.cancel_failed event",
+        timeout=60,
+    )
     assert events[0]["resource"]["prefect.resource.id"] == "airbyte.job.1001"
     assert events[0]["payload"]["connection_id"] == CONN
 

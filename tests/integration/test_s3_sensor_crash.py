@@ -18,7 +18,7 @@ from prefect.variables import Variable
 
 from orchestration.sensors.events import setup_events
 from orchestration.sensors.store import cursor_name
-from tests.conftest import cli_env
+from tests.conftest import cli_env, wait_until
 
 pytestmark = pytest.mark.slow  # kills and restarts sensors mid-delivery
 
@@ -61,11 +61,13 @@ def delivered_keys(deployment_id: str) -> list[str]:
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    wait_until(condition, what, timeout=timeout, interval=0.1)
+
+
+def queue_is_empty(sqs, queue: str) -> bool:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    counts = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=names)["Attributes"]
+    return all(int(counts[name]) == 0 for name in names)
 
 
 class Sensor:
@@ -155,7 +157,8 @@ def test_sigkill_in_event_mode_then_restart_delivers_every_object_exactly_once(
     restarted = Sensor(tmp_path, env, *args)
     try:
         wait_for(lambda: len(set(delivered_keys(deployment_id))) == len(keys), "every key")
-        time.sleep(3)  # redeliveries of in-flight messages (visibility timeout 2 s) arrive too
+        # no redelivery can come once no message is left, in flight or visible
+        wait_for(lambda: queue_is_empty(sqs, queue), "every event message deleted")
     finally:
         restarted.proc.terminate()
     code, err = restarted.finish(timeout=60)
