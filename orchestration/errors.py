@@ -157,7 +157,8 @@ def first_line(what: BaseException | str, *, otherwise: str | None = None) -> st
     """The first non-blank line of an exception's message (or of a text): what a one-line
     report or warning quotes of it. When there is none: `otherwise` if given, else the
     exception's type name (nothing for a text)."""
-    for line in str(what).splitlines():
+    text = str(what)
+    for line in ("" if text == "None" else text).splitlines():  # "None": Prefect's message-less
         if line.strip():
             return line.strip()
     if otherwise is not None:

@@ -239,7 +239,7 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
     (none of the developer's): its exit code, stdout and stderr as a terminal shows them."""
 
     def invoke(*args: str, cwd, **env: str) -> Ran:
-        for name in SETTING_VARIABLES:
+        for name in set(SETTING_VARIABLES) - AWS_PASS_THROUGH:  # as cli_env: moto's pass
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("ELT_LOCAL_SERVER", "0")
         monkeypatch.chdir(cwd)  # no developer .env is read

@@ -38,4 +38,7 @@ def show() -> None:
     from orchestration.automations import show as automations
 
     use_local_server()
-    table("Automations", guarded(automations))
+    rows = guarded(automations)
+    if not rows:
+        line("no automations on the Prefect server yet: `elt automations apply` creates them")
+    table("Automations", rows)

@@ -73,4 +73,7 @@ def show() -> None:
 
     use_local_server()
     guarded(lambda: require_api_url("elt limits show"))
-    table("Global concurrency limits", guarded(limits))
+    rows = guarded(limits)
+    if not rows:
+        line("no global concurrency limit on the Prefect server yet: `elt limits apply` adds them")
+    table("Global concurrency limits", rows)

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from orchestration.airbyte.pyairbyte import FakerSync
 from orchestration.config.airbyte import AirbyteConnection
@@ -40,6 +40,18 @@ class PipelineOptions(BaseModel):
     alert_webhook_url: SecretStr = Field(
         default=SecretStr(""), description="Where the shipped automations send alerts."
     )
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _http_url(cls, value: SecretStr) -> SecretStr:
+        """A webhook's URL holds its token: never echoed, only checked."""
+        url = value.get_secret_value().strip()
+        if url and not (url.startswith(("http://", "https://")) and len(url.split("/", 3)[2]) > 0):
+            raise ValueError(
+                "not an http(s) URL (the value is not shown: a webhook URL holds its token), "
+                "e.g. https://hooks.slack.com/services/T0/B0/xyz"
+            )
+        return SecretStr(url)
 
     env: ClassVar[EnvMap]
 

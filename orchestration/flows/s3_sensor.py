@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from datetime import timedelta
 from typing import Literal
@@ -55,6 +56,11 @@ def s3_sensor(
         "events_queue": events_queue,
     }
     config = load_config(block_name, from_parameters(parameters), PARAMETER_ORIGINS)
+    if max_runtime is not None and not 0 < max_runtime < math.inf:  # nan: never compares
+        raise ConfigError(
+            f"max_runtime must be a number of seconds above 0, not {max_runtime}: pass, e.g., "
+            "--max-runtime 3600"
+        )
     if batch_size < 1:
         raise ConfigError("batch_size must be at least 1: pass --batch-size 1 or more")
     s3_config = config.s3

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 
 from orchestration.artifacts import publish_table
+from orchestration.errors import UserError
 from orchestration.sensors.cursor import S3Object
 
 Trigger = Callable[[list[S3Object], str], str]
@@ -34,13 +35,22 @@ def deployment_trigger(deployment: str, parameter: str = "s3_keys") -> Trigger:
     from prefect.deployments import run_deployment
 
     def trigger(batch: list[S3Object], idempotency_key: str) -> str:
-        run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync call: not a coroutine
-            name=deployment,
-            parameters={parameter: [o.key for o in batch]},
-            timeout=0,
-            idempotency_key=idempotency_key,
-            as_subflow=False,
-        )
+        from prefect.exceptions import ObjectNotFound
+
+        try:
+            run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync: not a coroutine
+                name=deployment,
+                parameters={parameter: [o.key for o in batch]},
+                timeout=0,
+                idempotency_key=idempotency_key,
+                as_subflow=False,
+            )
+        except ObjectNotFound:  # its message is "None": say what is missing and what to do
+            raise UserError(
+                f"no deployment {deployment!r} on the Prefect server to hand the new objects "
+                "to: deploy it (`prefect deploy --all`), or fix --deployment / "
+                "S3_SENSOR_DEPLOYMENT (FLOW_NAME/DEPLOYMENT_NAME)"
+            ) from None
         return f"flow run {run.name} ({run.id}) of {deployment}"
 
     return trigger

@@ -176,3 +176,40 @@ def test_limits_need_a_real_prefect_server_and_a_valid_size(tmp_path, prefect_ap
     assert "ELT_LIMIT_AIRBYTE_SYNCS: Input should be greater than or equal to 1" in (
         one_error_line(zero)
     )
+
+
+# Bad inputs a new user typed, in-process (typer's runner, the session's Prefect API): each is
+# one `error:` line naming the flag or variable, never a traceback, and never echoes a secret.
+BAD_INPUTS = {
+    "a bucket name S3 refuses": (
+        ["sensor", "--bucket", "Bad_Bucket!", "--max-polls", "1"],
+        {},
+        "Bad_Bucket!",
+    ),
+    "a max runtime that is not a number": (
+        ["sensor", "--max-runtime", "nan", "--max-polls", "1"],
+        {},
+        "max_runtime must be a number of seconds above 0, not nan: pass, e.g., --max-runtime",
+    ),
+    "an alert webhook that is not a URL": (
+        ["automations", "apply"],
+        {"ALERT_WEBHOOK_URL": "not-a-url-but-a-t0ken"},
+        "ALERT_WEBHOOK_URL: not an http(s) URL (the value is not shown",
+    ),
+    "a zero concurrency": (
+        ["sync", "--max-concurrent", "0"],
+        {"AIRBYTE_SERVER_URL": "http://127.0.0.1:9/api/public/v1", "AIRBYTE_CONNECTION_ID": "c"},
+        "--max-concurrent: Input should be greater than or equal to 1",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_one_line_naming_it(case, cli, tmp_path):
+    args, env, expected = BAD_INPUTS[case]
+    ran = cli(*args, cwd=tmp_path, **env)
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    errors = [line for line in ran.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and expected in errors[0], ran.stderr
+    assert "Traceback" not in ran.stdout + ran.stderr
+    assert "t0ken" not in ran.stdout + ran.stderr

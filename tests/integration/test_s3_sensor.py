@@ -251,6 +251,19 @@ def test_cli_prints_exactly_the_new_objects(s3, bucket, s3_endpoint, prefect_api
     assert "s3 sensor: 0 polls" in no_poll.stderr
 
 
+def test_a_deployment_that_does_not_exist_is_named_once(s3, bucket, s3_endpoint, cli, tmp_path):
+    put(s3, bucket, "inbound/a.csv")
+    args = ["sensor", "--bucket", bucket, "--prefix", PREFIX, "--max-polls", "1"]
+    ran = cli(*args, "--deployment", "no-such/flow", cwd=tmp_path, AWS_ENDPOINT_URL=s3_endpoint)
+    assert ran.returncode == 1 and ran.stdout == ""
+    errors = [line for line in ran.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: no deployment 'no-such/flow' on the Prefect server to hand the new objects to: "
+        "deploy it (`prefect deploy --all`), or fix --deployment / S3_SENSOR_DEPLOYMENT "
+        "(FLOW_NAME/DEPLOYMENT_NAME)"
+    ], ran.stderr
+
+
 @pytest.mark.slow  # waits out a poll's retries
 def test_cli_exits_non_zero_when_a_poll_failed(bucket, prefect_api, tmp_path):
     from tests.fakes.s3 import free_port

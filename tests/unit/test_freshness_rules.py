@@ -55,3 +55,24 @@ def test_deadlines_come_from_the_manifest_and_bad_ones_are_named():
     bad = {"nodes": {"m": {"resource_type": "model", "name": "a", "config": bad_sla}}}
     with pytest.raises(ConfigError, match=r"^model a: meta.sla.deadline_cron '7am' is not a cron"):
         mart_deadlines(bad)
+
+
+def test_a_threshold_of_a_fraction_of_an_hour_is_counted_in_minutes(tmp_path, monkeypatch):
+    """dbt counts whole periods: FRESHNESS_THRESHOLD_HOURS=1.5 is 90 minutes, 25 is 25 hours."""
+    import json
+
+    from orchestration.dbt.runner import run_dbt
+    from tests.conftest import REPO
+
+    project = REPO / "dbt_project"
+    for hours, expected in (("1.5", (90, "minute")), ("25", (25, "hour"))):
+        target = tmp_path / hours
+        monkeypatch.setenv("DBT_TARGET_PATH", str(target))
+        env = {"FRESHNESS_THRESHOLD_HOURS": hours, "DUCKDB_PATH": str(tmp_path / "w.duckdb")}
+        args = ["parse", "--project-dir", str(project), "--profiles-dir", str(project)]
+        parsed = run_dbt(args, env)
+        assert parsed.success, parsed.error
+        sources = json.loads((target / "manifest.json").read_text())["sources"]
+        (users,) = [s for key, s in sources.items() if key.endswith(".users")]
+        error_after = users["freshness"]["error_after"]
+        assert (error_after["count"], error_after["period"]) == expected
