@@ -101,10 +101,14 @@ def configure(
     uses_server: bool = False,
 ) -> Config:
     """Load and check the configuration before any work; flag errors name the flag. A command
-    that `uses_server` gets the local Prefect server when no Prefect API is configured."""
+    that `uses_server` gets the local Prefect server when no Prefect API is configured: after
+    the checks (a mistake is said in a second, not after a server's start), unless the
+    configuration is in blocks, which live on that server."""
     from orchestration.config import load_config
+    from orchestration.config.sources import read_environment
 
-    if uses_server:
+    from_blocks = bool(block or guarded(read_environment).get("ELT_BLOCK", "").strip())
+    if uses_server and from_blocks:
         use_local_server()
 
     def check() -> Config:
@@ -114,6 +118,11 @@ def configure(
             checks.append(lambda: config.require_airbyte(connection_ids))
         if warehouse:
             checks.append(config.require_warehouse)
+        typos = config.likely_typos()
+        if typos and config.local.elt_strict:
+            raise ConfigError("; ".join(typos))
+        for typo in typos:
+            status(f"warning: {typo} (ELT_STRICT=1 makes this an error)")
         problems = []
         for requirement in checks:
             try:
@@ -124,7 +133,10 @@ def configure(
             raise ConfigError("; ".join(problems))
         return config
 
-    return guarded(check)
+    config = guarded(check)
+    if uses_server and not from_blocks:
+        use_local_server()
+    return config
 
 
 def run_flow(config: Config, action: Callable[[], T]) -> T:

@@ -256,6 +256,22 @@ class Config:
             loaded["snowflake"] = (changes.pop("snowflake"), self.snowflake_problems)
         return replace(self, loaded=loaded, **changes)
 
+    def known_variables(self) -> list[str]:
+        """The variables the settings loaded so far read (S3 and Snowflake once loaded)."""
+        models = [*BLOCK_DOMAINS.values(), *ENV_DOMAINS.values()]
+        models += [type(self.loaded["s3"])] if "s3" in self.loaded else []
+        models += [snowflake_model()] if "snowflake" in self.loaded else []
+        return sorted({name for model in models for name in model.env.variables()})
+
+    def likely_typos(self) -> list[str]:
+        """One line per variable that looks like a mistyped setting (see `config.typos`)."""
+        from orchestration.config.typos import likely_typos
+
+        return [
+            f"{name} is not a setting: did you mean {meant}?"
+            for name, meant in likely_typos(self.env, self.known_variables())
+        ]
+
     def _value(self, key: str) -> object:
         """The value of a setting by key (`dbt.target`); None when a domain is not configured."""
         value: object = self

@@ -29,6 +29,11 @@ class LocalSettings(BaseModel):
         description="Without PREFECT_API_URL, commands share a local Prefect server (off: "
         "Prefect's temporary server per command).",
     )
+    elt_strict: bool = Field(
+        default=False,
+        description="A variable that looks like a setting but is none (a typo) is an error, "
+        "not a warning.",
+    )
     elt_serve_stop_seconds: float = Field(
         default=25,
         ge=1,

@@ -213,3 +213,20 @@ def test_bad_input_is_one_line_naming_it(case, cli, tmp_path):
     assert len(errors) == 1 and expected in errors[0], ran.stderr
     assert "Traceback" not in ran.stdout + ran.stderr
     assert "t0ken" not in ran.stdout + ran.stderr
+
+
+def test_a_mistyped_setting_is_named_with_the_one_it_meant(cli, tmp_path):
+    """`DBT_TARGT=prod` would leave the target at its default without a word."""
+    (tmp_path / ".env").write_text("DBT_TARGT=prod\nDBT_TARGET_PATH=target\n")  # dbt's own: fine
+    server = {"AIRBYTE_SERVER_URL": "http://127.0.0.1:9/api/public/v1"}  # no connection: stops
+    warned = cli("sync", cwd=tmp_path, **server)
+    assert (
+        "warning: DBT_TARGT is not a setting: did you mean DBT_TARGET? (ELT_STRICT=1 makes "
+        "this an error)"
+    ) in warned.stderr.splitlines()
+    assert "DBT_TARGET_PATH" not in warned.stderr
+    strict = cli("sync", cwd=tmp_path, ELT_STRICT="1", **server)
+    assert strict.returncode == 1
+    assert strict.stderr.splitlines() == [
+        "error: DBT_TARGT is not a setting: did you mean DBT_TARGET?"
+    ]
