@@ -80,6 +80,7 @@ def transform(
         f"dbt {result.command} OK: {result.summary()}"
         + (f" ({counts})" if counts else "")
         + f" in {result.elapsed_s:.1f}s"
+        + (f" on target {result.target}" if result.target else "")
     )
 
 

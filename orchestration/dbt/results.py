@@ -48,6 +48,7 @@ class DbtRunResult:
     elapsed_s: float = 0.0
     unmatched: list[str] = field(default_factory=list)  # selectors that matched no node
     exit_code: int = 0  # dbt's own: 0 ok, 1 a node failed, 2 dbt could not run (parse, usage)
+    target: str = ""  # the dbt target it ran on, for the summaries
     raw: Any = field(default=None, repr=False, compare=False)  # dbt's own result object
 
     @property

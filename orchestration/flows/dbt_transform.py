@@ -8,6 +8,7 @@ flow run (Prefect retries, or `retry=True`) runs `dbt retry`: only what failed o
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
@@ -74,6 +75,7 @@ def dbt_command(
     args = config.dbt.args(command, **(options or {}))
     with warehouse_slot(config, target, f"dbt {command}"):
         result = run_dbt(args, config.dbt_env(target), callbacks=[progress])
+    result = replace(result, target=target.name)
     record_builds(target.name, result.nodes, datetime.now(UTC))
     if result.nodes:
         progress.report()
@@ -151,7 +153,7 @@ def build_with_node_tasks(
         ),
         raise_on_failure=False,
     )
-    result = run_dbt(args, env, runner=runner)
+    result = replace(run_dbt(args, env, runner=runner), target=target.name)
     record_builds(target.name, result.nodes, datetime.now(UTC))
     if not result.success:
         raise result.failure()

@@ -31,13 +31,18 @@ class PipelineSummary:
         out = []
         for s in self.syncs:
             streams = ", ".join(f"{k} {v}" for k, v in s.streams.items())
+            mode = "embedded PyAirbyte" if s.backend == "embedded" else "Airbyte API"
             out.append(
                 f"synced {s.rows_synced} rows from {s.connection_id}"
                 + (f" ({streams})" if streams else "")
+                + f" with the {mode}"
             )
         if self.build:
             b = self.build
-            out.append(f"dbt {b.command}: {b.summary(ok_only=True)} OK in {b.elapsed_s:.1f}s")
+            out.append(
+                f"dbt {b.command}: {b.summary(ok_only=True)} OK in {b.elapsed_s:.1f}s"
+                + (f" on target {b.target}" if b.target else "")
+            )
         if self.freshness:
             verdict = "PASS" if all(r.passed for r in self.freshness) else "FAIL"
             out.append(f"freshness {verdict}: " + ", ".join(r.describe() for r in self.freshness))
