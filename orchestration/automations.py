@@ -51,13 +51,18 @@ def definitions(folder: Path = AUTOMATIONS_DIR) -> list[tuple[Path, dict[str, An
 
 def webhook_block_id(name: str, url: SecretStr | None, *, dry_run: bool = False) -> str:
     """The Webhook block `name`, saved from `url` when one is given (unchanged if equal);
-    with `dry_run`, nothing is saved (an unsaved block shows as the zero id)."""
+    with `dry_run`, nothing is saved (a block it would save shows as the zero id), and it
+    fails as the apply would: without a URL and without the block."""
+    given = url is not None and bool(url.get_secret_value())
     if dry_run:
         try:
             return str(cast(Webhook, Webhook.load(name))._block_document_id)
         except ValueError:
-            return "00000000-0000-0000-0000-000000000000"
-    if url is not None and url.get_secret_value():
+            if given:
+                return "00000000-0000-0000-0000-000000000000"
+            raise _no_webhook(name) from None
+    if given:
+        assert url is not None
         block = Webhook(
             url=url,
             headers={"Content-Type": "application/json"},  # type: ignore[arg-type]
@@ -73,10 +78,14 @@ def webhook_block_id(name: str, url: SecretStr | None, *, dry_run: bool = False)
     try:
         return str(cast(Webhook, Webhook.load(name))._block_document_id)
     except ValueError:
-        raise ConfigError(
-            f"the automations call the webhook block {name!r}, which is not saved: set "
-            "ALERT_WEBHOOK_URL (e.g. a Slack incoming webhook) and apply again"
-        ) from None
+        raise _no_webhook(name) from None
+
+
+def _no_webhook(name: str) -> ConfigError:
+    return ConfigError(
+        f"the automations call the webhook block {name!r}, which is not saved: set "
+        "ALERT_WEBHOOK_URL (e.g. a Slack incoming webhook) and apply again"
+    )
 
 
 def resolve(data: dict[str, Any], block_id: Callable[[str], str], path: Path) -> AutomationCore:

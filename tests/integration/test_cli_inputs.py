@@ -196,6 +196,12 @@ BAD_INPUTS = {
         {"ALERT_WEBHOOK_URL": "not-a-url-but-a-t0ken"},
         "ALERT_WEBHOOK_URL: not an http(s) URL (the value is not shown",
     ),
+    "a dry run of automations that would fail": (
+        ["automations", "apply", "--dry-run"],
+        {},
+        "the automations call the webhook block 'elt-alerts', which is not saved: set "
+        "ALERT_WEBHOOK_URL",
+    ),
     "a zero concurrency": (
         ["sync", "--max-concurrent", "0"],
         {"AIRBYTE_SERVER_URL": "http://127.0.0.1:9/api/public/v1", "AIRBYTE_CONNECTION_ID": "c"},
