@@ -1,5 +1,6 @@
 """ELT orchestration on Prefect 3: Airbyte sync, dbt build, S3 sensor, freshness checks."""
 
+import logging
 import os
 
 # Defaults for the processes that import us before Prefect (`elt`, `elt serve` and its runs,
@@ -15,5 +16,10 @@ for _name, _value in {
     "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
 }.items():
     os.environ.setdefault(_name, _value)
+
+# A `.env` line python-dotenv cannot parse: it warns once per Prefect setting that reads the
+# file (hundreds of lines); `orchestration.config.sources.read_environment` says it once, as
+# an error naming the line.
+logging.getLogger("dotenv.main").setLevel(logging.ERROR)
 
 __version__ = "0.1.0"

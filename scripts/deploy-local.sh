@@ -39,7 +39,14 @@ echo "Prefect server: $ui"
     --base-job-template "$ROOT/deploy/process/base-job-template.json"
 echo "registering the blocks from the environment and .env as '$BLOCK'"
 "$BIN/elt" blocks register --name "$BLOCK"
-(cd "$ROOT" && "$BIN/prefect" --no-prompt deploy --all)
+# Prefect's output ends each deployment with a hint to start a worker: this script starts one
+# below, so only the deployments are shown (everything, when the deploy fails).
+if ! deployed=$(cd "$ROOT" && COLUMNS=250 "$BIN/prefect" --no-prompt deploy --all 2>&1); then
+    echo "$deployed" >&2
+    exit 1
+fi
+echo "$deployed" | grep -oE "Deployment '[^']+' successfully (created|updated)[^.]*" \
+    || echo "$deployed"
 echo "applying the global concurrency limits (ELT_LIMIT_*)"
 "$BIN/elt" limits apply
 echo "applying the automations of automations/ (alerts to ALERT_WEBHOOK_URL)"

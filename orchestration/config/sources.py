@@ -55,7 +55,14 @@ def read_environment(env_file: Path = ENV_FILE) -> dict[str, str]:
         except OSError as exc:
             raise ConfigError(f"cannot read {where}: {exc.strerror}") from None
         from dotenv import dotenv_values
+        from dotenv.parser import parse_stream
 
+        # python-dotenv skips a line it cannot parse with a warning, on every read: said once
+        bad = [b.original.line for b in parse_stream(io.StringIO(text)) if b.error]
+        if bad:
+            lines = ", ".join(str(n) for n in bad)
+            which = f"lines {lines} are" if len(bad) > 1 else f"line {lines} is"
+            raise ConfigError(f"{where}: {which} not NAME=value: fix or comment out (#)")
         values = {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
     values.update(os.environ)
     return values

@@ -236,3 +236,12 @@ def test_a_mistyped_setting_is_named_with_the_one_it_meant(cli, tmp_path):
     assert strict.stderr.splitlines() == [
         "error: DBT_TARGT is not a setting: did you mean DBT_TARGET?"
     ]
+
+
+def test_a_dotenv_line_that_is_not_name_value_is_one_line(cli, tmp_path):
+    (tmp_path / ".env").write_text("DBT_TARGET=local\nthis is not a setting\n")
+    ran = cli("sync", cwd=tmp_path)
+    assert ran.returncode == 1
+    assert ran.stderr.splitlines() == [
+        f"error: {tmp_path / '.env'}: line 2 is not NAME=value: fix or comment out (#)"
+    ]

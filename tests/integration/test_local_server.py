@@ -22,7 +22,7 @@ import pytest
 
 from bench.generate_dbt_project import generate
 from orchestration.local_server import SQLITE_CONTENTION
-from tests.conftest import CONNECTOR_CACHE, REPO, Running, cli_env, run_elt
+from tests.conftest import CONNECTOR_CACHE, REPO, Running, cli_env, run_elt, wait_until
 from tests.servers import ServerLog
 from tests.system import debian_program
 
@@ -299,13 +299,17 @@ def test_deploy_local_with_the_example_env_as_copied(tmp_path, local_home):
         assert "snowflake" not in deployed.stdout  # the example's defaults configure none
         deployments = httpx.post(f"{api}/deployments/filter", json={}).json()
         assert {d["name"] for d in deployments} >= {"daily-full-pipeline", "s3-sensor"}
+        assert "Deployment 'full-pipeline/daily-full-pipeline' successfully" in deployed.stdout
+        assert "worker start" not in deployed.stdout  # it starts one: no hint to start one
         worker = int((local_home / "deploy-local" / "worker.pid").read_text())
         assert process_exists(worker)
-        deadline = time.monotonic() + 120
         body = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}
-        while not httpx.post(f"{api}/flow_runs/filter", json=body).json():
-            assert time.monotonic() < deadline, "the scheduler created no run"
-            time.sleep(1)
+        wait_until(
+            lambda: httpx.post(f"{api}/flow_runs/filter", json=body).json(),
+            "the scheduler creates a run",
+            timeout=120,
+            interval=1,
+        )
     finally:
         stopped = subprocess.run(
             [*script, "stop"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
