@@ -54,7 +54,7 @@ class SlaResult:
             "name": self.name,
             "status": self.status,
             "newest": self.newest.isoformat() if self.newest else "never",
-            "age_hours": "" if self.age_hours is None else round(self.age_hours, 2),
+            "age_hours": "" if self.age_hours is None else round(self.age_hours, 1),
             "sla": self.sla,
         }
 
@@ -133,7 +133,7 @@ class Deadline:
             status="pass" if ok else "error",
             newest=last_built,
             age_hours=age,
-            sla=f"built by {self.cron} {self.timezone}",
+            sla=f"built by {cron_in_words(self.cron, self.timezone)}",
             message="" if ok else _late(last_built, start),
         )
 
@@ -159,3 +159,24 @@ def _late(last_built: datetime | None, start: datetime) -> str:
     if last_built is None:
         return "never built"
     return f"last built {last_built:%Y-%m-%d %H:%M} UTC, not since {start:%Y-%m-%d %H:%M} UTC"
+
+
+WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+
+
+def cron_in_words(cron: str, timezone: str) -> str:
+    """A deadline as people say it: `0 7 * * *` -> "07:00 UTC daily", `30 6 * * 1` ->
+    "06:30 UTC on Mondays"; any other schedule as its cron."""
+    fields = cron.split()
+    if (
+        len(fields) == 5
+        and fields[0].isdigit()
+        and fields[1].isdigit()
+        and fields[2:4] == ["*", "*"]
+    ):
+        time_of_day = f"{int(fields[1]):02d}:{int(fields[0]):02d} {timezone}"
+        if fields[4] == "*":
+            return f"{time_of_day} daily"
+        if fields[4].isdigit() and int(fields[4]) % 7 < len(WEEKDAYS):
+            return f"{time_of_day} on {WEEKDAYS[int(fields[4]) % 7]}s"
+    return f"cron {cron!r} {timezone}"

@@ -51,7 +51,7 @@ class SyncResult:
             "source": self.source_name,
             "destination": self.destination_name,
             "streams": ", ".join(self.connection_streams),
-            "job_id": self.job_id or "",
+            "job_id": self.job_id or ("embedded" if self.backend == "embedded" else ""),
             "status": self.status,
             "rows": self.rows_synced,
             "bytes": self.bytes_synced,
@@ -59,3 +59,12 @@ class SyncResult:
             "started_at": self.started_at.isoformat() if self.started_at else "",
             "ended_at": self.ended_at.isoformat() if self.ended_at else "",
         }
+
+    def table_rows(self) -> list[dict[str, object]]:
+        """The connection's row (stream `*`), then one row per stream whose rows are known."""
+        whole = {"stream": "*", **self.as_row()}
+        per_stream = [
+            {**whole, "stream": stream, "rows": rows, "bytes": "", "status": ""}
+            for stream, rows in self.streams.items()
+        ]
+        return [whole, *per_stream]

@@ -39,6 +39,16 @@ class NodeResult:
         }
 
 
+def node_table(nodes: list[NodeResult]) -> list[dict[str, object]]:
+    """Every node's row; the rows-affected column only where the adapter reports it (DuckDB
+    never does: a column of blanks answers nothing)."""
+    rows = [n.as_row() for n in nodes]
+    if all(n.rows_affected is None for n in nodes):
+        for row in rows:
+            del row["rows_affected"]
+    return rows
+
+
 @dataclass
 class DbtRunResult:
     command: str

@@ -200,8 +200,11 @@ def airbyte_sync(
         results = [interrupts.unless_cancelled(embedded_sync_task(config.faker_sync()))]
     else:
         results = api_sync(config, connection_ids or config.airbyte.connection_ids)
-    rows = [{**r.as_row(), **{f"rows_{k}": v for k, v in r.streams.items()}} for r in results]
-    publish_table("airbyte-sync-results", rows, "Airbyte sync results: one row per connection")
+    publish_table(
+        "airbyte-sync-results",
+        [row for r in results for row in r.table_rows()],
+        "Airbyte sync results: each connection (stream `*`), then each of its streams",
+    )
     if any(not r.succeeded for r in results):
         raise AirbyteSyncFailed(results)
     return results

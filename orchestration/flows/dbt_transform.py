@@ -26,7 +26,7 @@ from orchestration.config import Config, DbtConfig, DbtTarget, load_config
 from orchestration.dbt.builds import record_builds
 from orchestration.dbt.deps import deps_needed, record_deps
 from orchestration.dbt.progress import FinishedNode, NodeProgress
-from orchestration.dbt.results import DbtRunResult, run_results_since
+from orchestration.dbt.results import DbtRunResult, node_table, run_results_since
 from orchestration.dbt.runner import run_dbt
 from orchestration.errors import UserError
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
@@ -81,7 +81,7 @@ def dbt_command(
         progress.report()
         publish_table(
             f"dbt-{command}-results",
-            [n.as_row() for n in result.nodes],
+            node_table(result.nodes),
             f"dbt {command}: every node's status, duration, rows affected and message",
         )
     if not result.success:

@@ -48,7 +48,7 @@ def test_fresh_warehouse_passes_and_emits_ok_events(warehouse):
     assert by_name["users"].sla == "error 25 hours"  # the default: FRESHNESS_THRESHOLD_HOURS
     assert by_name["purchases"].sla == "warn 13 hours, error 25 hours"
     assert by_name["products"].sla == "warn 2 days, error 7 days"
-    assert by_name["daily_revenue"].sla == "built by 0 7 * * * UTC"
+    assert by_name["daily_revenue"].sla == "built by 07:00 UTC daily"
     assert all(0 <= r.age_hours < 1 for r in results)
     (event,) = events_named(OK_EVENT, since, ".source.users")
     assert event["resource"]["prefect.resource.id"] == "elt.freshness.local.source.users"

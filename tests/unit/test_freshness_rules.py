@@ -76,3 +76,11 @@ def test_a_threshold_of_a_fraction_of_an_hour_is_counted_in_minutes(tmp_path, mo
         (users,) = [s for key, s in sources.items() if key.endswith(".users")]
         error_after = users["freshness"]["error_after"]
         assert (error_after["count"], error_after["period"]) == expected
+
+
+def test_a_deadline_is_said_in_words():
+    from orchestration.freshness_rules import cron_in_words
+
+    assert cron_in_words("0 7 * * *", "UTC") == "07:00 UTC daily"
+    assert cron_in_words("30 6 * * 1", "Europe/Paris") == "06:30 Europe/Paris on Mondays"
+    assert cron_in_words("*/15 * * * *", "UTC") == "cron '*/15 * * * *' UTC"
