@@ -73,7 +73,8 @@ def report_failures(action: Callable[[], T]) -> T:
     except Exception as exc:
         if _state["debug"] or interrupts.is_interruption(exc):  # a run cancelled by a signal
             raise
-        if isinstance(exc, httpx.TransportError):  # the Prefect API, not reachable
+        # the Prefect API, not reachable: a request of ours, or Prefect's check before a run
+        if isinstance(exc, httpx.TransportError) or str(exc).startswith("Failed to reach API"):
             from orchestration.config.blocks import api_unreachable
 
             error(str(api_unreachable(exc)))

@@ -137,6 +137,8 @@ def test_an_unreachable_prefect_api_is_named_with_its_url(tmp_path):
         f"error: cannot reach the Prefect API at {url} (ConnectError): start it with "
         "`prefect server start`, or set PREFECT_API_URL to a running server"
     )
+    run = run_elt("sync", cwd=tmp_path, PREFECT_API_URL=url)  # a flow run: Prefect's own check
+    assert one_error_line(run).startswith(f"error: cannot reach the Prefect API at {url} (")
 
 
 def test_the_summary_counts_every_kind_of_node_and_a_retry_with_nothing_to_do(
