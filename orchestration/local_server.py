@@ -163,6 +163,9 @@ def stop() -> LocalServer | None:
             time.sleep(0.2)
         if processes_left(server):
             _signal_group(server.pid, signal.SIGKILL)
+            for pid in _our_port_holders(server.port):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
             deadline = time.monotonic() + KILL_TIMEOUT_SECONDS
             while processes_left(server) and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -223,8 +226,8 @@ def problem_lines(text: str, ignored: Iterable[re.Pattern[str]] = ()) -> list[st
 def _start() -> LocalServer:
     log_path = _log_path()
     kept = _read_state().get("port")
-    retry_kept_until = time.monotonic() + KEPT_PORT_WAIT_SECONDS
     ports = _candidate_ports()
+    retry_kept_until = time.monotonic() + KEPT_PORT_WAIT_SECONDS
     while ports:
         port = ports[0]
         env = {
@@ -370,14 +373,40 @@ def _is_alive(server: LocalServer) -> bool:
 
 
 def processes_left(server: LocalServer) -> bool:
-    """The server, or any process of its group (its children), still runs."""
-    if _is_alive(server):
+    """The server, any process of its group (its children), or any process of ours still
+    holding its port, still runs."""
+    if _is_alive(server) or _our_port_holders(server.port):
         return True
     try:
         os.killpg(server.pid, 0)  # started with a session of its own: its group is its pid
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+def _our_port_holders(port: int) -> list[int]:
+    """The processes of this checkout's server (their PREFECT_HOME is ours) that hold a
+    listening socket on `port`, whatever their group: one that left the server's group still
+    holds the port after the server has ended, and the next start would lose its port."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return []
+    ours = f"PREFECT_HOME={_prefect_home()}".encode()
+    holders = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            holds = any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir())
+            if holds and ours in (proc / "environ").read_bytes().split(b"\0"):
+                holders.append(int(proc.name))
+    return holders
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -36,7 +36,8 @@ echo "Prefect server: $ui"
 
 # the pool's runs send a heartbeat every 30 s (its base job template's environment)
 "$BIN/prefect" work-pool create elt-process --type process --overwrite \
-    --base-job-template "$ROOT/deploy/process/base-job-template.json"
+    --base-job-template "$ROOT/deploy/process/base-job-template.json" >/dev/null
+echo "work pool elt-process ready"
 echo "registering the blocks from the environment and .env as '$BLOCK'"
 "$BIN/elt" blocks register --name "$BLOCK"
 # Prefect's output ends each deployment with a hint to start a worker: this script starts one

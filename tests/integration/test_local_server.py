@@ -171,9 +171,12 @@ def test_one_server_whatever_the_folder_on_a_kept_port_with_a_ui_that_knows_its_
     restarted = elt("ui", home=relative_home, cwd=REPO / "dbt_project")
     listeners = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
     old_pid = stopped.stdout.rsplit("(pid ", 1)[1].split(")")[0]
-    old = subprocess.run(
-        ["ps", "-o", "pid,pgid,stat,etime,cmd", "-p", old_pid], capture_output=True, text=True
+    old = subprocess.run(  # the old server, and every prefect process with its group
+        ["ps", "-eo", "pid,ppid,pgid,sid,stat,etime,cmd"], capture_output=True, text=True
     ).stdout
+    old = "\n".join(
+        x for x in old.splitlines() if "prefect" in x or x.lstrip().startswith(("PID", old_pid))
+    )
     with log.open("rb") as since_the_stop:
         since_the_stop.seek(offset)
         logged = since_the_stop.read().decode("utf-8", "replace")[-8000:]
