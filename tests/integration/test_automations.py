@@ -18,7 +18,7 @@ from prefect.client.orchestration import SyncPrefectClient
 
 from tests.conftest import REPO, cli_env, run_elt, wait_until
 from tests.fakes.airbyte_server import Script
-from tests.integration.test_deployments import PREFECT, prefect
+from tests.integration.test_deployments import PREFECT, create_process_pool, prefect
 from tests.integration.test_fleet_limits import logged
 from tests.integration.test_freshness import age_table
 from tests.servers import WebhookReceiver
@@ -184,7 +184,7 @@ class WorkerRun:
         self.held = Script(statuses=["running"])
         connection = fake.add_connection(f"conn-{pool}", self.held)
         env = {**env, "PREFECT_DEFAULT_WORK_POOL_NAME": pool}
-        prefect("work-pool", "create", pool, "--type", "process", env=env)
+        create_process_pool(pool, env)
         prefect("--no-prompt", "deploy", "--name", "airbyte-sync", env=env)
         (deployment,) = httpx.post(
             f"{self.api}/deployments/filter",

@@ -34,6 +34,19 @@ def prefect(*args: str, env: dict[str, str], timeout: float = 300) -> str:
     return proc.stdout
 
 
+PROCESS_TEMPLATE = REPO / "deploy" / "process" / "base-job-template.json"
+
+
+def create_process_pool(name: str, env: dict[str, str]) -> None:
+    """A process pool made as the README makes it: from deploy/process/, whose runs send a
+    heartbeat every 30 s (with Prefect's 180 s, the shipped `elt-flow-run-lost` automation,
+    applied on the same server by other tests, would mark a run of over 90 s Crashed)."""
+    prefect(
+        "work-pool", "create", name, "--type", "process",
+        "--base-job-template", str(PROCESS_TEMPLATE), env=env,
+    )  # fmt: skip
+
+
 def elt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return elt_process(*args, env=env)
 
@@ -161,17 +174,7 @@ def test_deploy_all_then_the_scheduler_creates_runs_and_a_worker_runs_one(prefec
             "DBT_EXCLUDE": "dim_users",
         },
     )
-    template = str(REPO / "deploy" / "process" / "base-job-template.json")
-    prefect(
-        "work-pool",
-        "create",
-        "elt-process",
-        "--type",
-        "process",
-        "--base-job-template",
-        template,
-        env=env,
-    )
+    create_process_pool("elt-process", env)
     prefect("--no-prompt", "deploy", "--all", env=env)
 
     deployments = httpx.post(f"{api}/deployments/filter", json={}).json()

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import REPO, cli_env, wait_until
 from tests.fakes.airbyte_server import FakeAirbyte, Script
-from tests.integration.test_deployments import PREFECT, elt, prefect
+from tests.integration.test_deployments import PREFECT, create_process_pool, elt, prefect
 from tests.servers import create_flow_run
 
 pytestmark = pytest.mark.slow  # three workers and their runs on a real server
@@ -54,7 +54,7 @@ def test_three_workers_never_run_more_airbyte_jobs_than_the_global_limit(
     assert first.stdout.startswith(f"created   airbyte-api: {LIMIT} (ELT_LIMIT_AIRBYTE_SYNCS);")
     assert second.stdout.startswith("unchanged airbyte-api:")
 
-    prefect("work-pool", "create", POOL, "--type", "process", env=env)
+    create_process_pool(POOL, env)
     prefect("--no-prompt", "deploy", "--name", "airbyte-sync", env=env)
     (deployment,) = httpx.post(
         f"{api}/deployments/filter", json={"deployments": {"name": {"any_": ["airbyte-sync"]}}}
