@@ -257,6 +257,18 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
     return invoke
 
 
+def stop_worker(worker: subprocess.Popen, grace: float = 60) -> None:
+    """Stop a `prefect worker start` process a test started: SIGTERM, then SIGKILL after
+    `grace` seconds. Under a loaded server a Prefect worker can take longer than that to drain
+    on SIGTERM (seen in full runs, never alone); the journeys' assertions are made before."""
+    worker.terminate()
+    try:
+        worker.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(timeout=30)
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     """The environment for an `elt` subprocess: this one minus any setting, plus `extra`."""
     # the tests' own choice of server (ELT_LOCAL_SERVER=0, the session's API) passes through

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
 
-from tests.conftest import REPO, cli_env, run_elt, wait_until
+from tests.conftest import REPO, cli_env, run_elt, stop_worker, wait_until
 from tests.fakes.airbyte_server import Script
 from tests.integration.test_deployments import PREFECT, create_process_pool, prefect
 from tests.integration.test_fleet_limits import logged
@@ -242,8 +242,7 @@ class WorkerRun:
         self.wait_until(lambda: self.run()["state"]["type"] in TERMINAL_TYPES, "attempt 2 ended")
 
     def stop(self) -> None:
-        self.worker.terminate()
-        self.worker.wait(timeout=60)
+        stop_worker(self.worker)
 
 
 def test_a_deployed_sync_killed_mid_job_is_run_again_once_and_attaches_to_its_job(

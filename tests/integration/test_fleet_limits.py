@@ -9,7 +9,7 @@ import subprocess
 import httpx
 import pytest
 
-from tests.conftest import REPO, cli_env, wait_until
+from tests.conftest import REPO, cli_env, stop_worker, wait_until
 from tests.fakes.airbyte_server import FakeAirbyte, Script
 from tests.integration.test_deployments import PREFECT, create_process_pool, elt, prefect
 from tests.servers import create_flow_run
@@ -101,7 +101,7 @@ def test_three_workers_never_run_more_airbyte_jobs_than_the_global_limit(
         for worker in workers:
             worker.terminate()
         for worker in workers:
-            worker.wait(timeout=60)
+            stop_worker(worker)
 
     assert set(flow_run_states(api, run_ids).values()) == {"COMPLETED"}
     assert fake.peak_active() == LIMIT  # never more, across the three workers
