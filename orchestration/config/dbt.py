@@ -23,6 +23,7 @@ __all__ = ["DbtConfig", "DbtTarget"]
 
 SHIPPED_PROJECT = "elt"  # the `name` in dbt_project/dbt_project.yml
 NODE_COMMANDS = frozenset({"build", "run", "test", "seed", "snapshot", "retry"})
+SELECTING_COMMANDS = NODE_COMMANDS - {"retry"} | {"ls"}
 _ENV_VAR = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*(,)?""")
 
 
@@ -149,7 +150,7 @@ class DbtConfig(Block):
             args += ["--threads", str(self.threads)]
         if dbt_vars:
             args += ["--vars", vars_text(dbt_vars)]
-        if command in NODE_COMMANDS - {"retry"}:
+        if command in SELECTING_COMMANDS:
             if select:
                 args += ["--select", *select]
             if exclude:

@@ -28,7 +28,7 @@ from orchestration.dbt.deps import deps_needed, record_deps
 from orchestration.dbt.progress import FinishedNode, NodeProgress
 from orchestration.dbt.results import DbtRunResult, node_table, run_results_since
 from orchestration.dbt.runner import run_dbt
-from orchestration.errors import UserError
+from orchestration.dbt.selection import selection_error, unmatched
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.limits import warehouse_slot
 from orchestration.logs import get_logger
@@ -123,18 +123,31 @@ def transform_config(
 
 
 def check_selection(
-    result: DbtRunResult, dbt: DbtConfig, select: list[str], allow_empty: bool
+    result: DbtRunResult, config: Config, select: list[str], allow_empty: bool | None
 ) -> None:
-    """A selector that matches nothing is a typo until proven otherwise. An exclusion that
-    matches nothing excludes nothing, and dbt runs on: so does this (dbt warns of both)."""
-    selected = {part for spec in select for part in (spec, *spec.split(","))}
-    unmatched = [spec for spec in result.unmatched if spec in selected]
-    if unmatched and not allow_empty:
-        raise UserError(
-            f"the selection {' '.join(unmatched)!r} matches no node in "
-            f"{dbt.project_path}: check its spelling (`dbt ls --select ...` lists what "
-            "exists), or pass --allow-empty"
+    """Fail on a selector that matched nothing, unless `allow_empty` (None: no such flag)."""
+    specs = unmatched(result, select)
+    if specs and not allow_empty:
+        listing = config.dbt.args("ls")[:5]  # runnable from any directory
+        manifest = config.dbt.target_path(config.env) / "manifest.json"
+        raise selection_error(
+            specs, config.dbt.project_path, manifest, listing, allow_empty is False
         )
+
+
+@task(name="dbt-check-selection", cache_policy=NO_CACHE)
+@interrupts.cancel_on_interrupt
+def check_dbt_selection(select: list[str], block_name: str | None = None) -> None:
+    """Fail in seconds, before a sync, on a selection that matches no node: dbt's own `ls`,
+    in-process, on its partially parsed manifest (the build then reuses it). `ls` reads no
+    table, so it needs no warehouse slot."""
+    config = transform_config(block_name=block_name)
+    target = config.require_warehouse()
+    install_packages(config, target)
+    result = run_dbt(config.dbt.args("ls", select=select), config.dbt_env(target))
+    if not result.success:
+        raise result.failure()
+    check_selection(result, config, select, allow_empty=None)
 
 
 def build_with_node_tasks(
@@ -205,7 +218,7 @@ def dbt_transform(
         args = config.dbt.args(command, **options)
         return build_with_node_tasks(config.dbt, config.dbt_env(dbt_target), args, dbt_target)
     result = interrupts.unless_cancelled(dbt_command(command, config, dbt_target, options))
-    check_selection(result, config.dbt, options["select"], allow_empty)
+    check_selection(result, config, options["select"], allow_empty)
     return result
 
 

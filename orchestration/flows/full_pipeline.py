@@ -14,7 +14,7 @@ from orchestration.config import config_scope, load_config
 from orchestration.dbt.results import DbtRunResult
 from orchestration.errors import ConfigError
 from orchestration.flows.airbyte_sync import airbyte_sync
-from orchestration.flows.dbt_transform import dbt_transform
+from orchestration.flows.dbt_transform import check_dbt_selection, dbt_transform
 from orchestration.flows.freshness import freshness_check
 from orchestration.freshness_rules import SlaResult
 from orchestration.logs import get_logger
@@ -82,6 +82,8 @@ def full_pipeline(
         )
     summary = PipelineSummary()
     with config_scope(load_config(block_name)):  # the blocks are loaded once per run
+        if select:  # a typo fails in seconds, not after the whole sync
+            interrupts.unless_cancelled(check_dbt_selection(select, block_name))
         summary.syncs = airbyte_sync(
             faker_count=faker_count, faker_seed=faker_seed, block_name=block_name
         )

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bench.generate_dbt_project import generate
-from tests.conftest import run_elt
+from tests.conftest import REPO, run_elt
 from tests.fakes.airbyte_server import FakeAirbyte
 from tests.fakes.s3 import free_port
 
@@ -206,6 +206,17 @@ BAD_INPUTS = {
         "the automations call the webhook block 'elt-alerts', which is not saved: set "
         "ALERT_WEBHOOK_URL",
     ),
+    "a dbt selection typo, before the sync": (  # the Airbyte server is never asked
+        ["run", "-s", "dim_user"],
+        {
+            "AIRBYTE_SERVER_URL": "http://127.0.0.1:9/api/public/v1",
+            "AIRBYTE_CONNECTION_ID": "c",
+            "DBT_PROJECT_DIR": str(REPO / "dbt_project"),
+        },
+        "matches no node in {project} (dim_user: did you mean dim_users?): check its spelling "
+        "(`dbt ls --project-dir {project} --profiles-dir {project} --select ...` lists what "
+        "exists)".format(project=REPO / "dbt_project"),
+    ),
     "a zero concurrency": (
         ["sync", "--max-concurrent", "0"],
         {"AIRBYTE_SERVER_URL": "http://127.0.0.1:9/api/public/v1", "AIRBYTE_CONNECTION_ID": "c"},
@@ -221,6 +232,7 @@ def test_bad_input_is_one_line_naming_it(case, cli, tmp_path):
     assert ran.returncode == 1, ran.stdout + ran.stderr
     errors = [line for line in ran.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and expected in errors[0], ran.stderr
+    assert "--allow-empty" not in ran.stderr or "transform" in args  # no such flag elsewhere
     assert "Traceback" not in ran.stdout + ran.stderr
     assert "t0ken" not in ran.stdout + ran.stderr
 
