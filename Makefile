@@ -13,7 +13,6 @@ endif
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
-export UV_NO_PROGRESS := 1
 # Compile bytecode at install: where PYTHONDONTWRITEBYTECODE is set (CI machines, containers)
 # Python would otherwise compile prefect and dbt from source in every process (+1-3 s each).
 export UV_COMPILE_BYTECODE := 1

@@ -34,6 +34,7 @@ def main() -> int:
     def emit(event: str, **fields: object) -> None:
         protocol.write(json.dumps({"event": event, **fields}) + "\n")
 
+    emit("loading")
     import airbyte as ab  # imported after the redirect: it prints on import
 
     config: dict[str, object] = {"count": args.count, "parallelism": 1}
@@ -50,6 +51,7 @@ def main() -> int:
         install_root=install_root,
     )
     streams = [s for s in args.streams.split(",") if s]
+    emit("discovering")
     source.select_streams(streams)
     args.duckdb.parent.mkdir(parents=True, exist_ok=True)
     cache = ab.DuckDBCache(

@@ -37,6 +37,7 @@ from pathlib import Path
 import httpx
 
 from orchestration.errors import ConfigError, LocalServerNotAnswering
+from orchestration.logs import Ticker
 
 __all__ = [
     "LocalServer",
@@ -110,7 +111,9 @@ def ensure_local_server(say: Callable[[str], None] = print) -> LocalServer:
         with _locked():
             server = running()  # another command may have started it meanwhile
             if server is None:
-                server = _start()
+                say("starting a local Prefect server (its first start takes longest)...")
+                with Ticker(lambda s: f"... still starting it ({s:.0f}s)", say):
+                    server = _start()
                 say(
                     f"started a local Prefect server at {server.ui_url} (UI and API; log "
                     f"{_log_path()}); later elt commands reuse it; stop it with `elt server stop`"

@@ -292,6 +292,46 @@ def elt_process(
     )
 
 
+@dataclass(frozen=True)
+class Timed:
+    """A process's output as a terminal shows it (stdout and stderr interleaved), each line
+    with the seconds since the process started."""
+
+    returncode: int
+    lines: list[tuple[float, str]]
+    ended: float
+
+    @property
+    def output(self) -> str:
+        return "\n".join(text for _, text in self.lines)
+
+    def longest_silence(self) -> tuple[float, str]:
+        """The longest time the user saw nothing new, and the line that ended it."""
+        times = [0.0, *(at for at, _ in self.lines), self.ended]
+        texts = [*(text for _, text in self.lines), "(the process exited)"]
+        return max((b - a, text) for a, b, text in zip(times[:-1], times[1:], texts, strict=True))
+
+    def transcript(self) -> str:
+        return "\n".join(f"{at:6.1f}s {text}" for at, text in self.lines)
+
+
+def timed_run(cmd: list[str], *, cwd: Path, env: Mapping[str, str], timeout: float = 600) -> Timed:
+    """Run `cmd` and timestamp each line it prints as it comes; killed past `timeout`."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        lines = [(time.monotonic() - started, line.rstrip("\n")) for line in proc.stdout]
+        returncode = proc.wait()
+    finally:
+        watchdog.cancel()
+    return Timed(returncode, lines, time.monotonic() - started)
+
+
 class Running:
     """`elt ARGS` running in its own process with exactly `env`, its stderr read as it comes
     (a long-running command: `elt serve`, a sensor)."""

@@ -14,7 +14,6 @@ import queue
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,9 +22,14 @@ from typing import Any
 
 from orchestration.airbyte.results import SyncResult
 from orchestration.errors import ConfigError, StepFailed
-from orchestration.logs import get_logger
+from orchestration.logs import Ticker, get_logger
 
 CONNECTION_NAME = "embedded:source-faker"
+# what faker_sync.py is doing after each of its events, said while it is quiet
+PHASES = {
+    "loading": "loading PyAirbyte and the source-faker connector",
+    "discovering": "asking source-faker for its streams",
+}
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,6 @@ class FakerSync:
     count: int
     seed: int | None
     home: Path  # connector cache and state
-
-
-HEARTBEAT_SECONDS = 15.0
 
 
 def uv_binary() -> str:
@@ -110,7 +111,9 @@ def run_embedded_sync(sync: FakerSync) -> SyncResult:
     for line in _stream(cmd, env=env, phase=lambda: phase["now"], json_events=True):
         event = json.loads(line)
         name = event["event"]
-        if name == "installing_connector":
+        if name in PHASES:
+            phase["now"] = PHASES[name]
+        elif name == "installing_connector":
             phase["now"] = "installing the source-faker connector"
             log.info(
                 "Installing the source-faker connector from the package index (first run only)..."
@@ -166,7 +169,8 @@ def _stream(
     phase: str | Callable[[], str],
     json_events: bool = False,
 ) -> Iterator[str]:
-    """Run `cmd`, yield its stdout lines, log a heartbeat while it is quiet, fail with its tail.
+    """Run `cmd`, yield its stdout lines, say which `phase` it is in while it is quiet, fail
+    with its tail. The caller logs each line it is yielded.
 
     With `json_events`, only lines that parse as JSON objects are yielded; other stdout and all
     stderr go to the debug log and, on failure, into the error message.
@@ -194,23 +198,24 @@ def _stream(
     ]
     for t in threads:
         t.start()
-    open_streams, started = 2, time.monotonic()
+    open_streams = 2
+
+    def describe(seconds: float) -> str:
+        return f"... still {phase() if callable(phase) else phase} ({seconds:.0f}s)"
+
     try:
-        while open_streams:
-            try:
-                name, line = lines.get(timeout=HEARTBEAT_SECONDS)
-            except queue.Empty:
-                current = phase() if callable(phase) else phase
-                log.info("... still %s (%.0fs)", current, time.monotonic() - started)
-                continue
-            if line is None:
-                open_streams -= 1
-            elif name == "out" and (not json_events or line.startswith("{")):
-                yield line
-            elif line.strip():
-                stderr_tail = [*stderr_tail[-19:], line]
-                log.debug(line)
-        code = proc.wait()
+        with Ticker(describe, log.info) as ticker:
+            while open_streams:
+                name, line = lines.get()
+                if line is None:
+                    open_streams -= 1
+                elif name == "out" and (not json_events or line.startswith("{")):
+                    yield line
+                    ticker.said()
+                elif line.strip():
+                    stderr_tail = [*stderr_tail[-19:], line]
+                    log.debug(line)
+            code = proc.wait()
     except BaseException:
         proc.kill()
         proc.wait()

@@ -1,9 +1,10 @@
 """Live progress of a dbt invocation from dbt's structured events.
 
 `NodeProgress` is a dbt callback: it counts finished nodes against the run's total, logs a line
-at most every `interval` seconds ("37/200 nodes done, 0 failed"), reports failures as they
-happen, and forwards the fraction done and each failure to optional hooks (a Prefect progress
-artifact and events, in the flow).
+at most every `interval` seconds ("37/200 nodes done, 0 failed") and, while dbt is quiet
+(parsing, a long model), which nodes are running; it reports failures as they happen, and
+forwards the fraction done and each failure to optional hooks (a Prefect progress artifact and
+events, in the flow).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestration.dbt.results import FAILED_STATUSES
-from orchestration.logs import get_logger
+from orchestration.logs import Ticker, get_logger
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,34 @@ class NodeProgress:
         self._last_report = time.monotonic()
         self._lock = threading.Lock()  # dbt calls back from its worker threads
         self._log = get_logger()
+        self.running: dict[str, str] = {}  # unique id -> name, in start order
+        self.ticker = Ticker(self._where, self._log.info)
+
+    def watching(self) -> Ticker:
+        """While dbt runs: a line whenever it has been quiet (see `logs.Ticker`)."""
+        return self.ticker
+
+    def _where(self, seconds: float) -> str:
+        with self._lock:
+            running = list(self.running.values())
+            done, total, failed = self.done, max(self.total, self.done), self.failed
+        if not total and not running:
+            return f"dbt {self.command}: parsing and compiling the project ({seconds:.0f}s)"
+        more = f" and {len(running) - 3} more" if len(running) > 3 else ""
+        return (
+            f"dbt {self.command}: {done}/{total} nodes done, {failed} failed"
+            + (f"; running {', '.join(running[:3])}{more}" if running else "")
+            + f" ({seconds:.0f}s)"
+        )
 
     def __call__(self, event: Any) -> None:
         name = event.info.name
         if name == "LogStartLine" and not self.total:
             self.total = int(getattr(event.data, "total", 0) or 0)
+        elif name == "NodeStart":
+            node = event.data.node_info
+            with self._lock:
+                self.running[node.unique_id] = node.node_name
         elif name == "NodeFinished":
             self._finished(event.data)
 
@@ -66,6 +90,7 @@ class NodeProgress:
             message=str(result.message or ""),
         )
         with self._lock:
+            self.running.pop(node.unique_id, None)
             self.done += 1
             failed = finished.status in FAILED_STATUSES
             self.failed += failed
@@ -73,6 +98,7 @@ class NodeProgress:
             if report:
                 self._last_report = time.monotonic()
         if failed:
+            self.ticker.said()
             self._log.error(
                 "dbt %s: %s %s %s: %s",
                 self.command,
@@ -87,6 +113,7 @@ class NodeProgress:
             self.report()
 
     def report(self) -> None:
+        self.ticker.said()
         total = max(self.total, self.done)
         self._log.info(
             "dbt %s: %d/%d nodes done, %d failed", self.command, self.done, total, self.failed

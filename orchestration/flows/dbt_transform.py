@@ -31,7 +31,7 @@ from orchestration.dbt.runner import run_dbt
 from orchestration.dbt.selection import selection_error, unmatched
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.limits import warehouse_slot
-from orchestration.logs import get_logger
+from orchestration.logs import Ticker, get_logger
 
 NODE_FAILED_EVENT = "elt.dbt.node.failed"
 
@@ -73,7 +73,7 @@ def dbt_command(
         on_failure=lambda node: emit_node_failed(node, target),
     )
     args = config.dbt.args(command, **(options or {}))
-    with warehouse_slot(config, target, f"dbt {command}"):
+    with warehouse_slot(config, target, f"dbt {command}"), progress.watching():
         result = run_dbt(args, config.dbt_env(target), callbacks=[progress])
     result = replace(result, target=target.name)
     record_builds(target.name, result.nodes, datetime.now(UTC))
@@ -92,7 +92,8 @@ def dbt_command(
 @task(name="dbt-deps", cache_policy=NO_CACHE)
 @interrupts.cancel_on_interrupt
 def dbt_deps(config: Config, target: DbtTarget) -> None:
-    result = run_dbt(config.dbt.args("deps"), config.dbt_env(target))
+    with Ticker(lambda seconds: f"dbt deps: installing packages ({seconds:.0f}s)"):
+        result = run_dbt(config.dbt.args("deps"), config.dbt_env(target))
     if not result.success:
         raise result.failure()
     record_deps(config.dbt.project_path)
@@ -144,7 +145,8 @@ def check_dbt_selection(select: list[str], block_name: str | None = None) -> Non
     config = transform_config(block_name=block_name)
     target = config.require_warehouse()
     install_packages(config, target)
-    result = run_dbt(config.dbt.args("ls", select=select), config.dbt_env(target))
+    with Ticker(lambda seconds: f"dbt ls: checking the selection ({seconds:.0f}s)"):
+        result = run_dbt(config.dbt.args("ls", select=select), config.dbt_env(target))
     if not result.success:
         raise result.failure()
     check_selection(result, config, select, allow_empty=None)

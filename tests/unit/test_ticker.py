@@ -1,0 +1,31 @@
+"""A ticker says where blocked work stands, and stays quiet while the work talks itself."""
+
+from __future__ import annotations
+
+import time
+
+from orchestration.logs import Ticker
+from tests.conftest import wait_until
+
+
+def test_blocked_work_gets_lines_that_say_how_long_it_has_taken():
+    lines: list[str] = []
+    with Ticker(lambda seconds: f"still parsing ({seconds:.1f}s)", lines.append, every=0.05):
+        wait_until(lambda: len(lines) >= 3, "three lines from the ticker", timeout=30)
+    count = len(lines)
+    assert all(line.startswith("still parsing (") for line in lines), lines
+    seconds = [float(line.split("(")[1].rstrip("s)")) for line in lines]
+    assert seconds == sorted(seconds) and seconds[0] > 0
+    time.sleep(0.2)  # stopped: nothing more comes, whatever the time
+    assert len(lines) == count
+
+
+def test_work_that_talks_itself_gets_no_ticker_line():
+    lines: list[str] = []
+    ticker = Ticker(lambda seconds: "still working", lines.append, every=2)
+    with ticker:
+        deadline = time.monotonic() + 2.5  # past `every`, but the work has said something
+        while time.monotonic() < deadline:
+            ticker.said()
+            time.sleep(0.1)
+    assert lines == []
