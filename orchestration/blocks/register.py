@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from prefect.blocks.core import Block
-from prefect_aws import AwsCredentials
-from prefect_aws.s3 import S3Bucket
-from prefect_snowflake import SnowflakeCredentials
-from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic import BaseModel
 
+from orchestration.blocks.saved import BLOCK_TYPES, block_class, describe
 from orchestration.config import (
     AirbyteConnection,
     DbtConfig,
@@ -30,18 +28,8 @@ from orchestration.config.sources import Problems, read_environment
 from orchestration.errors import ConfigError
 from orchestration.local_server import use_local_server
 
-MASK = "********"
-
-# Every block type this project saves or reads, nested ones first.
-BLOCK_CLASSES: tuple[type[Block], ...] = (
-    AirbyteConnection,
-    SnowflakeCredentials,
-    SnowflakeConnection,
-    DbtConfig,
-    AwsCredentials,
-    S3Bucket,
-    S3SensorConfig,
-)
+# Every block type this project saves, nested ones first (the classes of saved.BLOCK_TYPES).
+BLOCK_CLASSES: tuple[type[Block], ...] = tuple(block_class(slug) for slug in BLOCK_TYPES)
 
 
 @dataclass(frozen=True)
@@ -148,69 +136,6 @@ def _is_connect_error(exc: BaseException) -> bool:
     import httpx
 
     return isinstance(exc, httpx.TransportError)
-
-
-def masked_fields(block: BaseModel) -> dict[str, str]:
-    """The block's fields as text: secrets as `********` (or empty), nested blocks flattened."""
-    out: dict[str, str] = {}
-    for field in type(block).model_fields:
-        value = getattr(block, field)
-        if isinstance(value, Block) and value._block_document_name:
-            out[field] = f"{value.get_block_type_slug()}/{value._block_document_name}"
-        elif isinstance(value, Block):
-            out.update({f"{field}.{k}": v for k, v in masked_fields(value).items()})
-        elif isinstance(value, BaseModel):
-            inner = {k: v for k, v in masked_fields(value).items() if v not in ("", "None")}
-            if inner:
-                out.update({f"{field}.{k}": v for k, v in inner.items()})
-        else:
-            out[field.rstrip("_")] = _masked(value)
-    return out
-
-
-def _masked(value: object) -> str:
-    if isinstance(value, SecretStr | SecretBytes):
-        return MASK if value.get_secret_value() else ""
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return "" if value is None else str(value)
-
-
-def describe(ref: str, block: BaseModel) -> str:
-    fields = " ".join(f"{k}={v}" for k, v in masked_fields(block).items() if v != "")
-    return f"{ref}: {fields}"
-
-
-def saved_blocks(name: str | None = None) -> list[tuple[str, Block]]:
-    """The saved blocks of the project's types (all names, or one), loaded, as `(ref, block)`."""
-    import httpx
-    from prefect.client.orchestration import get_client
-
-    found = []
-    try:
-        with get_client(sync_client=True) as client:
-            found = _read_saved(client, name)
-    except httpx.TransportError as exc:
-        raise api_unreachable(exc) from None
-    return found
-
-
-def _read_saved(client: Any, name: str | None) -> list[tuple[str, Block]]:
-    import httpx
-
-    found = []
-    for cls in BLOCK_CLASSES:
-        slug = cls.get_block_type_slug()
-        try:
-            documents = client.read_block_documents_by_type(slug, include_secrets=False)
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code == 404:  # type not registered yet: nothing saved
-                continue
-            raise
-        for doc in sorted(documents, key=lambda d: d.name or ""):
-            if doc.name and not doc.is_anonymous and name in (None, doc.name):
-                found.append((f"{slug}/{doc.name}", cast(Block, cls.load(doc.name))))
-    return found
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,8 @@ def register(
     ] = "default",
 ) -> None:
     """Validate the environment/.env, then save every block (unchanged ones are left alone)."""
-    from orchestration.blocks.register import describe, register_blocks, validated_blocks
+    from orchestration.blocks.register import register_blocks, validated_blocks
+    from orchestration.blocks.saved import describe
 
     blocks = guarded(validated_blocks)
     use_local_server()
@@ -39,7 +40,7 @@ def show(
     ] = None,
 ) -> None:
     """List the saved blocks, secrets masked."""
-    from orchestration.blocks.register import describe, saved_blocks
+    from orchestration.blocks.saved import describe, saved_blocks
 
     use_local_server()
     found = guarded(lambda: saved_blocks(name))

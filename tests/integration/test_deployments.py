@@ -128,6 +128,8 @@ def test_block_registration_is_idempotent_and_never_shows_a_secret(prefect_serve
     shown = elt("blocks", "show", "--name", name, env=env)
     assert shown.returncode == 0, shown.stderr
     assert "client_secret=********" in shown.stdout and "password=********" in shown.stdout
+    assert "api_token=" not in shown.stdout  # not set: not shown as if it were
+    assert f"elt-snowflake-connection/{name}: " in shown.stdout  # its nested credentials too
     inspected = [
         prefect("block", "inspect", ref, env=env)
         for ref in (f"elt-snowflake-connection/{name}", f"aws-credentials/{name}")

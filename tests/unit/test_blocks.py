@@ -4,7 +4,8 @@ registration adds, without a server."""
 import pytest
 from pydantic import SecretStr
 
-from orchestration.blocks.register import describe, field_values, validated_blocks
+from orchestration.blocks.register import BLOCK_CLASSES, field_values, validated_blocks
+from orchestration.blocks.saved import BLOCK_TYPES, describe
 from orchestration.config import AirbyteConnection, S3SensorConfig
 from orchestration.errors import ConfigError
 from tests.conftest import apply_env
@@ -82,3 +83,8 @@ def test_the_example_env_as_copied_registers_without_snowflake(tmp_path, monkeyp
     (tmp_path / ".env").write_text("SNOWFLAKE_PORT=8443\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="Snowflake: missing SNOWFLAKE_ACCOUNT"):
         validated_blocks()  # a value that is not the default is a setting: the rest is missing
+
+
+def test_the_saved_block_types_name_their_classes():
+    """`elt blocks show` finds the saved blocks by these slugs before importing any class."""
+    assert [cls.get_block_type_slug() for cls in BLOCK_CLASSES] == list(BLOCK_TYPES)
