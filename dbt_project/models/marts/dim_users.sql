@@ -20,6 +20,8 @@ select
     u.occupation,
     u.created_at,
     coalesce(t.purchases, 0) as purchases,
+    -- a var: `elt transform --vars '{repeat_buyer_min_purchases: 3}'` (default in dbt_project.yml)
+    coalesce(t.purchases, 0) >= {{ var('repeat_buyer_min_purchases') }} as is_repeat_buyer,
     coalesce(t.lifetime_revenue, 0) as lifetime_revenue,
     t.first_purchased_at,
     t.last_purchased_at
