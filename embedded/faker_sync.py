@@ -62,11 +62,14 @@ def main() -> int:
     emit("reading", connector=CONNECTOR, streams=streams, count=args.count)
     started = time.monotonic()
     result = source.read(cache=cache, write_strategy="auto")
-    counts = dict(result._progress_tracker.stream_read_counts)  # records read in this sync
+    tracker = result._progress_tracker
+    counts = dict(tracker.stream_read_counts)  # records read in this sync
+    stream_bytes = dict(getattr(tracker, "stream_bytes_read", {}) or {})
     emit(
         "result",
         streams={name: int(counts.get(name, 0)) for name in streams},
-        bytes=int(getattr(result._progress_tracker, "total_bytes_read", 0) or 0),
+        stream_bytes={name: int(stream_bytes.get(name, 0)) for name in streams},
+        bytes=int(getattr(tracker, "total_bytes_read", 0) or 0),
         seconds=round(time.monotonic() - started, 3),
     )
     return 0

@@ -131,6 +131,7 @@ def run_embedded_sync(sync: FakerSync) -> SyncResult:
     if outcome is None:
         raise StepFailed("the embedded Airbyte sync ended without reporting a result")
     streams = {str(k): int(v) for k, v in dict(outcome["streams"]).items()}
+    stream_bytes = {str(k): int(v) for k, v in dict(outcome.get("stream_bytes") or {}).items()}
     result = SyncResult(
         connection_id=CONNECTION_NAME,
         status="succeeded",
@@ -139,6 +140,7 @@ def run_embedded_sync(sync: FakerSync) -> SyncResult:
         started_at=started,
         ended_at=datetime.now(UTC),
         streams=streams,
+        stream_bytes=stream_bytes,
         backend="embedded",
     )
     log.info(

@@ -15,7 +15,8 @@ class SyncResult:
     bytes_synced: int = 0
     started_at: datetime | None = None
     ended_at: datetime | None = None
-    streams: dict[str, int] = field(default_factory=dict)
+    streams: dict[str, int] = field(default_factory=dict)  # rows per stream, when known
+    stream_bytes: dict[str, int] = field(default_factory=dict)  # bytes per stream, when known
     backend: str = "airbyte-api"
     error: str = ""
     connection_name: str = ""  # Airbyte's name for it, when known
@@ -61,10 +62,17 @@ class SyncResult:
         }
 
     def table_rows(self) -> list[dict[str, object]]:
-        """The connection's row (stream `*`), then one row per stream whose rows are known."""
+        """The connection's row (stream `*`), then one row per stream whose rows are known
+        (the embedded sync's; Airbyte's public API reports a job's totals only)."""
         whole = {"stream": "*", **self.as_row()}
-        per_stream = [
-            {**whole, "stream": stream, "rows": rows, "bytes": "", "status": ""}
+        per_stream: list[dict[str, object]] = [
+            {
+                **dict.fromkeys(whole, ""),  # the connection's own columns said once, above
+                "stream": stream,
+                "connection": self.connection_id,
+                "rows": rows,
+                "bytes": self.stream_bytes.get(stream, ""),
+            }
             for stream, rows in self.streams.items()
         ]
         return [whole, *per_stream]

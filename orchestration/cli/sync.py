@@ -7,7 +7,7 @@ from typing import Annotated, cast
 import typer
 
 from orchestration.cli._options import FLAG_ORIGINS, BlockName, Settings, overrides, setting_flags
-from orchestration.cli._output import line, table
+from orchestration.cli._output import table
 from orchestration.cli._policy import configure, run_flow
 from orchestration.errors import AirbyteSyncFailed
 
@@ -51,10 +51,8 @@ def sync(
 
 
 def show_syncs(results: list) -> None:
-    """One row per connection, then the rows each stream loaded."""
-    table(
-        "Airbyte syncs", [{k: v for k, v in r.as_row().items() if k != "streams"} for r in results]
-    )
-    for r in results:
-        for stream, rows in r.streams.items():
-            line(f"  {stream}: {rows} rows")
+    """The table of the `airbyte-sync-results` artifact: each connection (stream `*`), then
+    the rows and bytes of each of its streams, where known."""
+    rows = [r for result in results for r in result.table_rows()]
+    said = [k for k in rows[0] if k != "streams" and any(r[k] not in ("", None) for r in rows)]
+    table("Airbyte syncs", [{k: r[k] for k in said} for r in rows])

@@ -17,6 +17,9 @@ def test_full_pipeline_completes_and_marts_hold_the_synced_rows(pipeline_run):
     (sync,) = summary.syncs
     assert sync.streams == {"users": FAKER_COUNT, "products": FAKER_COUNT, "purchases": FAKER_COUNT}
     assert sync.rows_synced == 3 * FAKER_COUNT
+    assert set(sync.stream_bytes) == set(sync.streams) and all(sync.stream_bytes.values())
+    assert sum(sync.stream_bytes.values()) == sync.bytes_synced
+    assert [row["stream"] for row in sync.table_rows()] == ["*", *sync.streams]
 
     # Raw tables are in Airbyte's destination layout.
     raw_columns = {r[0] for r in query(warehouse, "describe raw.purchases")}
