@@ -36,6 +36,7 @@ from orchestration.config import AirbyteConnection, Config, load_config
 from orchestration.errors import AirbyteSyncFailed
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.limits import AIRBYTE_LIMIT, fleet_slot, limit_exists
+from orchestration.lineage import record as lineage
 from orchestration.logs import get_logger
 
 
@@ -200,6 +201,11 @@ def airbyte_sync(
         results = [interrupts.unless_cancelled(embedded_sync_task(config.faker_sync()))]
     else:
         results = api_sync(config, connection_ids or config.airbyte.connection_ids)
+    lineage.syncs(
+        config,
+        results,
+        {r.connection_id: r.connection_streams or tuple(config.airbyte.streams) for r in results},
+    )
     publish_table(
         "airbyte-sync-results",
         [row for r in results for row in r.table_rows()],

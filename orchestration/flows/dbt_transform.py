@@ -31,6 +31,7 @@ from orchestration.dbt.runner import run_dbt
 from orchestration.dbt.selection import selection_error, unmatched
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.limits import warehouse_slot
+from orchestration.lineage import record as lineage
 from orchestration.logs import Ticker, get_logger
 
 NODE_FAILED_EVENT = "elt.dbt.node.failed"
@@ -78,6 +79,7 @@ def dbt_command(
     result = replace(result, target=target.name)
     record_builds(target.name, result.nodes, datetime.now(UTC))
     if result.nodes:
+        lineage.dbt(config, target)
         progress.report()
         publish_table(
             f"dbt-{command}-results",

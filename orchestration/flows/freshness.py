@@ -21,6 +21,7 @@ from orchestration.dbt.runner import run_dbt
 from orchestration.errors import FreshnessBreached
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.freshness_rules import SlaResult, breach_message, mart_deadlines, source_results
+from orchestration.lineage import record as lineage
 from orchestration.logs import get_logger
 
 OK_EVENT = "elt.freshness.ok"
@@ -88,6 +89,7 @@ def freshness_check(
     )
     for r in results:
         emit_freshness_event(r, target)
+    lineage.freshness(config, target, results)
     log = get_logger()
     warned = [r for r in results if r.status == "warn"]
     if warned:

@@ -17,6 +17,9 @@ from orchestration.flows.airbyte_sync import airbyte_sync
 from orchestration.flows.dbt_transform import check_dbt_selection, dbt_transform
 from orchestration.flows.freshness import freshness_check
 from orchestration.freshness_rules import SlaResult
+from orchestration.lineage import record as lineage
+from orchestration.lineage.graph import Graph
+from orchestration.lineage.graph import markdown as lineage_markdown
 from orchestration.logs import get_logger
 from orchestration.warehouse import RAW_ONLY_FIX, raw_only_tables
 
@@ -81,6 +84,7 @@ def full_pipeline(
             "Started by the S3 sensor for %d new file(s): %s", len(s3_keys), s3_keys[:20]
         )
     summary = PipelineSummary()
+    bookmark = lineage.mark()
     with config_scope(load_config(block_name)):  # the blocks are loaded once per run
         if select:  # a typo fails in seconds, not after the whole sync
             interrupts.unless_cancelled(check_dbt_selection(select, block_name))
@@ -91,6 +95,14 @@ def full_pipeline(
         summary.build = dbt_transform(select=select, block_name=block_name)
         summary.freshness = freshness_check(
             threshold_hours=freshness_threshold_hours, block_name=block_name
+        )
+    touched = lineage.since(bookmark)
+    if touched:
+        graph = Graph.from_events(touched)
+        publish_markdown(
+            "lineage-graph",
+            lineage_markdown(graph, touched),
+            f"Lineage of this run: {len(graph.nodes)} datasets, {len(graph.edges)} edges",
         )
     publish_markdown(
         "full-pipeline-summary",

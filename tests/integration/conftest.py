@@ -14,6 +14,7 @@ from tests.fakes.airbyte_server import FakeAirbyte
 from tests.fakes.s3 import moto_server
 from tests.servers import fresh_database
 from tests.servers import prefect_server as start_prefect_server
+from tests.system import debian_program
 
 
 @pytest.fixture(autouse=True)
@@ -101,3 +102,20 @@ class Recorder:
 def put(s3, bucket: str, *keys: str) -> None:
     for key in keys:
         s3.put_object(Bucket=bucket, Key=key, Body=f"data of {key}".encode())
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium from the system packages (installed here when missing, as root),
+    driven by Playwright."""
+    chromium = debian_program("chromium", "chromium")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is needed: apt-get install chromium")
+        pytest.skip("chromium is not installed: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield launched
+        launched.close()

@@ -32,7 +32,6 @@ from tests.conftest import (
     wait_until,
 )
 from tests.servers import ServerLog
-from tests.system import debian_program
 
 NEEDS_PREFECT_API = False  # the command under test starts its own
 # One test process runs them all: they compete for the ports from 4200 up. Slow: each starts
@@ -79,23 +78,6 @@ def local_home(monkeypatch) -> Iterator[Path]:
 
 def elt(*args: str, home: Path, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess:
     return run_elt(*args, cwd=cwd, ELT_LOCAL_SERVER="1", ELT_HOME=str(home), **env)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium from the system packages (installed here when missing, as root),
-    driven by Playwright."""
-    chromium = debian_program("chromium", "chromium")
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is needed: apt-get install chromium")
-        pytest.skip("chromium is not installed: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def make_run(home: Path, workdir: Path) -> Timed:

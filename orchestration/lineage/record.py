@@ -1,0 +1,100 @@
+"""What the flows call: each step's events, sent where lineage is configured (or nowhere).
+Lineage never fails or slows a step: every failure here is one warning."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from orchestration.airbyte.results import SyncResult
+from orchestration.config import Config, DbtTarget
+from orchestration.freshness_rules import SlaResult
+from orchestration.lineage import events, naming, transport
+from orchestration.logs import get_logger
+
+# The events this process built, as JSON (the last HISTORY of them): a pipeline run draws the
+# graph of what it touched from them, whether or not they are sent anywhere.
+HISTORY = 5000
+_history: list[dict[str, Any]] = []
+
+
+def mark() -> int:
+    """A bookmark in this process's events (see `since`)."""
+    return len(_history)
+
+
+def since(bookmark: int) -> list[dict[str, Any]]:
+    return list(_history[bookmark:])
+
+
+def _send(config: Config, build: Callable[[], list[Any]]) -> None:
+    from openlineage.client.serde import Serde
+
+    try:
+        built = build()
+        _history.extend(json.loads(Serde.to_json(event)) for event in built)
+        del _history[:-HISTORY]
+    except Exception as exc:  # a lineage bug must not cost the run
+        get_logger().warning("No lineage for this step: %s", str(exc)[:300])
+        return
+    out = transport.sender(config.local.elt_home, embedded=config.airbyte.embedded)
+    if out is not None:
+        out.send(built)
+
+
+def syncs(config: Config, results: list[SyncResult], streams: dict[str, tuple[str, ...]]) -> None:
+    """The syncs' events; `streams`: the streams of each connection, where known."""
+
+    def build() -> list[Any]:
+        where = naming.warehouse(config, config.require_warehouse())
+        parent = events.PrefectRun.current()
+        return [
+            event
+            for result in results
+            for event in events.sync_events(
+                result, streams.get(result.connection_id, ()), config.airbyte.raw_schema,
+                where, parent,
+            )
+        ]  # fmt: skip
+
+    _send(config, build)
+
+
+def dbt(config: Config, target: DbtTarget) -> None:
+    _send(config, lambda: events.dbt_events(config, target, events.PrefectRun.current()))
+
+
+def freshness(config: Config, target: DbtTarget, results: list[SlaResult]) -> None:
+    def build() -> list[Any]:
+        where = naming.warehouse(config, target)
+        manifest = config.dbt.target_path(config.env) / "manifest.json"
+        datasets = manifest_datasets(json.loads(manifest.read_text()), where.namespace)
+        return events.freshness_events(results, datasets, events.PrefectRun.current())
+
+    _send(config, build)
+
+
+def manifest_datasets(
+    manifest: dict[str, Any], namespace: str
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """(kind, name) -> (namespace, name) for dbt's sources and models, named as dbt's events
+    name them (`database.schema.table`)."""
+
+    def name(node: dict[str, Any], table: str) -> str:
+        return ".".join(p for p in (node.get("database"), node.get("schema"), table) if p)
+
+    found = {
+        ("source", s["name"]): (namespace, name(s, s["name"]))
+        for s in manifest.get("sources", {}).values()
+    }
+    for node in manifest.get("nodes", {}).values():
+        if node.get("resource_type") == "model":
+            found[("mart", node["name"])] = (
+                namespace,
+                name(node, node.get("alias") or node["name"]),
+            )
+    return found
+
+
+__all__ = ["dbt", "freshness", "manifest_datasets", "mark", "since", "syncs"]

@@ -1,0 +1,186 @@
+"""Lineage: a pipeline run sends OpenLineage events to the configured lineage server, and the
+graph built from them holds exactly the shipped project's edges (Airbyte stream -> raw table
+-> staging -> marts); a lineage server that is down never fails the run; `elt lineage` prints
+a table's lineage and writes a page a browser draws."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from orchestration.lineage.graph import Graph
+from orchestration.lineage.transport import flush_all
+from tests.conftest import flow_run_artifacts, wait_until
+from tests.fakes.airbyte_server import FakeAirbyte
+from tests.fakes.s3 import free_port
+
+CONNECTION = "0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+STREAMS = ("users", "products", "purchases")
+
+# The shipped project's lineage, written by hand from its models' refs and sources.
+EXPECTED = {
+    *((f"{CONNECTION} / {s}", f"raw.{s}") for s in STREAMS),
+    *((f"raw.{s}", f"analytics.stg_{s}") for s in STREAMS),
+    ("analytics.stg_products", "analytics.dim_products"),
+    ("analytics.stg_products", "analytics.fct_purchases"),
+    ("analytics.stg_purchases", "analytics.fct_purchases"),
+    ("analytics.stg_users", "analytics.dim_users"),
+    ("analytics.fct_purchases", "analytics.dim_users"),
+    ("analytics.fct_purchases", "analytics.daily_revenue"),
+}
+
+
+class LineageServer:
+    """A lineage server's ingestion endpoint (`POST /api/v1/lineage`, as Marquez answers it),
+    keeping what it received; `hang` makes it accept and never answer."""
+
+    def __init__(self, hang: bool = False) -> None:
+        self.events: list[dict] = []
+        self.requests = 0
+        self.hang = hang
+        self.release = threading.Event()
+        received = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                received.requests += 1
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if received.hang:
+                    received.release.wait(60)
+                    return
+                if self.path == "/api/v1/lineage":
+                    received.events.append(json.loads(body))
+                    self.send_response(201)
+                else:
+                    self.send_response(404)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def lineage_server() -> Iterator[LineageServer]:
+    server = LineageServer()
+    yield server
+    server.close()
+
+
+def run_pipeline(warehouse: Path, fake: FakeAirbyte, monkeypatch, **env: str):
+    from orchestration.flows.full_pipeline import full_pipeline
+
+    fake.add_connection(CONNECTION)
+    settings = {
+        "AIRBYTE_SERVER_URL": fake.url,
+        "AIRBYTE_CONNECTION_ID": CONNECTION,
+        "AIRBYTE_POLL_INTERVAL_SECONDS": "0.05",
+        "DUCKDB_PATH": str(warehouse),
+        **env,
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    return full_pipeline(return_state=True)
+
+
+def labelled_edges(graph: Graph) -> set[tuple[str, str]]:
+    return {(graph.nodes[a].label, graph.nodes[b].label) for a, b in graph.edges}
+
+
+def test_a_run_sends_lineage_whose_graph_is_the_projects_exactly(
+    warehouse, lineage_server, monkeypatch, cli, browser
+):
+    with FakeAirbyte() as fake:
+        state = run_pipeline(warehouse, fake, monkeypatch, OPENLINEAGE_URL=lineage_server.url)
+    assert state.is_completed(), state.message
+    assert flush_all()
+    events = lineage_server.events
+    graph = Graph.from_events(events)
+
+    found = labelled_edges(graph)
+    assert len(found & EXPECTED) / len(found) == 1.0, found - EXPECTED  # precision
+    assert len(found & EXPECTED) / len(EXPECTED) == 1.0, EXPECTED - found  # recall
+    # one identity per table: the sync's outputs are the very datasets dbt reads
+    tables = {key for key in graph.nodes if not key[0].startswith("airbyte://")}
+    assert {namespace for namespace, _ in tables} == {f"duckdb://{warehouse.resolve()}"}
+    assert {name for _, name in tables} >= {f"warehouse.raw.{s}" for s in STREAMS}
+
+    parents = {e["run"]["facets"]["parent"]["job"]["name"] for e in events}
+    assert parents == {"airbyte-sync", "dbt-transform", "freshness-check"}  # Prefect's flows
+    synced = [e for e in events if e["job"]["name"].startswith("airbyte.")]
+    assert {e["eventType"] for e in synced} == {"START", "COMPLETE"}
+    freshness = [e for e in events if e["job"]["name"] == "elt.freshness"]
+    assertions = {
+        i["name"].rsplit(".", 1)[-1]: i["inputFacets"]["dataQualityAssertions"]["assertions"]
+        for i in freshness[-1]["inputs"]
+    }
+    assert set(assertions) == {*STREAMS, "daily_revenue"}
+    assert all(a[0]["assertion"] == "freshness" and a[0]["success"] for a in assertions.values())
+
+    (artifact,) = flow_run_artifacts(state.state_details.flow_run_id, "lineage-graph")
+    for a, b in EXPECTED:  # the run's own graph, in Prefect
+        assert f"| {a} | {b} | " in artifact["data"], artifact["data"]
+    run_ids = {e["run"]["runId"] for e in events}
+    assert all(f"`{run_id}`" in artifact["data"] for run_id in run_ids)  # and back to them
+
+    log = warehouse.parent / "events.jsonl"  # the same events as a file transport keeps them
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    page = warehouse.parent / "lineage.html"
+    shown = cli("lineage", "fct_purchases", "--events", str(log), "--html", str(page),
+                cwd=warehouse.parent)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith("analytics.fct_purchases (last written ")
+    assert f"        {CONNECTION} / purchases" in lines  # three levels up: its stream
+    assert "    analytics.daily_revenue (last written " in "\n".join(lines)
+
+    drawn = browser.new_page()
+    drawn.goto(page.as_uri())
+    assert drawn.locator("g.node").count() == len(graph.nodes) == 13
+    assert drawn.locator("path.edge").count() == len(EXPECTED)
+    box = drawn.locator("g.node").first.bounding_box()
+    assert box and box["width"] > 100  # drawn, not just present
+    drawn.close()
+
+
+def test_a_lineage_server_that_is_down_never_fails_the_run(warehouse, monkeypatch, caplog):
+    down = f"http://127.0.0.1:{free_port()}"
+    hanging = LineageServer(hang=True)
+    try:
+        for url in (down, hanging.url):
+            with FakeAirbyte() as fake:
+                state = run_pipeline(warehouse, fake, monkeypatch, OPENLINEAGE_URL=url)
+            assert state.is_completed(), state.message
+
+        def warnings() -> list[str]:
+            return [r.message for r in caplog.records if "are not being sent" in r.message]
+
+        wait_until(lambda: len(warnings()) >= 2, "a warning per unreachable lineage server")
+        assert len(warnings()) == 2, warnings()  # once per server, not once per event
+        # the first event's attempts (the client's own retries), then nothing more was tried
+        assert 1 <= hanging.requests <= 6, hanging.requests
+    finally:
+        hanging.close()
+
+
+def test_elt_lineage_without_events_says_how_to_get_them(cli, tmp_path):
+    missing = tmp_path / "nothing.jsonl"
+    ran = cli("lineage", "--events", str(missing), cwd=tmp_path)
+    assert ran.returncode == 1
+    assert ran.stderr.splitlines() == [
+        f"error: no lineage events at {missing}: run the pipeline first (`elt run`), or pass "
+        "--events FILE (an OpenLineage file transport's output)"
+    ]
