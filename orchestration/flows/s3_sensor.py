@@ -13,6 +13,9 @@ from orchestration import interrupts
 from orchestration.config import load_config
 from orchestration.errors import ConfigError, StepFailed
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
+from orchestration.lineage import record as lineage
+from orchestration.lineage.events import PrefectRun
+from orchestration.sensors.cursor import S3Object
 from orchestration.sensors.events import EventQueue
 from orchestration.sensors.lease import SensorLease
 from orchestration.sensors.s3 import PollStats, S3Sensor, SensorOptions, stop_on_signals
@@ -65,6 +68,15 @@ def s3_sensor(
         raise ConfigError("batch_size must be at least 1: pass --batch-size 1 or more")
     s3_config = config.s3
     target = s3_config.sensor_deployment
+
+    def handed_over(batch: list[S3Object], flow_name: str, run_id: str) -> None:
+        lineage.landing(config, str(bucket), [o.key for o in batch], PrefectRun(flow_name, run_id))
+
+    def printed(batch: list[S3Object], idempotency_key: str) -> str:
+        outcome = print_batch(batch, idempotency_key)
+        lineage.landing(config, str(bucket), [o.key for o in batch], None)
+        return outcome
+
     s3 = s3_config.client("s3")
     bucket, prefix = s3_config.bucket_name, s3_config.prefix
     store = PrefectCursorStore(bucket, prefix)
@@ -76,7 +88,7 @@ def s3_sensor(
         bucket,
         prefix,
         store,
-        deployment_trigger(target) if target else print_batch,
+        deployment_trigger(target, on_started=handed_over) if target else printed,
         events=events,
         lease=SensorLease(store.lease_name, lease_ttl),
         options=SensorOptions(

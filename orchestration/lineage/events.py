@@ -173,4 +173,22 @@ def freshness_events(
     ]  # fmt: skip
 
 
-__all__ = ["PrefectRun", "dbt_events", "freshness_events", "sync_events"]
+def landing_events(
+    bucket: str, keys: list[str], job_name: str, parent: PrefectRun | None
+) -> list[Any]:
+    """A sensor's batch: the landing files (`s3://<bucket>` / `<key>`) as the inputs of a run
+    whose parent is the flow run they were handed to."""
+    from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
+
+    inputs = [InputDataset(namespace=f"s3://{bucket}", name=key) for key in keys]
+    run = Run(runId=str(uuid.uuid4()), facets=_run_facets(parent))
+    job = Job(namespace=job_namespace(), name=job_name)
+    now = _time(None)
+    return [
+        RunEvent(eventType=state, eventTime=now, run=run, job=job, inputs=inputs,
+                 outputs=[], producer=PRODUCER)
+        for state in (RunState.START, RunState.COMPLETE)
+    ]  # fmt: skip
+
+
+__all__ = ["PrefectRun", "dbt_events", "freshness_events", "landing_events", "sync_events"]

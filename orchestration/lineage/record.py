@@ -11,6 +11,7 @@ from orchestration.airbyte.results import SyncResult
 from orchestration.config import Config, DbtTarget
 from orchestration.freshness_rules import SlaResult
 from orchestration.lineage import events, naming, transport
+from orchestration.lineage.assets import emit_asset_events
 from orchestration.logs import get_logger
 
 # The events this process built, as JSON (the last HISTORY of them): a pipeline run draws the
@@ -33,8 +34,10 @@ def _send(config: Config, build: Callable[[], list[Any]]) -> None:
 
     try:
         built = build()
-        _history.extend(json.loads(Serde.to_json(event)) for event in built)
+        as_json = [json.loads(Serde.to_json(event)) for event in built]
+        _history.extend(as_json)
         del _history[:-HISTORY]
+        emit_asset_events(as_json)
     except Exception as exc:  # a lineage bug must not cost the run
         get_logger().warning("No lineage for this step: %s", str(exc)[:300])
         return
@@ -75,6 +78,16 @@ def freshness(config: Config, target: DbtTarget, results: list[SlaResult]) -> No
     _send(config, build)
 
 
+def landing(
+    config: Config, bucket: str, keys: list[str], handed_to: events.PrefectRun | None
+) -> None:
+    """A sensor's batch, as inputs of the flow run it was handed to (`handed_to`; the sensor's
+    own run when it printed the batch)."""
+    job = f"s3-sensor.{bucket}"
+    parent = handed_to or events.PrefectRun.current()
+    _send(config, lambda: events.landing_events(bucket, keys, job, parent))
+
+
 def manifest_datasets(
     manifest: dict[str, Any], namespace: str
 ) -> dict[tuple[str, str], tuple[str, str]]:
@@ -97,4 +110,4 @@ def manifest_datasets(
     return found
 
 
-__all__ = ["dbt", "freshness", "manifest_datasets", "mark", "since", "syncs"]
+__all__ = ["dbt", "freshness", "landing", "manifest_datasets", "mark", "since", "syncs"]

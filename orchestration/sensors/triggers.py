@@ -28,9 +28,14 @@ def print_batch(batch: list[S3Object], idempotency_key: str) -> str:
     return f"printed {len(batch)} keys"
 
 
-def deployment_trigger(deployment: str, parameter: str = "s3_keys") -> Trigger:
+def deployment_trigger(
+    deployment: str,
+    parameter: str = "s3_keys",
+    on_started: Callable[[list[S3Object], str, str], None] | None = None,
+) -> Trigger:
     """Start `deployment` with the batch's keys, without waiting; the idempotency key makes a
-    repeated trigger of the same batch return the flow run that already exists."""
+    repeated trigger of the same batch return the flow run that already exists.
+    `on_started(batch, flow_name, flow_run_id)` hears of each run started (lineage)."""
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
@@ -51,6 +56,8 @@ def deployment_trigger(deployment: str, parameter: str = "s3_keys") -> Trigger:
                 "to: deploy it (`prefect deploy --all`), or fix --deployment / "
                 "S3_SENSOR_DEPLOYMENT (FLOW_NAME/DEPLOYMENT_NAME)"
             ) from None
+        if on_started is not None:
+            on_started(batch, deployment.split("/", 1)[0], str(run.id))
         return f"flow run {run.name} ({run.id}) of {deployment}"
 
     return trigger

@@ -6,18 +6,22 @@ a table's lineage and writes a page a browser draws."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
+from prefect.client.orchestration import get_client
 
 from orchestration.lineage.graph import Graph
 from orchestration.lineage.transport import flush_all
 from tests.conftest import flow_run_artifacts, wait_until
 from tests.fakes.airbyte_server import FakeAirbyte
 from tests.fakes.s3 import free_port
+from tests.integration.conftest import put
 
 CONNECTION = "0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
 STREAMS = ("users", "products", "purchases")
@@ -136,6 +140,20 @@ def test_a_run_sends_lineage_whose_graph_is_the_projects_exactly(
     run_ids = {e["run"]["runId"] for e in events}
     assert all(f"`{run_id}`" in artifact["data"] for run_id in run_ids)  # and back to them
 
+    dim_users = f"duckdb://{warehouse.resolve()}/warehouse.analytics.dim_users"
+
+    def materialized() -> list[dict]:  # Prefect's own asset events, as Cloud draws them
+        body = {"filter": {"event": {"prefix": ["prefect.asset.materialization.succeeded"]},
+                           "any_resource": {"id": [dim_users]}}, "limit": 50}  # fmt: skip
+        url = os.environ["PREFECT_API_URL"] + "/events/filter"
+        return httpx.post(url, json=body).json()["events"]
+
+    wait_until(lambda: materialized(), "dim_users's asset materialization event", timeout=60)
+    related = {r["prefect.resource.id"] for r in materialized()[0]["related"]}
+    assert {key.rsplit(".", 1)[-1] for key in related if "warehouse.analytics" in key} == {
+        "fct_purchases", "stg_users"
+    }  # fmt: skip
+
     log = warehouse.parent / "events.jsonl"  # the same events as a file transport keeps them
     log.write_text("".join(json.dumps(e) + "\n" for e in events))
     page = warehouse.parent / "lineage.html"
@@ -184,3 +202,37 @@ def test_elt_lineage_without_events_says_how_to_get_them(cli, tmp_path):
         f"error: no lineage events at {missing}: run the pipeline first (`elt run`), or pass "
         "--events FILE (an OpenLineage file transport's output)"
     ]
+
+
+def test_a_sensor_batch_is_the_input_of_the_run_it_was_handed_to(s3, bucket, monkeypatch):
+    """The landing files are inputs of the very flow run the sensor started for them."""
+    from prefect import flow
+
+    from orchestration.flows.s3_sensor import s3_sensor
+    from orchestration.lineage import record
+
+    @flow(name="lineage-landing-consumer")
+    def consumer(s3_keys: list[str]) -> int:
+        return len(s3_keys)
+
+    name = f"landing-{bucket[-8:]}"
+    consumer.to_deployment(name=name).apply()
+    put(s3, bucket, "inbound/a.csv", "inbound/b.csv")
+    monkeypatch.setenv("S3_BUCKET", bucket)
+    monkeypatch.setenv("S3_PREFIX", "inbound/")
+    monkeypatch.setenv("S3_SENSOR_DEPLOYMENT", f"lineage-landing-consumer/{name}")
+    bookmark = record.mark()
+    stats = s3_sensor(max_polls=1)
+    assert (stats.objects, stats.errors) == (2, 0)
+
+    (landed,) = [e for e in record.since(bookmark) if e["eventType"] == "COMPLETE"]
+    assert {(i["namespace"], i["name"]) for i in landed["inputs"]} == {
+        (f"s3://{bucket}", "inbound/a.csv"), (f"s3://{bucket}", "inbound/b.csv")
+    }  # fmt: skip
+    with get_client(sync_client=True) as client:
+        (run,) = client.request(
+            "POST", "/flow_runs/filter", json={"deployments": {"name": {"any_": [name]}}}
+        ).json()  # fmt: skip
+    parent = landed["run"]["facets"]["parent"]
+    assert parent["job"]["name"] == "lineage-landing-consumer"
+    assert parent["run"]["runId"] == run["id"]
