@@ -21,6 +21,7 @@ __all__ = ["LocalSettings", "local_settings"]
 class LocalSettings(BaseModel):
     elt_home: Path = Field(
         default=Path(".elt"),
+        validate_default=True,  # the default too is the repository's, whatever the folder
         description="The embedded connector's install and logs; the local Prefect server's "
         "data, log and state.",
     )

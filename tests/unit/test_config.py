@@ -215,3 +215,14 @@ def test_only_what_the_user_set_reaches_a_foreign_projects_profile(clean_env, mo
     monkeypatch.setenv("DBT_PROJECT_DIR", str(REPO / "dbt_project"))
     ours = load_config().dbt_env()
     assert set(ours) == {"DUCKDB_PATH", "AIRBYTE_RAW_SCHEMA", "FRESHNESS_THRESHOLD_HOURS"}
+
+
+def test_elt_home_is_the_repositorys_from_any_folder_set_or_not(tmp_path, monkeypatch):
+    """One local server per checkout: `elt` run from another folder must not start a second
+    one under that folder's `.elt` (seen: a server per working folder when ELT_HOME was unset)."""
+    from orchestration.config.local import local_settings
+
+    monkeypatch.chdir(tmp_path)
+    assert local_settings({}).elt_home == REPO / ".elt"
+    assert local_settings({"ELT_HOME": ".elt"}).elt_home == REPO / ".elt"
+    assert local_settings({"ELT_HOME": str(tmp_path)}).elt_home == tmp_path
