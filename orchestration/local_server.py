@@ -37,7 +37,7 @@ from pathlib import Path
 import httpx
 
 from orchestration.errors import ConfigError, LocalServerNotAnswering
-from orchestration.logs import Ticker
+from orchestration.ticker import Ticker
 
 __all__ = [
     "LocalServer",

@@ -25,6 +25,7 @@ import typer
 from orchestration import collector, interrupts
 from orchestration.cli._output import error, status
 from orchestration.errors import ConfigError, StepFailed, UserError, first_line
+from orchestration.ticker import Ticker
 
 if TYPE_CHECKING:
     from orchestration.config import Config
@@ -42,6 +43,24 @@ def set_debug(debug: bool) -> None:
         os.environ["ELT_DEBUG"] = "1"  # dbt's whole output too (see dbt/runner.py)
 
 
+_loading: Ticker | None = None
+
+
+def start_loading_ticker() -> None:
+    """A line if loading Prefect and dbt (a command's first imports) is slow: a first run after
+    install, a cold disk cache or a busy machine takes many seconds before any work."""
+    global _loading
+    _loading = Ticker(lambda s: f"... still loading Prefect and dbt ({s:.0f}s)", status)
+    _loading.__enter__()
+
+
+def stop_loading_ticker() -> None:
+    global _loading
+    if _loading is not None:
+        _loading.__exit__(None, None, None)
+        _loading = None
+
+
 def guarded(action: Callable[[], T]) -> T:
     """Run `action` under the error policy (see the module's docstring).
 
@@ -49,6 +68,7 @@ def guarded(action: Callable[[], T]) -> T:
     of the imports so far frozen (see `orchestration.collector`): every command runs its work
     with it, so a command imports what it needs before its first guarded action."""
     collector.resume()
+    stop_loading_ticker()  # the imports are done (see above)
     try:
         return report_failures(action)
     except BaseException as exc:

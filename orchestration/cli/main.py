@@ -25,7 +25,7 @@ from orchestration.cli import (
     sync,
     transform,
 )
-from orchestration.cli._policy import set_debug
+from orchestration.cli._policy import set_debug, start_loading_ticker, stop_loading_ticker
 
 __all__ = ["app", "main"]
 
@@ -68,7 +68,9 @@ def main() -> None:
     `orchestration.collector`)."""
     collector.pause_for_imports()
     interrupts.install()
+    start_loading_ticker()
     try:
         sys.exit(app())
     finally:
+        stop_loading_ticker()
         collector.skip_at_exit()

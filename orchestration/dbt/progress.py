@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestration.dbt.results import FAILED_STATUSES
-from orchestration.logs import Ticker, get_logger
+from orchestration.logs import get_logger
+from orchestration.ticker import Ticker
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from orchestration.dbt.selection import selection_error, unmatched
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.limits import warehouse_slot
 from orchestration.lineage import record as lineage
-from orchestration.logs import Ticker, get_logger
+from orchestration.logs import get_logger
+from orchestration.ticker import Ticker
 
 NODE_FAILED_EVENT = "elt.dbt.node.failed"
 
@@ -94,7 +95,7 @@ def dbt_command(
 @task(name="dbt-deps", cache_policy=NO_CACHE)
 @interrupts.cancel_on_interrupt
 def dbt_deps(config: Config, target: DbtTarget) -> None:
-    with Ticker(lambda seconds: f"dbt deps: installing packages ({seconds:.0f}s)"):
+    with Ticker(lambda s: f"dbt deps: installing packages ({s:.0f}s)", get_logger().info):
         result = run_dbt(config.dbt.args("deps"), config.dbt_env(target))
     if not result.success:
         raise result.failure()
@@ -147,7 +148,7 @@ def check_dbt_selection(select: list[str], block_name: str | None = None) -> Non
     config = transform_config(block_name=block_name)
     target = config.require_warehouse()
     install_packages(config, target)
-    with Ticker(lambda seconds: f"dbt ls: checking the selection ({seconds:.0f}s)"):
+    with Ticker(lambda s: f"dbt ls: checking the selection ({s:.0f}s)", get_logger().info):
         result = run_dbt(config.dbt.args("ls", select=select), config.dbt_env(target))
     if not result.success:
         raise result.failure()

@@ -39,6 +39,67 @@ EXPECTED = {
 }
 
 
+SPEC = Path(__file__).parents[1] / "fixtures" / "openlineage-spec"
+CORE = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
+# Facets whose schema is published nowhere we can read: openlineage-integration-common 1.54
+# writes `dbt_model` without shipping its schema. It must at least be a valid dataset facet.
+UNPUBLISHED = {"dbt-model-dataset-facet.json": f"{CORE}#/$defs/DatasetFacet"}
+
+
+def schema_errors(events: list[dict]) -> list[str]:
+    """Every way `events` break the OpenLineage JSON schema (the core schema for the event,
+    each facet's own schema by its `_schemaURL`), as `event: path: message` lines."""
+    import openlineage.common.schema as dbt_schemas
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry, Resource
+
+    schemas = {s["$id"]: s for s in (json.loads(p.read_text()) for p in SPEC.glob("*.json"))}
+    registry = Registry().with_resources(
+        (uri, Resource.from_contents(schema)) for uri, schema in schemas.items()
+    )
+    packaged = Path(dbt_schemas.__file__).parent  # the dbt facets' schemas, shipped with them
+
+    def check(instance: dict, url: str, where: str) -> list[str]:
+        base, _, fragment = url.partition("#")
+        name = base.rsplit("/", 1)[-1]
+        if name in UNPUBLISHED:
+            schema = {"$ref": UNPUBLISHED[name]}
+        elif base not in schemas:
+            local = packaged / name
+            if not local.is_file():
+                return [f"{where}: no schema for {url}"]
+            schema = json.loads(local.read_text())
+            if fragment:
+                schema = {**schema, "$ref": f"#{fragment}"}
+        else:
+            schema = {"$ref": url}
+        validator = Draft202012Validator(schema, registry=registry, format_checker=FormatChecker())
+        return [
+            f"{where}: {list(e.absolute_path)}: {e.message}"
+            for e in validator.iter_errors(instance)
+        ]
+
+    def facets(node: object, path: str) -> list[tuple[dict, str]]:
+        found = []
+        if isinstance(node, dict):
+            if "_schemaURL" in node:
+                found.append((node, path))
+            for key, value in node.items():
+                found += facets(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                found += facets(value, f"{path}[{i}]")
+        return found
+
+    errors = []
+    for n, event in enumerate(events):
+        where = f"event {n} ({event.get('job', {}).get('name')})"
+        errors += check(event, event["schemaURL"], where)
+        for facet, path in facets(event, where):
+            errors += check(facet, facet["_schemaURL"], path)
+    return errors
+
+
 class LineageServer:
     """A lineage server's ingestion endpoint (`POST /api/v1/lineage`, as Marquez answers it),
     keeping what it received; `hang` makes it accept and never answer."""
@@ -112,6 +173,7 @@ def test_a_run_sends_lineage_whose_graph_is_the_projects_exactly(
     assert state.is_completed(), state.message
     assert flush_all()
     events = lineage_server.events
+    assert schema_errors(events) == []
     graph = Graph.from_events(events)
 
     found = labelled_edges(graph)
@@ -225,6 +287,7 @@ def test_a_sensor_batch_is_the_input_of_the_run_it_was_handed_to(s3, bucket, mon
     stats = s3_sensor(max_polls=1)
     assert (stats.objects, stats.errors) == (2, 0)
 
+    assert schema_errors(record.since(bookmark)) == []
     (landed,) = [e for e in record.since(bookmark) if e["eventType"] == "COMPLETE"]
     assert {(i["namespace"], i["name"]) for i in landed["inputs"]} == {
         (f"s3://{bucket}", "inbound/a.csv"), (f"s3://{bucket}", "inbound/b.csv")

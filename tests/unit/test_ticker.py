@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from orchestration.logs import Ticker
+from orchestration.ticker import Ticker
 from tests.conftest import wait_until
 
 

@@ -1,0 +1,70 @@
+"""A line while slow work is silent: a user never waits long without one."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+# A user waits at most this long without a line, whatever the work; past the first minute of
+# one step (a long model, a big sync), a line every half minute keeps run logs readable.
+QUIET_SECONDS = 3.0
+LONG_STEP_SECONDS, LONG_STEP_EVERY = 60.0, 30.0
+
+
+class Ticker:
+    """Says where long work stands when nothing else has been said for `every` seconds.
+
+    `describe(seconds)` gives the line, from the seconds since the ticker started; the work
+    calls `said()` whenever it prints a line of its own. A thread, so the line comes even while
+    the work blocks (a subprocess, a server starting, dbt parsing). After `LONG_STEP_SECONDS`
+    the lines come every `LONG_STEP_EVERY` seconds instead."""
+
+    def __init__(
+        self,
+        describe: Callable[[float], str],
+        say: Callable[[str], object],
+        every: float = QUIET_SECONDS,
+    ) -> None:
+        self.describe = describe
+        self.say = say
+        self.every = every
+        self._started = self._last = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="elt-ticker", daemon=True)
+
+    def said(self) -> None:
+        self._last = time.monotonic()
+
+    def _interval(self) -> float:
+        long = time.monotonic() - self._started >= LONG_STEP_SECONDS
+        return max(self.every, LONG_STEP_EVERY) if long else self.every
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(0.05, self._last + self._interval() - time.monotonic())):
+            now = time.monotonic()
+            if now - self._last >= self._interval():
+                self._last = now
+                try:
+                    self.say(self.describe(now - self._started))
+                except Exception:  # a progress line never fails the work
+                    logging.getLogger("elt").debug("ticker line failed", exc_info=True)
+
+    def __enter__(self) -> Ticker:
+        self._started = self._last = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+__all__ = ["LONG_STEP_EVERY", "LONG_STEP_SECONDS", "QUIET_SECONDS", "Ticker"]
