@@ -122,28 +122,38 @@ _senders: dict[tuple[str, ...], Sender] = {}
 _lock = threading.Lock()
 
 
-def sender(home: Path, embedded: bool) -> Sender | None:
-    """The sender for the configuration in force (one per configuration in this process), or
-    None when lineage is off."""
+def _configuration(home: Path, embedded: bool) -> tuple[str, ...] | None:
+    """What decides where events go now (None: nowhere)."""
     if disabled():
         return None
     if configured():
-        key = ("configured", *sorted(f"{k}={v}" for k, v in os.environ.items()
-                                     if k.startswith("OPENLINEAGE")), str(Path.cwd()))  # fmt: skip
-    elif embedded:
-        key = ("file", str(events_file(home).resolve()))
-    else:
+        chosen = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("OPENLINEAGE"))
+        return ("configured", *chosen, str(Path.cwd()))
+    if embedded:
+        return ("file", str(events_file(home).resolve()))
+    return None
+
+
+def sender(home: Path, embedded: bool) -> Sender | None:
+    """The sender for the configuration in force (one per configuration in this process), or
+    None when lineage is off."""
+    key = _configuration(home, embedded)
+    if key is None:
         return None
     with _lock:
         if key not in _senders:
             if key[0] == "configured":
                 from openlineage.client import OpenLineageClient
 
-                client: Any = OpenLineageClient()
+                client: Any = OpenLineageClient()  # may write OPENLINEAGE__ aliases (below)
             else:
                 client = FileClient(events_file(home))
-            _senders[key] = Sender(client)
-            atexit.register(_senders[key].flush)
+            made = Sender(client)
+            atexit.register(made.flush)
+            # the client turns OPENLINEAGE_URL into OPENLINEAGE__TRANSPORT__... variables of
+            # the process: the same configuration, under the key it now reads as
+            for same in {key, _configuration(home, embedded)} - {None}:
+                _senders[same] = made  # type: ignore[index]
         return _senders[key]
 
 

@@ -6,13 +6,11 @@ a table's lineage and writes a page a browser draws."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 from prefect.client.orchestration import get_client
 
@@ -20,7 +18,6 @@ from orchestration.lineage.graph import Graph
 from orchestration.lineage.transport import flush_all
 from tests.conftest import flow_run_artifacts, wait_until
 from tests.fakes.airbyte_server import FakeAirbyte
-from tests.fakes.s3 import free_port
 from tests.integration.conftest import put
 
 CONNECTION = "0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
@@ -207,8 +204,8 @@ def test_a_run_sends_lineage_whose_graph_is_the_projects_exactly(
     def materialized() -> list[dict]:  # Prefect's own asset events, as Cloud draws them
         body = {"filter": {"event": {"prefix": ["prefect.asset.materialization.succeeded"]},
                            "any_resource": {"id": [dim_users]}}, "limit": 50}  # fmt: skip
-        url = os.environ["PREFECT_API_URL"] + "/events/filter"
-        return httpx.post(url, json=body).json()["events"]
+        with get_client(sync_client=True) as client:
+            return client.request("POST", "/events/filter", json=body).json()["events"]
 
     wait_until(lambda: materialized(), "dim_users's asset materialization event", timeout=60)
     related = {r["prefect.resource.id"] for r in materialized()[0]["related"]}
@@ -236,22 +233,21 @@ def test_a_run_sends_lineage_whose_graph_is_the_projects_exactly(
     drawn.close()
 
 
-def test_a_lineage_server_that_is_down_never_fails_the_run(warehouse, monkeypatch, caplog):
-    down = f"http://127.0.0.1:{free_port()}"
+def test_a_lineage_server_that_hangs_never_fails_the_run(warehouse, monkeypatch, caplog):
+    """It accepts each request and never answers: the run completes, one warning says so, and
+    only the first event was tried (with the client's own retries)."""
     hanging = LineageServer(hang=True)
     try:
-        for url in (down, hanging.url):
-            with FakeAirbyte() as fake:
-                state = run_pipeline(warehouse, fake, monkeypatch, OPENLINEAGE_URL=url)
-            assert state.is_completed(), state.message
+        with FakeAirbyte() as fake:
+            state = run_pipeline(warehouse, fake, monkeypatch, OPENLINEAGE_URL=hanging.url)
+        assert state.is_completed(), state.message
 
         def warnings() -> list[str]:
             return [r.message for r in caplog.records if "are not being sent" in r.message]
 
-        wait_until(lambda: len(warnings()) >= 2, "a warning per unreachable lineage server")
-        assert len(warnings()) == 2, warnings()  # once per server, not once per event
-        # the first event's attempts (the client's own retries), then nothing more was tried
-        assert 1 <= hanging.requests <= 6, hanging.requests
+        wait_until(lambda: warnings(), "a warning that lineage is not being sent")
+        assert len(warnings()) == 1, warnings()
+        assert 1 <= hanging.requests <= 6, hanging.requests  # 1 event, up to 5 retries
     finally:
         hanging.close()
 
