@@ -7,13 +7,16 @@
 - S3: this project's sensor and a Dagster sensor over dagster-aws `get_objects` on one moto
   bucket: correctness scenarios and one tick over a large prefix (bench/parity_s3.py);
 - freshness: `elt freshness` with its alert automation and a Dagster last-update freshness
-  check, on one warehouse, fresh then stale (bench/parity_freshness.py).
+  check, on one warehouse, fresh then stale (bench/parity_freshness.py);
+- lineage: the edges of this project's OpenLineage events and of Dagster's asset graph
+  (`@dbt_assets` + dagster-airbyte's specs), against the project's edges written by hand
+  (bench/parity_lineage.py).
 
 Dagster runs from its own environment, parity/ (its own lock; `make parity` installs it).
 Prints the table and writes it, with the date, versions and machine, to parity/results.md.
 
     .venv/bin/python bench/parity.py [--runs 3] [--s3-objects 100000]
-        [--skip-dbt] [--skip-airbyte] [--skip-s3] [--skip-freshness]
+        [--skip-dbt] [--skip-airbyte] [--skip-s3] [--skip-freshness] [--skip-lineage]
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import parity_airbyte, parity_freshness, parity_s3
+from bench import parity_airbyte, parity_freshness, parity_lineage, parity_s3
 from bench.dbt_overhead import PROJECTS, measure
 from tests.servers import prefect_server
 
@@ -111,6 +114,32 @@ def freshness_rows() -> list[str]:
     return scenario_table(parity_freshness.run(), parity_freshness.SIDES)
 
 
+def lineage_rows() -> list[str]:
+    print("Lineage: the shipped project's graph on each side", flush=True)
+    results = parity_lineage.run()
+    columns = list(next(iter(results.values())))
+    rows = ["| side | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for side, cells in results.items():
+        rows.append(f"| {side} | " + " | ".join(cells[c] for c in columns) + " |")
+    return rows
+
+
+def earlier_sections() -> dict[str, list[str]]:
+    """The sections of the last results file, by the first word of their title, each kept
+    with the run it came from (a section skipped this time is not thrown away)."""
+    if not RESULTS.exists():
+        return {}
+    text = RESULTS.read_text()
+    when = next((line for line in text.splitlines() if line.startswith("Run ")), "")
+    out = {}
+    for block in text.split("\n## ")[1:]:
+        title, _, body = block.partition("\n")
+        body_lines = body.strip("\n").splitlines()
+        note = f"(Not run this time: from the earlier {when[4:].split(' on ')[0]} run.)"
+        out[title.split(":")[0].split(",")[0].split()[0]] = [f"## {title}", "", note, *body_lines]
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -119,6 +148,7 @@ def main() -> int:
     parser.add_argument("--skip-s3", action="store_true")
     parser.add_argument("--skip-airbyte", action="store_true")
     parser.add_argument("--skip-freshness", action="store_true")
+    parser.add_argument("--skip-lineage", action="store_true")
     args = parser.parse_args()
     if not parity_s3.PARITY_PYTHON.exists():
         print("error: no Dagster environment in parity/.venv: run `make parity`")
@@ -134,18 +164,23 @@ def main() -> int:
         "Dagster side (parity/): " + ", ".join(f"{p} {v}" for p, v in theirs.items()) + ".",
         "Command: `make parity` (bench/parity.py).",
     ]
-    if not args.skip_dbt:
-        lines += ["", f"## dbt, whole processes ({args.runs} interleaved runs, medians)", ""]
-        lines += dbt_rows(args.runs)
-    if not args.skip_airbyte:
-        lines += ["", "## Airbyte: the same fake server, the same faults", ""]
-        lines += airbyte_rows()
-    if not args.skip_s3:
-        lines += ["", "## S3 landing sensor: what the ticks after a write requested", ""]
-        lines += s3_rows(args.s3_objects)
-    if not args.skip_freshness:
-        lines += ["", "## Freshness: a stale table", ""]
-        lines += freshness_rows()
+    sections = [
+        ("dbt", f"dbt, whole processes ({args.runs} interleaved runs, medians)",
+         args.skip_dbt, lambda: dbt_rows(args.runs)),
+        ("Airbyte", "Airbyte: the same fake server, the same faults",
+         args.skip_airbyte, airbyte_rows),
+        ("S3", "S3 landing sensor: what the ticks after a write requested",
+         args.skip_s3, lambda: s3_rows(args.s3_objects)),
+        ("Freshness", "Freshness: a stale table", args.skip_freshness, freshness_rows),
+        ("Lineage", "Lineage: the shipped project's graph, one Airbyte connection",
+         args.skip_lineage, lineage_rows),
+    ]  # fmt: skip
+    earlier = earlier_sections()
+    for prefix, title, skipped, rows in sections:
+        if not skipped:
+            lines += ["", f"## {title}", "", *rows()]
+        elif prefix in earlier:  # a section not run this time keeps its last results
+            lines += ["", *earlier[prefix]]
     text = "\n".join(lines) + "\n"
     print()
     print(text)

@@ -16,8 +16,11 @@ import duckdb
 import httpx
 import pytest
 
+from orchestration.lineage.graph import Graph
+from orchestration.lineage.transport import flush_all
 from tests.conftest import REPO, Running, cli_env, run_elt, scalar
 from tests.fakes.airbyte_server import FakeAirbyte
+from tests.lineage_checks import LineageServer, labelled_edges, schema_errors, shipped_edges
 
 HOW_TO = REPO / "docs" / "how-to.md"
 STEP = re.compile(r"<!-- how-to: (\w+)(?: (\S+))? -->\n```\w*\n(.*?)```", re.S)
@@ -108,6 +111,8 @@ def test_pass_vars_to_a_model(project, warehouse, cli):
 
 
 def test_add_a_connection_and_its_stream_through_to_a_mart_with_an_sla(project, warehouse, cli):
+    """Done as written; the project it leaves, with two connections, has exactly the lineage
+    written here by hand (a second project for the lineage check)."""
     section = "Add an Airbyte connection"
     apply_files(section, project)
     env = settings(section)
@@ -119,10 +124,13 @@ def test_add_a_connection_and_its_stream_through_to_a_mart_with_an_sla(project, 
             "1 + (id % 5) as rating, uuid()::varchar as _airbyte_raw_id, "
             "now() as _airbyte_extracted_at, '{}' as _airbyte_meta from raw.products"
         )
+    lineage = LineageServer()
     with FakeAirbyte() as fake:
         for connection_id in ids:
             fake.add_connection(connection_id)
+        fake.connections[ids[1]].streams = ("reviews",)
         env |= {
+            "OPENLINEAGE_URL": lineage.url,
             "AIRBYTE_SERVER_URL": fake.url,
             "AIRBYTE_POLL_INTERVAL_SECONDS": "0.05",
             "DBT_PROJECT_DIR": str(project),
@@ -143,6 +151,17 @@ def test_add_a_connection_and_its_stream_through_to_a_mart_with_an_sla(project, 
     assert scalar(warehouse, "select sum(reviews) from analytics.product_ratings") == scalar(
         warehouse, "select count(*) from raw.reviews"
     )
+
+    assert flush_all()
+    lineage.close()
+    assert schema_errors(lineage.events) == []
+    expected = shipped_edges(ids[0]) | {
+        (f"{ids[1]} / reviews", "raw.reviews"),
+        ("raw.reviews", "analytics.stg_reviews"),
+        ("analytics.stg_reviews", "analytics.product_ratings"),
+        ("analytics.dim_products", "analytics.product_ratings"),
+    }
+    assert labelled_edges(Graph.from_events(lineage.events)) == expected
 
 
 def test_run_or_serve_only_the_sensor(s3, s3_endpoint, tmp_path, prefect_api):

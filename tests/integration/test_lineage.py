@@ -6,9 +6,7 @@ a table's lineage and writes a page a browser draws."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,120 +17,16 @@ from orchestration.lineage.transport import flush_all
 from tests.conftest import flow_run_artifacts, wait_until
 from tests.fakes.airbyte_server import FakeAirbyte
 from tests.integration.conftest import put
+from tests.lineage_checks import (
+    STREAMS,
+    LineageServer,
+    labelled_edges,
+    schema_errors,
+    shipped_edges,
+)
 
 CONNECTION = "0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
-STREAMS = ("users", "products", "purchases")
-
-# The shipped project's lineage, written by hand from its models' refs and sources.
-EXPECTED = {
-    *((f"{CONNECTION} / {s}", f"raw.{s}") for s in STREAMS),
-    *((f"raw.{s}", f"analytics.stg_{s}") for s in STREAMS),
-    ("analytics.stg_products", "analytics.dim_products"),
-    ("analytics.stg_products", "analytics.fct_purchases"),
-    ("analytics.stg_purchases", "analytics.fct_purchases"),
-    ("analytics.stg_users", "analytics.dim_users"),
-    ("analytics.fct_purchases", "analytics.dim_users"),
-    ("analytics.fct_purchases", "analytics.daily_revenue"),
-}
-
-
-SPEC = Path(__file__).parents[1] / "fixtures" / "openlineage-spec"
-CORE = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
-# Facets whose schema is published nowhere we can read: openlineage-integration-common 1.54
-# writes `dbt_model` without shipping its schema. It must at least be a valid dataset facet.
-UNPUBLISHED = {"dbt-model-dataset-facet.json": f"{CORE}#/$defs/DatasetFacet"}
-
-
-def schema_errors(events: list[dict]) -> list[str]:
-    """Every way `events` break the OpenLineage JSON schema (the core schema for the event,
-    each facet's own schema by its `_schemaURL`), as `event: path: message` lines."""
-    import openlineage.common.schema as dbt_schemas
-    from jsonschema import Draft202012Validator, FormatChecker
-    from referencing import Registry, Resource
-
-    schemas = {s["$id"]: s for s in (json.loads(p.read_text()) for p in SPEC.glob("*.json"))}
-    registry = Registry().with_resources(
-        (uri, Resource.from_contents(schema)) for uri, schema in schemas.items()
-    )
-    packaged = Path(dbt_schemas.__file__).parent  # the dbt facets' schemas, shipped with them
-
-    def check(instance: dict, url: str, where: str) -> list[str]:
-        base, _, fragment = url.partition("#")
-        name = base.rsplit("/", 1)[-1]
-        if name in UNPUBLISHED:
-            schema = {"$ref": UNPUBLISHED[name]}
-        elif base not in schemas:
-            local = packaged / name
-            if not local.is_file():
-                return [f"{where}: no schema for {url}"]
-            schema = json.loads(local.read_text())
-            if fragment:
-                schema = {**schema, "$ref": f"#{fragment}"}
-        else:
-            schema = {"$ref": url}
-        validator = Draft202012Validator(schema, registry=registry, format_checker=FormatChecker())
-        return [
-            f"{where}: {list(e.absolute_path)}: {e.message}"
-            for e in validator.iter_errors(instance)
-        ]
-
-    def facets(node: object, path: str) -> list[tuple[dict, str]]:
-        found = []
-        if isinstance(node, dict):
-            if "_schemaURL" in node:
-                found.append((node, path))
-            for key, value in node.items():
-                found += facets(value, f"{path}.{key}")
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                found += facets(value, f"{path}[{i}]")
-        return found
-
-    errors = []
-    for n, event in enumerate(events):
-        where = f"event {n} ({event.get('job', {}).get('name')})"
-        errors += check(event, event["schemaURL"], where)
-        for facet, path in facets(event, where):
-            errors += check(facet, facet["_schemaURL"], path)
-    return errors
-
-
-class LineageServer:
-    """A lineage server's ingestion endpoint (`POST /api/v1/lineage`, as Marquez answers it),
-    keeping what it received; `hang` makes it accept and never answer."""
-
-    def __init__(self, hang: bool = False) -> None:
-        self.events: list[dict] = []
-        self.requests = 0
-        self.hang = hang
-        self.release = threading.Event()
-        received = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                received.requests += 1
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if received.hang:
-                    received.release.wait(60)
-                    return
-                if self.path == "/api/v1/lineage":
-                    received.events.append(json.loads(body))
-                    self.send_response(201)
-                else:
-                    self.send_response(404)
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+EXPECTED = shipped_edges(CONNECTION)
 
 
 @pytest.fixture
@@ -156,10 +50,6 @@ def run_pipeline(warehouse: Path, fake: FakeAirbyte, monkeypatch, **env: str):
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     return full_pipeline(return_state=True)
-
-
-def labelled_edges(graph: Graph) -> set[tuple[str, str]]:
-    return {(graph.nodes[a].label, graph.nodes[b].label) for a, b in graph.edges}
 
 
 def test_a_run_sends_lineage_whose_graph_is_the_projects_exactly(
