@@ -135,8 +135,11 @@ def earlier_sections() -> dict[str, list[str]]:
     for block in text.split("\n## ")[1:]:
         title, _, body = block.partition("\n")
         body_lines = body.strip("\n").splitlines()
-        note = f"(Not run this time: from the earlier {when[4:].split(' on ')[0]} run.)"
-        out[title.split(":")[0].split(",")[0].split()[0]] = [f"## {title}", "", note, *body_lines]
+        dated = body_lines[:1] and body_lines[0].startswith(("(Not run", "Re-run"))
+        note = (
+            [] if dated else [f"(Not run this time: from the {when[4:].split(' on ')[0]} run.)", ""]
+        )
+        out[title.split(":")[0].split(",")[0].split()[0]] = [f"## {title}", "", *note, *body_lines]
     return out
 
 

@@ -40,6 +40,21 @@ def columns_of(conn: Any, schema: str, table: str) -> set[str]:
     return {str(r[0]).lower() for r in rows}
 
 
+def column_types(conn: Any, schema: str) -> dict[str, list[tuple[str, str]]]:
+    """Each table of `schema`: its (column, type) pairs in order, names as the warehouse
+    writes them (one query for the schema)."""
+    rows = _query(
+        conn,
+        "select table_name, column_name, data_type from information_schema.columns "
+        f"where lower(table_schema) = lower('{_literal(schema)}') "
+        "order by table_name, ordinal_position",
+    )
+    out: dict[str, list[tuple[str, str]]] = {}
+    for table, column, kind in rows:
+        out.setdefault(str(table).lower(), []).append((str(column), str(kind)))
+    return out
+
+
 def raw_only_tables(conn: Any, schema: str, tables: Sequence[str]) -> list[str]:
     """The streams whose records sit only in Airbyte's raw JSON (`_airbyte_data`): a table
     with no typed column, or no table at all beside its raw table in `airbyte_internal`."""

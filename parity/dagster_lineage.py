@@ -35,7 +35,14 @@ def main() -> None:
         client_secret=request["client_secret"],
     )
     airbyte_specs = load_airbyte_asset_specs(workspace)
-    defs = Definitions(assets=[dbt_project_assets, *airbyte_specs])
+    defs = Definitions(
+        assets=[dbt_project_assets, *airbyte_specs],
+        resources={  # dbt from this environment, as parity/dagster_dbt_defs.py
+            "dbt": DbtCliResource(
+                project_dir=project, dbt_executable=str(Path(sys.executable).with_name("dbt"))
+            )
+        },
+    )
     graph = defs.resolve_asset_graph()
     assets, edges = {}, []
     for key in graph.get_all_asset_keys():

@@ -106,10 +106,13 @@ def apply_env(mp: pytest.MonkeyPatch, workdir: Path, **extra: str) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test on the pipeline's warehouse needs a whole run on the embedded Airbyte connector
-    (`pipeline_run`): it is slow (see the marker in pyproject.toml)."""
+    (`pipeline_run`): it is slow (see the marker in pyproject.toml). Slow tests run first."""
     for item in items:
         if "pipeline_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+    # The slow ones first (a stable sort): started last, a two-minute journey would leave the
+    # other worker idle at the end of the run.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")

@@ -76,11 +76,12 @@ def _run_facets(parent: PrefectRun | None, error: str = "") -> dict[str, Any]:
 
 def sync_events(
     result: SyncResult, streams: Iterable[str], raw_schema: str, where: Warehouse,
-    parent: PrefectRun | None,
+    parent: PrefectRun | None, columns: dict[str, list[tuple[str, str]]] | None = None,
 ) -> list[Any]:  # fmt: skip
     """START and COMPLETE/FAIL of one connection's sync, one OpenLineage run per stream (its
     stream in, its raw table out, rows and bytes where known): a run with every stream in and
-    every table out would tell a lineage server that each table came from every stream."""
+    every table out would tell a lineage server that each table came from every stream.
+    `columns`: each raw table's (column, type) as the warehouse holds them, for its schema."""
     from openlineage.client.event_v2 import (
         InputDataset,
         Job,
@@ -90,6 +91,7 @@ def sync_events(
         RunState,
     )
     from openlineage.client.generated import output_statistics_output_dataset as stats
+    from openlineage.client.generated import schema_dataset
 
     ended = RunState.COMPLETE if result.succeeded else RunState.FAIL
     out = []
@@ -100,10 +102,16 @@ def sync_events(
                 rowCount=result.streams[stream], size=result.stream_bytes.get(stream)
             )
         inputs = [InputDataset(namespace=stream_dataset(result.connection_id), name=stream)]
+        facets: dict[str, Any] = {}
+        if fields := (columns or {}).get(stream.lower()):
+            facets["schema"] = schema_dataset.SchemaDatasetFacet(
+                fields=[schema_dataset.SchemaDatasetFacetFields(name=n, type=t) for n, t in fields]
+            )
         outputs = [
             OutputDataset(
                 namespace=where.namespace,
                 name=where.table(raw_schema, stream),
+                facets=facets,
                 outputFacets=output_facets,
             )
         ]

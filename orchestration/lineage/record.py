@@ -13,6 +13,7 @@ from orchestration.freshness_rules import SlaResult
 from orchestration.lineage import events, naming, transport
 from orchestration.lineage.assets import emit_asset_events
 from orchestration.logs import get_logger
+from orchestration.warehouse import column_types
 
 # The events this process built, as JSON (the last HISTORY of them): a pipeline run draws the
 # graph of what it touched from them, whether or not they are sent anywhere.
@@ -50,18 +51,30 @@ def syncs(config: Config, results: list[SyncResult], streams: dict[str, tuple[st
     """The syncs' events; `streams`: the streams of each connection, where known."""
 
     def build() -> list[Any]:
-        where = naming.warehouse(config, config.require_warehouse())
+        target = config.require_warehouse()
+        where = naming.warehouse(config, target)
         parent = events.PrefectRun.current()
+        columns = raw_columns(config, target)
         return [
             event
             for result in results
             for event in events.sync_events(
                 result, streams.get(result.connection_id, ()), config.airbyte.raw_schema,
-                where, parent,
+                where, parent, columns,
             )
         ]  # fmt: skip
 
     _send(config, build)
+
+
+def raw_columns(config: Config, target: DbtTarget) -> dict[str, list[tuple[str, str]]]:
+    """The raw tables' columns as the warehouse holds them (none if it cannot say)."""
+    try:
+        with config.warehouse(target) as conn:
+            return column_types(conn, config.airbyte.raw_schema)
+    except Exception as exc:  # a schema facet is worth no failure
+        get_logger().debug("No raw table columns for lineage: %s", exc)
+        return {}
 
 
 def dbt(config: Config, target: DbtTarget) -> None:

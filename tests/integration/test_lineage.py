@@ -75,6 +75,9 @@ def test_a_run_sends_lineage_whose_graph_is_the_projects_exactly(
     assert parents == {"airbyte-sync", "dbt-transform", "freshness-check"}  # Prefect's flows
     synced = [e for e in events if e["job"]["name"].startswith("airbyte.")]
     assert {e["eventType"] for e in synced} == {"START", "COMPLETE"}
+    (users,) = [e["outputs"][0] for e in synced if e["outputs"][0]["name"].endswith(".users")][:1]
+    fields = [f["name"] for f in users["facets"]["schema"]["fields"]]  # the raw table's columns
+    assert {"id", "email", "_airbyte_raw_id", "_airbyte_extracted_at"} <= set(fields)
     freshness = [e for e in events if e["job"]["name"] == "elt.freshness"]
     assertions = {
         i["name"].rsplit(".", 1)[-1]: i["inputFacets"]["dataQualityAssertions"]["assertions"]
@@ -128,8 +131,13 @@ def test_a_lineage_server_that_hangs_never_fails_the_run(warehouse, monkeypatch,
     only the first event was tried (with the client's own retries)."""
     hanging = LineageServer(hang=True)
     try:
+        transport = {  # the user's http transport, with a 1 s timeout (the client's retries)
+            "OPENLINEAGE__TRANSPORT__TYPE": "http",
+            "OPENLINEAGE__TRANSPORT__URL": hanging.url,
+            "OPENLINEAGE__TRANSPORT__TIMEOUT": "1",
+        }
         with FakeAirbyte() as fake:
-            state = run_pipeline(warehouse, fake, monkeypatch, OPENLINEAGE_URL=hanging.url)
+            state = run_pipeline(warehouse, fake, monkeypatch, **transport)
         assert state.is_completed(), state.message
 
         def warnings() -> list[str]:
