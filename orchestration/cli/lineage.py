@@ -45,8 +45,9 @@ def lineage(
     source = events or events_file(guarded(local_settings).elt_home)
     if not source.is_file():
         fail(
-            f"no lineage events at {source}: run the pipeline first (`elt run`), or pass "
-            "--events FILE (an OpenLineage file transport's output)"
+            f"no lineage events at {source}: run the pipeline first (the embedded default keeps "
+            "them there), or pass --events FILE (an OpenLineage file transport's output; with "
+            'an Airbyte server, configure one: README "Lineage")'
         )
     graph = Graph.from_events(read_events(source))
     page = html or source.with_name("lineage.html")

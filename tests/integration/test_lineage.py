@@ -155,8 +155,9 @@ def test_elt_lineage_without_events_says_how_to_get_them(cli, tmp_path):
     ran = cli("lineage", "--events", str(missing), cwd=tmp_path)
     assert ran.returncode == 1
     assert ran.stderr.splitlines() == [
-        f"error: no lineage events at {missing}: run the pipeline first (`elt run`), or pass "
-        "--events FILE (an OpenLineage file transport's output)"
+        f"error: no lineage events at {missing}: run the pipeline first (the embedded default "
+        "keeps them there), or pass --events FILE (an OpenLineage file transport's output; "
+        'with an Airbyte server, configure one: README "Lineage")'
     ]
 
 
