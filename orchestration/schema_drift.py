@@ -1,0 +1,186 @@
+"""Schema drift between what Airbyte loaded and what the dbt models expect, and its blast radius.
+
+Plain functions on dbt's manifest (a dict) and the warehouse's columns, so that the check
+runs on any target through whatever connection reads `information_schema`:
+
+- `source_tables(manifest)`: every dbt source table, its declared columns, the models that
+  read it and the columns they use (identifiers in their SQL);
+- `compare(table, now, before)`: what changed since the last accepted snapshot (`before`, or
+  the declared columns when there is none), each change classified: a table missing, a column
+  dropped (or renamed: a drop plus an add) that a model uses, or a type changed to an
+  incompatible family, is breaking; an added column is information;
+- `held_back(manifest, changes)`: the nodes downstream of a table with a breaking change, which
+  a build must leave out (`exclusions`: dbt's own `source:<source>.<table>+` selectors), every
+  other node still building.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["table missing", "column dropped", "type changed", "column added"]
+
+# Type families: a change inside a family, or to a wider one, breaks nothing a model does.
+_FAMILIES = (
+    ("integer", r"^(tinyint|smallint|int|integer|bigint|hugeint|ubigint|uinteger|int\d*|long)"),
+    ("decimal", r"^(decimal|numeric|number)"),
+    ("float", r"^(float|double|real)"),
+    ("text", r"^(varchar|char|string|text|character)"),
+    ("boolean", r"^(bool|boolean)"),
+    ("timestamp", r"^(timestamp|datetime)"),
+    ("date", r"^date$"),
+    ("json", r"^(json|variant|object|array|struct|map)"),
+)
+_WIDENS = {
+    ("integer", "decimal"),
+    ("integer", "float"),
+    ("decimal", "float"),
+    ("date", "timestamp"),
+}
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def family(data_type: str) -> str:
+    """The family of a warehouse type (`NUMBER(38,0)` is an integer, as Snowflake means it)."""
+    text = data_type.strip().lower()
+    if re.match(r"^(number|numeric|decimal)\(\s*\d+\s*,\s*0\s*\)", text):
+        return "integer"
+    for name, pattern in _FAMILIES:
+        if re.match(pattern, text):
+            return name
+    return text
+
+
+def compatible(before: str, now: str) -> bool:
+    old, new = family(before), family(now)
+    return old == new or (old, new) in _WIDENS
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    unique_id: str  # source.<project>.<source>.<table>
+    source: str
+    name: str
+    schema: str
+    identifier: str
+    declared: tuple[str, ...]  # columns the source's yml declares (lowercase)
+    readers: tuple[str, ...]  # the models that select from it
+    used: frozenset[str] = field(default_factory=frozenset)  # identifiers in their SQL
+    on_drift: Literal["error", "warn"] = "error"
+
+    @property
+    def selector(self) -> str:
+        return f"source:{self.source}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Change:
+    table: str  # source.table
+    kind: Kind
+    column: str | None = None
+    old_type: str | None = None
+    new_type: str | None = None
+    breaking: bool = False
+    used_by: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        what = f"{self.table}: {self.kind}" + (f" {self.column}" if self.column else "")
+        if self.kind == "type changed":
+            what += f" ({self.old_type} -> {self.new_type})"
+        if self.used_by:
+            what += f", used by {', '.join(self.used_by)}"
+        return what
+
+
+def source_tables(manifest: Mapping[str, Any]) -> list[SourceTable]:
+    """Every source table of the manifest with what reads it (from the models' compiled SQL
+    where dbt wrote it, else their raw SQL)."""
+    nodes = manifest.get("nodes", {})
+    children = manifest.get("child_map", {})
+    tables = []
+    for uid, source in sorted(manifest.get("sources", {}).items()):
+        readers = [
+            c for c in children.get(uid, []) if nodes.get(c, {}).get("resource_type") == "model"
+        ]
+        used: set[str] = set()
+        for reader in readers:
+            sql = nodes[reader].get("compiled_code") or nodes[reader].get("raw_code") or ""
+            used |= {token.lower() for token in _IDENTIFIER.findall(sql)}
+        meta = {**(source.get("source_meta") or {}), **(source.get("meta") or {})}
+        tables.append(
+            SourceTable(
+                unique_id=uid,
+                source=source["source_name"],
+                name=source["name"],
+                schema=source["schema"],
+                identifier=source.get("identifier") or source["name"],
+                declared=tuple(c.lower() for c in source.get("columns", {})),
+                readers=tuple(nodes[r]["name"] for r in readers),
+                used=frozenset(used),
+                on_drift="warn" if meta.get("on_drift") == "warn" else "error",
+            )
+        )
+    return tables
+
+
+def compare(
+    table: SourceTable,
+    now: Mapping[str, str] | None,
+    before: Mapping[str, str] | None,
+) -> list[Change]:
+    """What changed in `table` (its columns `now`, lowercase name -> type; None: no table)
+    since `before` (the last accepted snapshot; None: only the declared columns are known)."""
+    label = f"{table.source}.{table.name}"
+    if now is None:
+        return [Change(label, "table missing", breaking=True, used_by=table.readers)]
+    known = dict(before) if before is not None else dict.fromkeys(table.declared, "")
+    changes = []
+    for column, old_type in sorted(known.items()):
+        users = table.readers if column in table.used or column in table.declared else ()
+        if column not in now:
+            changes.append(Change(label, "column dropped", column, old_type or None, None,
+                                  breaking=bool(users), used_by=users))  # fmt: skip
+        elif old_type and not compatible(old_type, now[column]):
+            changes.append(Change(label, "type changed", column, old_type, now[column],
+                                  breaking=bool(users), used_by=users))  # fmt: skip
+    if before is not None:
+        for column in sorted(set(now) - set(known)):
+            changes.append(Change(label, "column added", column, None, now[column]))
+    return changes
+
+
+def held_back(manifest: Mapping[str, Any], changes: Iterable[Change]) -> list[str]:
+    """The nodes (models, tests, snapshots...) downstream of a table with a breaking change."""
+    children = manifest.get("child_map", {})
+    by_label = {
+        f"{s['source_name']}.{s['name']}": uid for uid, s in manifest.get("sources", {}).items()
+    }
+    todo = [by_label[c.table] for c in changes if c.breaking and c.table in by_label]
+    seen: set[str] = set()
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return sorted(seen)
+
+
+def exclusions(tables: Iterable[SourceTable], changes: Iterable[Change]) -> list[str]:
+    """dbt's selectors that leave out what `held_back` names: `source:<source>.<table>+`."""
+    broken = {c.table for c in changes if c.breaking}
+    return sorted(f"{t.selector}+" for t in tables if f"{t.source}.{t.name}" in broken)
+
+
+__all__ = [
+    "Change",
+    "SourceTable",
+    "compare",
+    "compatible",
+    "exclusions",
+    "family",
+    "held_back",
+    "source_tables",
+]
