@@ -15,6 +15,7 @@ from orchestration import collector, interrupts
 from orchestration.cli import (
     automations,
     blocks,
+    drift,
     freshness,
     limits,
     lineage,
@@ -57,6 +58,7 @@ for command in (
     app.command()(command)
 app.add_typer(sensor.app, name="sensor")
 app.add_typer(blocks.app, name="blocks")
+app.add_typer(drift.app, name="drift")
 app.add_typer(automations.app, name="automations")
 app.add_typer(limits.app, name="limits")
 app.add_typer(server.app, name="server")

@@ -16,6 +16,7 @@ from orchestration.errors import ConfigError
 from orchestration.flows.airbyte_sync import airbyte_sync
 from orchestration.flows.dbt_transform import check_dbt_selection, dbt_transform
 from orchestration.flows.freshness import freshness_check
+from orchestration.flows.schema_drift import DriftReport, drift_check
 from orchestration.freshness_rules import SlaResult
 from orchestration.lineage import record as lineage
 from orchestration.lineage.graph import Graph
@@ -27,6 +28,7 @@ from orchestration.warehouse import RAW_ONLY_FIX, raw_only_tables
 @dataclass
 class PipelineSummary:
     syncs: list[SyncResult] = field(default_factory=list)
+    drift: DriftReport | None = None
     build: DbtRunResult | None = None
     freshness: list[SlaResult] = field(default_factory=list)
 
@@ -40,6 +42,8 @@ class PipelineSummary:
                 + (f" ({streams})" if streams else "")
                 + f" with the {mode}"
             )
+        if self.drift and self.drift.changes:
+            out.append(self.drift.line())
         if self.build:
             b = self.build
             out.append(
@@ -92,10 +96,14 @@ def full_pipeline(
             faker_count=faker_count, faker_seed=faker_seed, block_name=block_name
         )
         interrupts.unless_cancelled(check_typed_raw_tables(block_name))
-        summary.build = dbt_transform(select=select, block_name=block_name)
+        summary.drift = drift = drift_check(block_name=block_name)
+        exclude = [*load_config(block_name).dbt.exclude, *drift.exclude] or None
+        summary.build = dbt_transform(select=select, exclude=exclude, block_name=block_name)
         summary.freshness = freshness_check(
             threshold_hours=freshness_threshold_hours, block_name=block_name
         )
+        if drift.failing:  # everything else was built and checked: now say what was not
+            raise drift.failure()
     touched = lineage.since(bookmark)
     if touched:
         graph = Graph.from_events(touched)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -32,6 +33,7 @@ NAMES = {
     "elt-dbt-node-failed",
     "elt-flow-run-lost",
     "elt-flow-run-crashed-retry",
+    "elt-schema-drift",
 }
 
 
@@ -88,6 +90,30 @@ def test_apply_is_idempotent_and_a_breach_reaches_the_webhook_once(
     assert call["text"].startswith("Freshness SLA breached: source users on target local is 48.")
     # the fresh run and the passing tables sent nothing
     assert receiver.calls_before_a_sentinel(api) == [call]
+
+    # schema drift: a breaking change alerts, an added column does not
+    for column, breaking in (("email", "true"), ("coupon", "false")):
+        event = {
+            "id": str(uuid.uuid4()),
+            "occurred": datetime.now(UTC).isoformat(),
+            "event": "elt.schema.drift",
+            "resource": {
+                "prefect.resource.id": f"elt.schema.local.airbyte.{column}-table",
+                "prefect.resource.name": f"airbyte.{column}-table",
+                "elt.schema.breaking": breaking,
+            },
+            "payload": {"change": "column dropped" if breaking == "true" else "column added",
+                        "column": column, "models_held_back": ["stg_users", "dim_users"],
+                        "message": f"airbyte.{column}-table: a change of {column}"},
+        }  # fmt: skip
+        httpx.post(f"{api}/events", json=[event], timeout=30).raise_for_status()
+    calls = receiver.calls_before_a_sentinel(api)
+    drift = [c for c in calls if "change" in c]
+    assert [(c["column"], c["change"]) for c in drift] == [("email", "column dropped")]
+    assert drift[0]["text"] == (
+        "Schema drift: airbyte.email-table: a change of email; held back from the build: "
+        "stg_users, dim_users"
+    )
 
 
 def test_a_killed_run_is_marked_crashed_and_alerted_once_a_cancelled_one_never(

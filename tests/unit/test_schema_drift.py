@@ -126,3 +126,18 @@ def test_the_held_back_set_is_what_dbt_selects_downstream_of_the_table(manifest)
     assert not any(
         "purchases" in uid or "products" in uid for uid in held if uid.startswith("model.")
     )
+
+
+def test_a_source_declared_on_drift_warn_is_held_back_but_does_not_fail(manifest):
+    from orchestration.flows.schema_drift import DriftReport
+
+    declared = json.loads(json.dumps(manifest["manifest"]))  # a copy, its yml saying `warn`
+    declared["sources"]["source.elt.airbyte.users"]["meta"] = {"on_drift": "warn"}
+    users = users_table(declared)
+    assert users.on_drift == "warn"
+    changes = compare(users, None, USERS)
+    report = DriftReport(
+        "local", changes, held_back(declared, changes), warn_only={"airbyte.users"}
+    )
+    assert report.breaking == changes and report.failing == []
+    assert "model.elt.stg_users" in report.held_back

@@ -1,0 +1,180 @@
+"""`drift_check`: between sync and build, what Airbyte loaded against what the dbt models
+expect; the models a breaking change reaches are held back, everything else builds.
+
+The warehouse's columns (information_schema, through the dbt target's own connection) are
+compared with the last accepted snapshot of each source table (kept on the Prefect server per
+target) or, before the first, with the columns the sources declare. A table's snapshot moves
+on when nothing breaking changed in it (an added column, a dropped one no model uses), or when
+the user accepts its new schema (`elt drift accept airbyte.users`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import flow
+from prefect.events import emit_event
+
+from orchestration import interrupts
+from orchestration.artifacts import publish_table
+from orchestration.config import Config, DbtTarget, load_config
+from orchestration.dbt.runner import run_dbt
+from orchestration.errors import StepFailed, UserError
+from orchestration.lineage import naming
+from orchestration.logs import get_logger
+from orchestration.schema_drift import (
+    Change,
+    SourceTable,
+    compare,
+    exclusions,
+    held_back,
+    source_tables,
+)
+from orchestration.schema_snapshot import Columns, load_snapshot, save_snapshot
+from orchestration.ticker import Ticker
+from orchestration.warehouse import column_types
+
+DRIFT_EVENT = "elt.schema.drift"
+
+
+@dataclass
+class DriftReport:
+    target: str
+    changes: list[Change] = field(default_factory=list)
+    held_back: list[str] = field(default_factory=list)  # unique ids left out of the build
+    exclude: list[str] = field(default_factory=list)  # dbt selectors that leave them out
+    warn_only: set[str] = field(default_factory=set)  # tables declared `on_drift: warn`
+
+    @property
+    def breaking(self) -> list[Change]:
+        return [c for c in self.changes if c.breaking]
+
+    @property
+    def failing(self) -> list[Change]:
+        return [c for c in self.breaking if c.table not in self.warn_only]
+
+    def line(self) -> str:
+        if not self.changes:
+            return f"schema drift: none on target {self.target}"
+        held = ", ".join(uid.split(".")[-1] for uid in self.held_back if uid.startswith("model."))
+        return (
+            f"schema drift on target {self.target}: "
+            + "; ".join(c.describe() for c in self.changes)
+            + (f"; held back: {held}" if held else "")
+        )
+
+    def failure(self) -> StepFailed:
+        tables = sorted({c.table for c in self.failing})
+        return StepFailed(
+            f"{self.line()}: fix the source or the models, or accept the new schema with "
+            + " ".join(f"`elt drift accept {t}`" for t in tables)
+        )
+
+
+def parsed_manifest(config: Config, target: DbtTarget) -> dict[str, Any]:
+    """dbt's manifest of the project, parsed in-process (partial parsing makes it cheap)."""
+    with Ticker(lambda s: f"dbt parse: reading the project ({s:.0f}s)", get_logger().info):
+        result = run_dbt(config.dbt.args("parse"), config.dbt_env(target))
+    if not result.success:
+        raise result.failure()
+    manifest = config.dbt.target_path(config.env) / "manifest.json"
+    return dict(json.loads(manifest.read_text()))
+
+
+def warehouse_columns(config: Config, target: DbtTarget, tables: list[SourceTable]) -> dict:
+    """(schema, table) -> its columns now, for every schema the sources read."""
+    found: dict[tuple[str, str], Columns] = {}
+    with config.warehouse(target) as conn:
+        for schema in sorted({t.schema for t in tables}):
+            for table, columns in column_types(conn, schema).items():
+                found[(schema.lower(), table)] = {c.lower(): kind for c, kind in columns}
+    return found
+
+
+def emit_drift_event(change: Change, target: str, held: list[str]) -> None:
+    emit_event(
+        event=DRIFT_EVENT,
+        resource={
+            "prefect.resource.id": f"elt.schema.{target}.{change.table}",
+            "prefect.resource.name": change.table,
+            "elt.schema.breaking": "true" if change.breaking else "false",  # what alerts match
+        },
+        payload={
+            "change": change.kind,
+            "column": change.column,
+            "old_type": change.old_type,
+            "new_type": change.new_type,
+            "breaking": change.breaking,
+            "models_held_back": [u.split(".")[-1] for u in held if u.startswith("model.")],
+            "message": change.describe(),
+        },
+    )
+
+
+@flow(name="schema-drift", log_prints=True)
+@interrupts.cancel_on_interrupt
+def drift_check(block_name: str | None = None) -> DriftReport:
+    """Compare the warehouse's source tables with their accepted schema; report each change,
+    hold back what a breaking one reaches (the caller excludes it from the build)."""
+    config = load_config(block_name)
+    target = config.require_warehouse()
+    manifest = parsed_manifest(config, target)
+    tables = source_tables(manifest)
+    now = warehouse_columns(config, target, tables)
+    where = naming.warehouse(config, target).namespace
+    snapshot = load_snapshot(target.name, where)
+    report = DriftReport(
+        target.name, warn_only={f"{t.source}.{t.name}" for t in tables if t.on_drift == "warn"}
+    )
+    advanced = dict(snapshot)
+    for table in tables:
+        label = f"{table.source}.{table.name}"
+        columns = now.get((table.schema.lower(), table.identifier.lower()))
+        changes = compare(table, columns, snapshot.get(label))
+        report.changes += changes
+        if columns is not None and not any(c.breaking for c in changes):
+            advanced[label] = columns  # nothing a model uses broke: this is the schema now
+    report.held_back = held_back(manifest, report.changes)
+    report.exclude = exclusions(tables, report.changes)
+    if advanced != snapshot:
+        save_snapshot(target.name, where, advanced)
+    for change in report.changes:
+        emit_drift_event(change, target.name, report.held_back if change.breaking else [])
+    if report.changes:
+        publish_table(
+            "schema-drift",
+            [{"table": c.table, "change": c.kind, "column": c.column or "",
+              "old type": c.old_type or "", "new type": c.new_type or "",
+              "breaking": c.breaking, "used by": ", ".join(c.used_by)} for c in report.changes],
+            f"Schema drift on target {target.name}",
+        )  # fmt: skip
+    log = get_logger()
+    (log.warning if report.breaking else log.info)(report.line())
+    return report
+
+
+def accept(table: str, block_name: str | None = None) -> Columns:
+    """Make `table`'s (`source.table`) schema in the warehouse now its accepted one."""
+    config = load_config(block_name)
+    target = config.require_warehouse()
+    tables = {f"{t.source}.{t.name}": t for t in source_tables(parsed_manifest(config, target))}
+    if table not in tables:
+        raise UserError(
+            f"no dbt source table {table!r}: use SOURCE.TABLE, one of {', '.join(sorted(tables))}"
+        )
+    source = tables[table]
+    columns = warehouse_columns(config, target, [source]).get(
+        (source.schema.lower(), source.identifier.lower())
+    )
+    if columns is None:
+        raise UserError(f"{table} is not in the warehouse ({source.schema}.{source.identifier})")
+    where = naming.warehouse(config, target).namespace
+    snapshot = load_snapshot(target.name, where)
+    snapshot[table] = columns
+    save_snapshot(target.name, where, snapshot)
+    return columns
+
+
+__all__ = ["DRIFT_EVENT", "DriftReport", "accept", "drift_check"]

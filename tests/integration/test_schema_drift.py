@@ -1,0 +1,87 @@
+"""Schema drift in the pipeline: a column a model uses disappears from a raw table; the run
+builds everything else, holds back what reads that table, ends Failed naming the change, the
+models held back and the fix, and emits an event; an added column is information only;
+`elt drift accept` makes the new schema the accepted one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+from prefect.client.orchestration import get_client
+
+from orchestration.flows.schema_drift import drift_check
+from tests.conftest import wait_until
+from tests.fakes.airbyte_server import FakeAirbyte
+
+CONNECTION = "2c9d7e51-4b3a-4f60-9d8e-1a2b3c4d5e6f"
+MODELS = {"stg_users", "stg_products", "stg_purchases", "dim_users", "dim_products",
+          "fct_purchases", "daily_revenue"}  # fmt: skip
+
+
+def run_pipeline(warehouse: Path, target: Path, monkeypatch):
+    from orchestration.flows.full_pipeline import full_pipeline
+
+    settings = {
+        "AIRBYTE_CONNECTION_ID": CONNECTION,
+        "AIRBYTE_POLL_INTERVAL_SECONDS": "0.05",
+        "DUCKDB_PATH": str(warehouse),
+        "DBT_TARGET_PATH": str(target),  # dbt's own: this test's run results
+    }
+    with FakeAirbyte() as fake:
+        fake.add_connection(CONNECTION)
+        monkeypatch.setenv("AIRBYTE_SERVER_URL", fake.url)
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        return full_pipeline(return_state=True)
+
+
+def built_models(target: Path) -> dict[str, str]:
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return {
+        r["unique_id"].split(".")[-1]: r["status"]
+        for r in results
+        if r["unique_id"].startswith("model.")
+    }
+
+
+def drift_events(table: str, column: str) -> list[dict]:
+    resource = {"id": [f"elt.schema.local.{table}"]}
+    body = {"filter": {"event": {"name": ["elt.schema.drift"]}, "any_resource": resource}}
+    with get_client(sync_client=True) as client:
+        events = client.request("POST", "/events/filter", json=body).json()["events"]
+    return [e for e in events if e["payload"]["column"] == column]
+
+
+def test_breaking_drift_holds_back_only_what_it_reaches(warehouse, tmp_path, monkeypatch, cli):
+    target = tmp_path / "dbt-target"
+    first = run_pipeline(warehouse, target, monkeypatch)  # the accepted schema: today's
+    assert first.is_completed(), first.message
+    assert first.result().drift.changes == []
+
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute("alter table raw.users drop column email")  # stg_users selects it
+        db.execute("alter table raw.purchases add column coupon varchar")  # nobody reads it
+    second = run_pipeline(warehouse, target, monkeypatch)
+
+    assert second.is_failed()
+    message = second.message or ""
+    assert "airbyte.users: column dropped email, used by stg_users" in message, message
+    assert "airbyte.purchases: column added coupon" in message, message
+    assert "held back: dim_users, stg_users" in message, message
+    assert "`elt drift accept airbyte.users`" in message, message
+    built = built_models(target)
+    assert set(built) == MODELS - {"stg_users", "dim_users"}  # everything else was built
+    assert set(built.values()) == {"success"}
+    wait_until(lambda: drift_events("airbyte.users", "email"), "the drift event of users.email")
+    (event,) = drift_events("airbyte.users", "email")
+    assert event["payload"]["models_held_back"] == ["dim_users", "stg_users"]
+    assert (event["payload"]["change"], event["payload"]["column"]) == ("column dropped", "email")
+
+    monkeypatch.chdir(tmp_path)
+    accepted = cli("drift", "accept", "airbyte.users", cwd=tmp_path,
+                   DUCKDB_PATH=str(warehouse), DBT_TARGET_PATH=str(target))  # fmt: skip
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stdout.startswith("accepted airbyte.users: ")
+    assert drift_check().changes == []  # the new schema is the accepted one, the added column too
