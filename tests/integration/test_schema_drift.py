@@ -12,7 +12,7 @@ import duckdb
 from prefect.client.orchestration import get_client
 
 from orchestration.flows.schema_drift import drift_check
-from tests.conftest import wait_until
+from tests.conftest import REPO, wait_until
 from tests.fakes.airbyte_server import FakeAirbyte
 
 CONNECTION = "2c9d7e51-4b3a-4f60-9d8e-1a2b3c4d5e6f"
@@ -81,7 +81,8 @@ def test_breaking_drift_holds_back_only_what_it_reaches(warehouse, tmp_path, mon
 
     monkeypatch.chdir(tmp_path)
     accepted = cli("drift", "accept", "airbyte.users", cwd=tmp_path,
-                   DUCKDB_PATH=str(warehouse), DBT_TARGET_PATH=str(target))  # fmt: skip
+                   DUCKDB_PATH=str(warehouse), DBT_TARGET_PATH=str(target),
+                   DBT_PROJECT_DIR=str(REPO / "dbt_project"))  # fmt: skip
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.startswith("accepted airbyte.users: ")
     assert drift_check().changes == []  # the new schema is the accepted one, the added column too
