@@ -19,16 +19,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dagster_airbyte import AirbyteWorkspace
 
 
-def main() -> None:
-    request = json.loads(sys.argv[1])
-    workspace = AirbyteWorkspace(
+def workspace_from(request: dict, **options: object) -> AirbyteWorkspace:
+    """The self-managed workspace a request names (its URLs, id and client credentials)."""
+    return AirbyteWorkspace(
         rest_api_base_url=request["rest"],
         configuration_api_base_url=request["configuration"],
         workspace_id=request["workspace_id"],
         client_id=request["client_id"],
         client_secret=request["client_secret"],
-        poll_interval=request["poll_interval"],
-        poll_timeout=request["poll_timeout"],
+        **options,
+    )
+
+
+def main() -> None:
+    request = json.loads(sys.argv[1])
+    workspace = workspace_from(
+        request, poll_interval=request["poll_interval"], poll_timeout=request["poll_timeout"]
     )
 
     def sync(connection_id: str) -> str:

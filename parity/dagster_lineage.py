@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 from dagster import AssetExecutionContext, Definitions
-from dagster_airbyte import AirbyteWorkspace, load_airbyte_asset_specs
+from dagster_airbyte import load_airbyte_asset_specs
+from dagster_airbyte_sync import workspace_from  # beside this file
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 
@@ -27,14 +28,7 @@ def main() -> None:
     def dbt_project_assets(context: AssetExecutionContext, dbt: DbtCliResource):
         yield from dbt.cli(["build"], context=context).stream()
 
-    workspace = AirbyteWorkspace(
-        rest_api_base_url=request["rest"],
-        configuration_api_base_url=request["configuration"],
-        workspace_id=request["workspace_id"],
-        client_id=request["client_id"],
-        client_secret=request["client_secret"],
-    )
-    airbyte_specs = load_airbyte_asset_specs(workspace)
+    airbyte_specs = load_airbyte_asset_specs(workspace_from(request))
     defs = Definitions(
         assets=[dbt_project_assets, *airbyte_specs],
         resources={  # dbt from this environment, as parity/dagster_dbt_defs.py
