@@ -9,6 +9,10 @@ runs on any target through whatever connection reads `information_schema`:
   the declared columns when there is none), each change classified: a table missing, a column
   dropped (or renamed: a drop plus an add) that a model uses, or a type changed to an
   incompatible family, is breaking; an added column is information;
+- `values_changed(table, total, changed)`: the share of a sync's rows whose
+  `_airbyte_meta.changes` says Airbyte nulled or truncated a column's value, against the
+  limit the source's yml declares (`meta: {airbyte_changes: {max_share: 0.05, severity:
+  error}}` on the source, a table or a column), breaking or a warning as declared;
 - `held_back(manifest, changes)`: the nodes downstream of a table with a breaking change, which
   a build must leave out (`exclusions`: dbt's own `source:<source>.<table>+` selectors), every
   other node still building.
@@ -21,7 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["table missing", "column dropped", "type changed", "column added"]
+Kind = Literal["table missing", "column dropped", "type changed", "column added", "values changed"]
+Severity = Literal["error", "warn"]
 
 # Type families: a change inside a family, or to a wider one, breaks nothing a model does.
 _FAMILIES = (
@@ -60,6 +65,30 @@ def compatible(before: str, now: str) -> bool:
 
 
 @dataclass(frozen=True)
+class ChangesLimit:
+    """How many of a sync's values in a column Airbyte may null or truncate before it counts."""
+
+    max_share: float
+    severity: Severity = "error"
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any], where: str) -> ChangesLimit | None:
+        declared = meta.get("airbyte_changes")
+        if declared is None:
+            return None
+        try:
+            share = float(declared["max_share"])
+            severity = declared.get("severity", "error")
+            assert 0 <= share <= 1 and severity in ("error", "warn")
+        except (TypeError, KeyError, ValueError, AssertionError):
+            raise ValueError(
+                f"{where}: meta.airbyte_changes must be {{max_share: <0..1>, severity: error|warn}}"
+                f", not {declared!r}"
+            ) from None
+        return cls(share, severity)
+
+
+@dataclass(frozen=True)
 class SourceTable:
     unique_id: str  # source.<project>.<source>.<table>
     source: str
@@ -69,7 +98,20 @@ class SourceTable:
     declared: tuple[str, ...]  # columns the source's yml declares (lowercase)
     readers: tuple[str, ...]  # the models that select from it
     used: frozenset[str] = field(default_factory=frozenset)  # identifiers in their SQL
-    on_drift: Literal["error", "warn"] = "error"
+    on_drift: Severity = "error"
+    changes_limit: ChangesLimit | None = None  # for every column, unless one declares its own
+    column_limits: tuple[tuple[str, ChangesLimit], ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}.{self.name}"
+
+    def limit_for(self, column: str) -> ChangesLimit | None:
+        return dict(self.column_limits).get(column, self.changes_limit)
+
+    @property
+    def checks_values(self) -> bool:
+        return self.changes_limit is not None or bool(self.column_limits)
 
     @property
     def selector(self) -> str:
@@ -85,10 +127,18 @@ class Change:
     new_type: str | None = None
     breaking: bool = False
     used_by: tuple[str, ...] = ()
+    share: float | None = None  # values changed: the share of the sync's rows
+    limit: ChangesLimit | None = None
+    warning: bool = False  # over a limit declared `severity: warn`
 
     def describe(self) -> str:
         what = f"{self.table}: {self.kind}" + (f" {self.column}" if self.column else "")
-        if self.kind == "type changed":
+        if self.kind == "values changed" and self.share is not None and self.limit:
+            what = (
+                f"{self.table}: {self.share:.0%} of {self.column} values nulled or truncated by"
+                f" Airbyte (_airbyte_meta.changes; limit {self.limit.max_share:.0%})"
+            )
+        elif self.kind == "type changed":
             what += f" ({self.old_type} -> {self.new_type})"
         if self.used_by:
             what += f", used by {', '.join(self.used_by)}"
@@ -109,7 +159,21 @@ def source_tables(manifest: Mapping[str, Any]) -> list[SourceTable]:
         for reader in readers:
             sql = nodes[reader].get("compiled_code") or nodes[reader].get("raw_code") or ""
             used |= {token.lower() for token in _IDENTIFIER.findall(sql)}
-        meta = {**(source.get("source_meta") or {}), **(source.get("meta") or {})}
+        meta = {
+            **(source.get("source_meta") or {}),
+            **(source.get("meta") or {}),
+            **((source.get("config") or {}).get("meta") or {}),
+        }
+        where = f"source {source['source_name']}.{source['name']}"
+        column_limits = []
+        for name, column in (source.get("columns") or {}).items():
+            column_meta = {
+                **(column.get("meta") or {}),
+                **(column.get("config") or {}).get("meta", {}),
+            }
+            limit = ChangesLimit.from_meta(column_meta, f"{where} column {name}")
+            if limit is not None:
+                column_limits.append((name.lower(), limit))
         tables.append(
             SourceTable(
                 unique_id=uid,
@@ -121,6 +185,8 @@ def source_tables(manifest: Mapping[str, Any]) -> list[SourceTable]:
                 readers=tuple(nodes[r]["name"] for r in readers),
                 used=frozenset(used),
                 on_drift="warn" if meta.get("on_drift") == "warn" else "error",
+                changes_limit=ChangesLimit.from_meta(meta, where),
+                column_limits=tuple(column_limits),
             )
         )
     return tables
@@ -152,6 +218,24 @@ def compare(
     return changes
 
 
+def values_changed(table: SourceTable, total: int, changed: Mapping[str, int]) -> list[Change]:
+    """Columns whose values Airbyte nulled or truncated in more of the sync's `total` rows
+    than their declared limit (`changed`: column -> rows whose `_airbyte_meta.changes` name
+    it). Over an `error` limit, a column a model uses is breaking; over a `warn` one, a warning."""
+    changes = []
+    for column, rows in sorted(changed.items()):
+        limit = table.limit_for(column.lower())
+        if limit is None or not total or rows / total <= limit.max_share:
+            continue
+        users = table.readers if column.lower() in table.used else ()
+        breaking = limit.severity == "error" and bool(users)
+        changes.append(
+            Change(table.label, "values changed", column.lower(), breaking=breaking,
+                   used_by=users, share=rows / total, limit=limit, warning=not breaking)
+        )  # fmt: skip
+    return changes
+
+
 def held_back(manifest: Mapping[str, Any], changes: Iterable[Change]) -> list[str]:
     """The nodes (models, tests, snapshots...) downstream of a table with a breaking change."""
     children = manifest.get("child_map", {})
@@ -176,6 +260,7 @@ def exclusions(tables: Iterable[SourceTable], changes: Iterable[Change]) -> list
 
 __all__ = [
     "Change",
+    "ChangesLimit",
     "SourceTable",
     "compare",
     "compatible",
@@ -183,4 +268,5 @@ __all__ = [
     "family",
     "held_back",
     "source_tables",
+    "values_changed",
 ]

@@ -1,9 +1,13 @@
 """Read-only queries on a DB-API connection to the warehouse (DuckDB or Snowflake): whether
-the raw tables Airbyte wrote are typed. (Freshness goes through dbt itself.)"""
+the raw tables Airbyte wrote are typed, their columns, the values Airbyte could not type.
+(Freshness goes through dbt itself.)"""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 
@@ -68,3 +72,27 @@ def raw_only_tables(conn: Any, schema: str, tables: Sequence[str]) -> list[str]:
             if columns_of(conn, AIRBYTE_INTERNAL_SCHEMA, raw):
                 found.append(f"{schema}.{table} is missing, {AIRBYTE_INTERNAL_SCHEMA}.{raw} is not")
     return found
+
+
+def airbyte_changes(
+    conn: Any, schema: str, table: str, since: datetime | None
+) -> tuple[int, Counter[str]]:
+    """The rows Airbyte loaded into `schema.table` since `since` (all, if None), and per
+    column how many of them `_airbyte_meta.changes` says were nulled or truncated.
+
+    Only the rows with a change come back (`to_json` is the same on DuckDB and Snowflake);
+    clean rows carry `{}` or `"changes": []`, with no `"field"`.
+    """
+    where = f"where _airbyte_extracted_at >= '{since.isoformat()}'" if since else "where true"
+    name = f"{schema}.{table}"
+    total = int(_query(conn, f"select count(*) from {name} {where}")[0][0])
+    changed: Counter[str] = Counter()
+    meta = "to_json(_airbyte_meta)"
+    for (text,) in _query(conn, f"select {meta} from {name} {where} and {meta} like '%\"field\"%'"):
+        fields = {
+            str(change.get("field", "")).lower()
+            for change in (json.loads(text) or {}).get("changes") or []
+            if change.get("change") in ("NULLED", "TRUNCATED")
+        }
+        changed.update(fields - {""})
+    return total, changed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -12,7 +13,7 @@ from orchestration.airbyte.results import SyncResult
 from orchestration.artifacts import publish_markdown
 from orchestration.config import config_scope, load_config
 from orchestration.dbt.results import DbtRunResult
-from orchestration.errors import ConfigError
+from orchestration.errors import ConfigError, FreshnessBreached
 from orchestration.flows.airbyte_sync import airbyte_sync
 from orchestration.flows.dbt_transform import check_dbt_selection, dbt_transform
 from orchestration.flows.freshness import freshness_check
@@ -92,16 +93,22 @@ def full_pipeline(
     with config_scope(load_config(block_name)):  # the blocks are loaded once per run
         if select:  # a typo fails in seconds, not after the whole sync
             interrupts.unless_cancelled(check_dbt_selection(select, block_name))
+        sync_started = datetime.now(UTC)  # the rows this sync loads: Airbyte's nulled values
         summary.syncs = airbyte_sync(
             faker_count=faker_count, faker_seed=faker_seed, block_name=block_name
         )
         interrupts.unless_cancelled(check_typed_raw_tables(block_name))
-        summary.drift = drift = drift_check(block_name=block_name)
+        summary.drift = drift = drift_check(block_name=block_name, since=sync_started)
         exclude = [*load_config(block_name).dbt.exclude, *drift.exclude] or None
         summary.build = dbt_transform(select=select, exclude=exclude, block_name=block_name)
-        summary.freshness = freshness_check(
-            threshold_hours=freshness_threshold_hours, block_name=block_name
-        )
+        try:
+            summary.freshness = freshness_check(
+                threshold_hours=freshness_threshold_hours, block_name=block_name
+            )
+        except FreshnessBreached as breach:
+            if not drift.failing:
+                raise
+            raise drift.failure(also=str(breach)) from breach  # a missing table is both
         if drift.failing:  # everything else was built and checked: now say what was not
             raise drift.failure()
     touched = lineage.since(bookmark)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from prefect import flow
@@ -31,10 +32,11 @@ from orchestration.schema_drift import (
     exclusions,
     held_back,
     source_tables,
+    values_changed,
 )
 from orchestration.schema_snapshot import Columns, load_snapshot, save_snapshot
 from orchestration.ticker import Ticker
-from orchestration.warehouse import column_types
+from orchestration.warehouse import airbyte_changes, column_types
 
 DRIFT_EVENT = "elt.schema.drift"
 
@@ -65,12 +67,30 @@ class DriftReport:
             + (f"; held back: {held}" if held else "")
         )
 
-    def failure(self) -> StepFailed:
-        tables = sorted({c.table for c in self.failing})
-        return StepFailed(
-            f"{self.line()}: fix the source or the models, or accept the new schema with "
-            + " ".join(f"`elt drift accept {t}`" for t in tables)
-        )
+    @property
+    def warnings(self) -> list[Change]:
+        """What the run reports as a warning: over a `warn` limit, or breaking in a table
+        declared `on_drift: warn`."""
+        return [c for c in self.changes if c.warning or (c.breaking and c not in self.failing)]
+
+    def failure(self, also: str = "") -> StepFailed:
+        """The run's failure: each change, what was held back, the fix (then `also`: what
+        else failed after the build, e.g. the freshness of a table that went missing)."""
+        schema = sorted({c.table for c in self.failing if c.kind != "values changed"})
+        values = sorted({c.table for c in self.failing if c.kind == "values changed"})
+        fixes = []
+        if schema:
+            fixes.append(
+                "fix the source or the models, or accept the new schema with "
+                + " ".join(f"`elt drift accept {t}`" for t in schema)
+            )
+        if values:
+            fixes.append(
+                f"read _airbyte_meta.changes in {', '.join(values)} (values the destination could"
+                " not type), fix the stream's schema and sync again, or raise max_share in the"
+                " source's meta.airbyte_changes"
+            )
+        return StepFailed(f"{self.line()}: {'; '.join(fixes)}" + (f"; also {also}" if also else ""))
 
 
 def parsed_manifest(config: Config, target: DbtTarget) -> dict[str, Any]:
@@ -83,14 +103,35 @@ def parsed_manifest(config: Config, target: DbtTarget) -> dict[str, Any]:
     return dict(json.loads(manifest.read_text()))
 
 
-def warehouse_columns(config: Config, target: DbtTarget, tables: list[SourceTable]) -> dict:
-    """(schema, table) -> its columns now, for every schema the sources read."""
+def _columns(conn: Any, tables: list[SourceTable]) -> dict[str, Columns | None]:
     found: dict[tuple[str, str], Columns] = {}
+    for schema in sorted({t.schema for t in tables}):
+        for table, columns in column_types(conn, schema).items():
+            found[(schema.lower(), table)] = {c.lower(): kind for c, kind in columns}
+    return {t.label: found.get((t.schema.lower(), t.identifier.lower())) for t in tables}
+
+
+def warehouse_columns(
+    config: Config, target: DbtTarget, tables: list[SourceTable]
+) -> dict[str, Columns | None]:
+    """`source.table` -> its columns now (None: no such table), one query per schema."""
     with config.warehouse(target) as conn:
-        for schema in sorted({t.schema for t in tables}):
-            for table, columns in column_types(conn, schema).items():
-                found[(schema.lower(), table)] = {c.lower(): kind for c, kind in columns}
-    return found
+        return _columns(conn, tables)
+
+
+def read_warehouse(
+    config: Config, target: DbtTarget, tables: list[SourceTable], since: datetime | None
+) -> tuple[dict[str, Columns | None], list[Change]]:
+    """Each table's columns, and the columns whose values Airbyte nulled or truncated in more
+    rows since `since` than the source's yml allows (only where it declares a limit)."""
+    with config.warehouse(target) as conn:
+        columns = _columns(conn, tables)
+        changes = []
+        for table in tables:
+            if table.checks_values and "_airbyte_meta" in (columns[table.label] or {}):
+                total, changed = airbyte_changes(conn, table.schema, table.identifier, since)
+                changes += values_changed(table, total, changed)
+    return columns, changes
 
 
 def emit_drift_event(change: Change, target: str, held: list[str]) -> None:
@@ -106,6 +147,7 @@ def emit_drift_event(change: Change, target: str, held: list[str]) -> None:
             "column": change.column,
             "old_type": change.old_type,
             "new_type": change.new_type,
+            "share": change.share,
             "breaking": change.breaking,
             "models_held_back": [u.split(".")[-1] for u in held if u.startswith("model.")],
             "message": change.describe(),
@@ -115,14 +157,21 @@ def emit_drift_event(change: Change, target: str, held: list[str]) -> None:
 
 @flow(name="schema-drift", log_prints=True)
 @interrupts.cancel_on_interrupt
-def drift_check(block_name: str | None = None) -> DriftReport:
+def drift_check(block_name: str | None = None, since: datetime | None = None) -> DriftReport:
     """Compare the warehouse's source tables with their accepted schema; report each change,
-    hold back what a breaking one reaches (the caller excludes it from the build)."""
+    hold back what a breaking one reaches (the caller excludes it from the build).
+
+    `since`: when the sync started; the share of values Airbyte nulled is counted over the
+    rows loaded since (all rows, if None).
+    """
     config = load_config(block_name)
     target = config.require_warehouse()
     manifest = parsed_manifest(config, target)
-    tables = source_tables(manifest)
-    now = warehouse_columns(config, target, tables)
+    try:
+        tables = source_tables(manifest)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    now, values = read_warehouse(config, target, tables, since)
     where = naming.warehouse(config, target).namespace
     snapshot = load_snapshot(target.name, where)
     report = DriftReport(
@@ -130,12 +179,12 @@ def drift_check(block_name: str | None = None) -> DriftReport:
     )
     advanced = dict(snapshot)
     for table in tables:
-        label = f"{table.source}.{table.name}"
-        columns = now.get((table.schema.lower(), table.identifier.lower()))
-        changes = compare(table, columns, snapshot.get(label))
+        columns = now[table.label]
+        changes = compare(table, columns, snapshot.get(table.label))
         report.changes += changes
         if columns is not None and not any(c.breaking for c in changes):
-            advanced[label] = columns  # nothing a model uses broke: this is the schema now
+            advanced[table.label] = columns  # nothing a model uses broke: this is the schema now
+    report.changes += values
     report.held_back = held_back(manifest, report.changes)
     report.exclude = exclusions(tables, report.changes)
     if advanced != snapshot:
@@ -147,11 +196,12 @@ def drift_check(block_name: str | None = None) -> DriftReport:
             "schema-drift",
             [{"table": c.table, "change": c.kind, "column": c.column or "",
               "old type": c.old_type or "", "new type": c.new_type or "",
+              "share": f"{c.share:.1%}" if c.share is not None else "",
               "breaking": c.breaking, "used by": ", ".join(c.used_by)} for c in report.changes],
             f"Schema drift on target {target.name}",
         )  # fmt: skip
     log = get_logger()
-    (log.warning if report.breaking else log.info)(report.line())
+    (log.warning if report.breaking or report.warnings else log.info)(report.line())
     return report
 
 
@@ -165,9 +215,7 @@ def accept(table: str, block_name: str | None = None) -> Columns:
             f"no dbt source table {table!r}: use SOURCE.TABLE, one of {', '.join(sorted(tables))}"
         )
     source = tables[table]
-    columns = warehouse_columns(config, target, [source]).get(
-        (source.schema.lower(), source.identifier.lower())
-    )
+    columns = warehouse_columns(config, target, [source])[table]
     if columns is None:
         raise UserError(f"{table} is not in the warehouse ({source.schema}.{source.identifier})")
     where = naming.warehouse(config, target).namespace

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pytest
 from prefect.client.orchestration import get_client
 
 from orchestration.flows.schema_drift import drift_check
@@ -20,7 +21,9 @@ MODELS = {"stg_users", "stg_products", "stg_purchases", "dim_users", "dim_produc
           "fct_purchases", "daily_revenue"}  # fmt: skip
 
 
-def run_pipeline(warehouse: Path, target: Path, monkeypatch):
+def run_pipeline(warehouse: Path, target: Path, monkeypatch, during_sync=None):
+    """A `full_pipeline` run whose (fake) Airbyte sync runs `during_sync(db)` on the warehouse
+    when its job starts: what the destination writes."""
     from orchestration.flows.full_pipeline import full_pipeline
 
     settings = {
@@ -31,6 +34,8 @@ def run_pipeline(warehouse: Path, target: Path, monkeypatch):
     }
     with FakeAirbyte() as fake:
         fake.add_connection(CONNECTION)
+        if during_sync is not None:
+            fake.when("POST /jobs", lambda: during_sync(warehouse))
         monkeypatch.setenv("AIRBYTE_SERVER_URL", fake.url)
         for name, value in settings.items():
             monkeypatch.setenv(name, value)
@@ -86,3 +91,71 @@ def test_breaking_drift_holds_back_only_what_it_reaches(warehouse, tmp_path, mon
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.startswith("accepted airbyte.users: ")
     assert drift_check().changes == []  # the new schema is the accepted one, the added column too
+
+
+def sql(*statements: str):
+    def apply(warehouse: Path) -> None:
+        with duckdb.connect(str(warehouse)) as db:
+            for statement in statements:
+                db.execute(statement)
+
+    return apply
+
+
+NULLED = (
+    '{"changes":[{"field":"email","change":"NULLED","reason":"DESTINATION_SERIALIZATION_ERROR"}]}'
+)
+USERS = {"stg_users", "dim_users"}  # what reads the raw users table, as dbt's graph says
+PRODUCTS = {"stg_products", "dim_products", "fct_purchases", "daily_revenue", "dim_users"}
+PURCHASES = {"stg_purchases", "fct_purchases", "daily_revenue", "dim_users"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("during_sync", "said", "held"),
+    [
+        pytest.param(
+            sql("alter table raw.products rename column price to unit_price"),
+            ["airbyte.products: column dropped price, used by stg_products",
+             "airbyte.products: column added unit_price"],
+            PRODUCTS, id="renamed column",
+        ),
+        pytest.param(
+            sql("alter table raw.purchases alter column user_id type varchar"),
+            ["airbyte.purchases: type changed user_id (BIGINT -> VARCHAR), used by stg_purchases"],
+            PURCHASES, id="number to text",
+        ),
+        pytest.param(
+            sql("drop table raw.users"),
+            ["airbyte.users: table missing, used by stg_users"],
+            USERS, id="missing stream",
+        ),
+        pytest.param(
+            sql(
+                "update raw.users set _airbyte_extracted_at = now() at time zone 'UTC'",
+                f"update raw.users set email = null, _airbyte_meta = '{NULLED}' where id % 10 < 3",
+            ),
+            ["airbyte.users: 30% of email values nulled or truncated by Airbyte"
+             " (_airbyte_meta.changes; limit 5%), used by stg_users"],
+            USERS, id="30% nulled by Airbyte",
+        ),
+    ],
+)  # fmt: skip
+def test_each_breaking_change_holds_back_its_descendants(
+    during_sync, said, held, warehouse, tmp_path, monkeypatch
+):
+    target = tmp_path / "dbt-target"
+    for name, value in {"DUCKDB_PATH": str(warehouse), "DBT_TARGET_PATH": str(target)}.items():
+        monkeypatch.setenv(name, value)
+    assert drift_check().changes == []  # today's schema becomes the accepted one
+
+    run = run_pipeline(warehouse, target, monkeypatch, during_sync)
+
+    assert run.is_failed()
+    message = run.message or ""
+    for line in said:
+        assert line in message, message
+    assert f"held back: {', '.join(sorted(held))}" in message, message
+    built = built_models(target)
+    assert set(built) == MODELS - held, message  # every other model was built
+    assert set(built.values()) == {"success"}

@@ -10,11 +10,13 @@ import pytest
 
 from orchestration.dbt.runner import exported_env
 from orchestration.schema_drift import (
+    ChangesLimit,
     compare,
     compatible,
     exclusions,
     held_back,
     source_tables,
+    values_changed,
 )
 from tests.conftest import REPO
 
@@ -141,3 +143,51 @@ def test_a_source_declared_on_drift_warn_is_held_back_but_does_not_fail(manifest
     )
     assert report.breaking == changes and report.failing == []
     assert "model.elt.stg_users" in report.held_back
+
+
+def test_values_airbyte_nulled_over_the_declared_share_break_what_reads_them(manifest):
+    from orchestration.flows.schema_drift import DriftReport
+
+    users = users_table(manifest["manifest"])  # the shipped yml: 5%, severity error
+    assert users.limit_for("email") == ChangesLimit(0.05, "error")
+    assert values_changed(users, 1000, {"email": 50}) == []  # 5% is within the limit
+    (change,) = values_changed(users, 1000, {"email": 300, "not_read_by_anyone": 1})
+    assert (change.kind, change.column, change.breaking, change.share) == (
+        "values changed", "email", True, 0.3
+    )  # fmt: skip
+    assert change.describe() == (
+        "airbyte.users: 30% of email values nulled or truncated by Airbyte"
+        " (_airbyte_meta.changes; limit 5%), used by stg_users"
+    )
+    report = DriftReport("local", [change], held_back(manifest["manifest"], [change]))
+    assert "model.elt.dim_users" in report.held_back
+    assert "raise max_share in the source's meta.airbyte_changes" in str(report.failure())
+    assert "elt drift accept" not in str(report.failure())  # accepting a schema fixes no values
+
+
+def test_a_column_may_declare_its_own_limit_and_severity(manifest):
+    from orchestration.flows.schema_drift import DriftReport
+
+    declared = json.loads(json.dumps(manifest["manifest"]))
+    columns = declared["sources"]["source.elt.airbyte.users"]["columns"]
+    limit = {"max_share": 0.5, "severity": "warn"}
+    columns["email"] = {"name": "email", "meta": {"airbyte_changes": limit}}
+    users = users_table(declared)
+    assert values_changed(users, 10, {"email": 3}) == []  # 30% < its own 50%
+    (change,) = values_changed(users, 10, {"email": 6})
+    assert (change.breaking, change.warning) == (False, True)
+    report = DriftReport("local", [change])
+    assert report.failing == [] and report.warnings == [change]
+
+
+def test_a_malformed_limit_is_one_line_naming_where_and_the_form(manifest):
+    declared = json.loads(json.dumps(manifest["manifest"]))
+    declared["sources"]["source.elt.airbyte.users"]["config"]["meta"] = {
+        "airbyte_changes": {"max_share": "lots"}
+    }
+    with pytest.raises(ValueError) as error:
+        source_tables(declared)
+    assert str(error.value) == (
+        "source airbyte.users: meta.airbyte_changes must be {max_share: <0..1>, severity:"
+        " error|warn}, not {'max_share': 'lots'}"
+    )
