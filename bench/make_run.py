@@ -43,6 +43,7 @@ OTHER_COMMANDS = (("server", "status"), ("limits", "show"), ("automations", "sho
 STEPS = {
     "airbyte-sync": "sync",
     "check-typed-raw-tables": "raw check",
+    "schema-drift": "schema drift",
     "dbt-transform": "dbt",
     "freshness-check": "freshness",
 }

@@ -61,6 +61,10 @@ class DbtConfig(Block):
     )
     select: list[str] = Field(default_factory=list, description="Default --select.")
     exclude: list[str] = Field(default_factory=list, description="Default --exclude.")
+    schema_drift: bool = Field(
+        default=True,
+        description="Before a pipeline's build, check the source tables' schemas (elt drift).",
+    )
 
     env: ClassVar[EnvMap]
 

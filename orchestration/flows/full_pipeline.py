@@ -98,8 +98,11 @@ def full_pipeline(
             faker_count=faker_count, faker_seed=faker_seed, block_name=block_name
         )
         interrupts.unless_cancelled(check_typed_raw_tables(block_name))
-        summary.drift = drift = drift_check(block_name=block_name, since=sync_started)
-        exclude = [*load_config(block_name).dbt.exclude, *drift.exclude] or None
+        config = load_config(block_name)
+        if config.dbt.schema_drift:
+            summary.drift = drift_check(block_name=block_name, since=sync_started)
+        drift = summary.drift or DriftReport(config.dbt.target)
+        exclude = [*config.dbt.exclude, *drift.exclude] or None
         summary.build = dbt_transform(select=select, exclude=exclude, block_name=block_name)
         try:
             summary.freshness = freshness_check(

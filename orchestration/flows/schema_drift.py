@@ -10,7 +10,6 @@ the user accepts its new schema (`elt drift accept airbyte.users`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -94,13 +93,33 @@ class DriftReport:
 
 
 def parsed_manifest(config: Config, target: DbtTarget) -> dict[str, Any]:
-    """dbt's manifest of the project, parsed in-process (partial parsing makes it cheap)."""
+    """What the check needs of dbt's manifest (sources, the models' code, the child map), from
+    a parse in-process. Partial parsing makes it cheap, and the manifest is taken from dbt's
+    result rather than written to `target/` and read back (`--no-write-json`): the build that
+    follows writes `manifest.json` as dbt always does."""
     with Ticker(lambda s: f"dbt parse: reading the project ({s:.0f}s)", get_logger().info):
-        result = run_dbt(config.dbt.args("parse"), config.dbt_env(target))
+        result = run_dbt([*config.dbt.args("parse"), "--no-write-json"], config.dbt_env(target))
     if not result.success:
         raise result.failure()
-    manifest = config.dbt.target_path(config.env) / "manifest.json"
-    return dict(json.loads(manifest.read_text()))
+    return manifest_dict(result.raw)
+
+
+def manifest_dict(manifest: Any) -> dict[str, Any]:
+    """The parts of a parsed `Manifest` the check reads, shaped as in `manifest.json`."""
+    manifest.build_parent_and_child_maps()
+    return {
+        "sources": {uid: source.to_dict() for uid, source in manifest.sources.items()},
+        "nodes": {
+            uid: {
+                "resource_type": str(node.resource_type.value),
+                "name": node.name,
+                "raw_code": getattr(node, "raw_code", ""),
+                "compiled_code": getattr(node, "compiled_code", None),
+            }
+            for uid, node in manifest.nodes.items()
+        },
+        "child_map": {uid: list(children) for uid, children in manifest.child_map.items()},
+    }
 
 
 def _columns(conn: Any, tables: list[SourceTable]) -> dict[str, Columns | None]:
