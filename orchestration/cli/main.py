@@ -14,6 +14,7 @@ import typer
 from orchestration import collector, interrupts
 from orchestration.cli import (
     automations,
+    backfill,
     blocks,
     drift,
     freshness,
@@ -49,6 +50,7 @@ for command in (
     run.run,
     sync.sync,
     transform.transform,
+    backfill.backfill,
     freshness.freshness,
     lineage.lineage,
     server.ui,

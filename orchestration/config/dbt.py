@@ -140,9 +140,11 @@ class DbtConfig(Block):
         exclude: Sequence[str] = (),
         full_refresh: bool = False,
         dbt_vars: Mapping[str, object] | str | None = None,
+        event_time: tuple[str, str] | None = None,
     ) -> list[str]:
         """The dbt command line for `command` (e.g. `build`, `source freshness`) against this
-        project, profile and target."""
+        project, profile and target. `event_time`: dbt's `--event-time-start` and (exclusive)
+        `--event-time-end`, the batches a microbatch model builds."""
         self.check_files()
         args = [*command.split(), "--project-dir", str(self.project_path)]
         args += ["--profiles-dir", str(self.profiles_path)]
@@ -161,6 +163,8 @@ class DbtConfig(Block):
                 args += ["--exclude", *exclude]
             if full_refresh and command in {"build", "run", "seed"}:
                 args.append("--full-refresh")
+            if event_time and command in {"build", "run"}:
+                args += ["--event-time-start", event_time[0], "--event-time-end", event_time[1]]
         return args
 
 

@@ -7,7 +7,7 @@ flow run (Prefect retries, or `retry=True`) runs `dbt retry`: only what failed o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -63,6 +63,21 @@ def dbt_command(
 ) -> DbtRunResult:
     """Run one dbt command with live progress; fail with every failed node named. (Secrets
     stay inside `config` as SecretStr until dbt's environment is exported.)"""
+    result = run_dbt_command(command, config, target, options)
+    if not result.success:
+        raise result.failure()
+    return result
+
+
+def run_dbt_command(
+    command: str,
+    config: Config,
+    target: DbtTarget,
+    options: dict[str, Any] | None = None,
+    callbacks: Sequence[Callable[[Any], None]] = (),
+) -> DbtRunResult:
+    """`dbt_command`'s work, its failure left to the caller: progress, results, lineage.
+    `callbacks` also receive dbt's events (e.g. a backfill's `BatchLog`)."""
     progress_id = cast(  # called from sync code: the artifact's id, not a coroutine
         UUID,
         create_progress_artifact(
@@ -76,7 +91,7 @@ def dbt_command(
     )
     args = config.dbt.args(command, **(options or {}))
     with warehouse_slot(config, target, f"dbt {command}"), progress.watching():
-        result = run_dbt(args, config.dbt_env(target), callbacks=[progress])
+        result = run_dbt(args, config.dbt_env(target), callbacks=[progress, *callbacks])
     result = replace(result, target=target.name)
     record_builds(target.name, result.nodes, datetime.now(UTC))
     if result.nodes:
@@ -87,8 +102,6 @@ def dbt_command(
             node_table(result.nodes),
             f"dbt {command}: every node's status, duration, rows affected and message",
         )
-    if not result.success:
-        raise result.failure()
     return result
 
 
