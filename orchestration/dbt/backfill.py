@@ -77,7 +77,7 @@ def time_models(manifest: Any, unique_ids: Iterable[str]) -> list[TimeModel]:
     models = []
     for uid in unique_ids:
         node = manifest.nodes.get(uid)
-        config = getattr(node, "config", None)
+        config: Any = getattr(node, "config", None)
         if node is None or getattr(config, "incremental_strategy", None) != "microbatch":
             continue
         begin = config.begin
