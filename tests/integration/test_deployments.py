@@ -181,7 +181,7 @@ def test_deploy_all_then_the_scheduler_creates_runs_and_a_worker_runs_one(prefec
 
     deployments = httpx.post(f"{api}/deployments/filter", json={}).json()
     by_name = {d["name"]: d for d in deployments}
-    assert set(by_name) == SCHEDULED | {"airbyte-sync", "dbt-transform"}
+    assert set(by_name) == SCHEDULED | {"airbyte-sync", "dbt-transform", "backfill"}
     (hourly,) = by_name["freshness-check"]["schedules"]
     assert hourly["schedule"]["cron"] == "15 * * * *"
     daily = by_name["daily-full-pipeline"]
@@ -237,7 +237,8 @@ def test_deploy_all_then_the_scheduler_creates_runs_and_a_worker_runs_one(prefec
     ]  # the worker's FAKER_COUNT
 
 
-SERVED = {"daily-full-pipeline", "s3-sensor", "freshness-check", "airbyte-sync", "dbt-transform"}
+SERVED = {"daily-full-pipeline", "s3-sensor", "freshness-check", "airbyte-sync", "dbt-transform",
+          "backfill"}  # fmt: skip
 
 
 def deployments_since(api: str, started: str) -> dict[str, dict]:

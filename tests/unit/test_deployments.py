@@ -46,6 +46,7 @@ def test_elt_serve_offers_the_same_deployments_as_prefect_yaml():
     assert sensor.concurrency_limit == 1
     assert sensor.concurrency_options.collision_strategy == "CANCEL_NEW"
     assert served["airbyte-sync"].schedules == []
+    assert served["backfill"].entrypoint == "orchestration/flows/backfill.py:backfill"
 
 
 def test_the_sensor_runs_one_at_a_time_and_never_piles_up():
