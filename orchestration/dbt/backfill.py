@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from orchestration.errors import UserError
+from orchestration.warehouse import columns_of
 
 # The selection when a backfill names none: every microbatch model and what depends on them.
 DEFAULT_SELECTION = "config.incremental_strategy:microbatch+"
@@ -70,6 +71,8 @@ class TimeModel:
     begin: date | None
     batch_size: str
     relation: str  # as dbt quotes it: "db"."schema"."table"
+    schema: str = ""
+    identifier: str = ""
 
 
 def time_models(manifest: Any, unique_ids: Iterable[str]) -> list[TimeModel]:
@@ -89,6 +92,8 @@ def time_models(manifest: Any, unique_ids: Iterable[str]) -> list[TimeModel]:
                 begin.date() if hasattr(begin, "date") else begin,
                 str(getattr(config.batch_size, "value", config.batch_size)),
                 str(node.relation_name),
+                str(node.schema),
+                str(node.alias or node.name),
             )
         )
     return sorted(models, key=lambda m: m.unique_id)
@@ -177,7 +182,10 @@ def _first_error_line(text: str) -> str:
 
 
 def day_rows(conn: Any, model: TimeModel, days: Days) -> dict[str, int]:
-    """Each day's rows of `model` in the warehouse (day -> rows; days without rows absent)."""
+    """Each day's rows of `model` in the warehouse (day -> rows; days without rows absent;
+    none when dbt never created the table)."""
+    if not columns_of(conn, model.schema, model.identifier):
+        return {}
     start, after = days.event_time
     cursor = conn.cursor()
     try:

@@ -44,13 +44,21 @@ class NodeProgress:
         self.on_progress = on_progress
         self.on_failure = on_failure
         self.total = 0
-        self.done = 0
-        self.failed = 0
+        # unique id -> its last status: a microbatch model finishes once per batch, then whole
+        self._statuses: dict[str, str] = {}
         self._last_report = time.monotonic()
         self._lock = threading.Lock()  # dbt calls back from its worker threads
         self._log = get_logger()
         self.running: dict[str, str] = {}  # unique id -> name, in start order
         self.ticker = Ticker(self._where, self._log.info)
+
+    @property
+    def done(self) -> int:
+        return len(self._statuses)
+
+    @property
+    def failed(self) -> int:
+        return sum(status in FAILED_STATUSES for status in self._statuses.values())
 
     def watching(self) -> Ticker:
         """While dbt runs: a line whenever it has been quiet (see `logs.Ticker`)."""
@@ -92,9 +100,8 @@ class NodeProgress:
         )
         with self._lock:
             self.running.pop(node.unique_id, None)
-            self.done += 1
+            self._statuses[node.unique_id] = finished.status
             failed = finished.status in FAILED_STATUSES
-            self.failed += failed
             report = time.monotonic() - self._last_report >= self.interval
             if report:
                 self._last_report = time.monotonic()
