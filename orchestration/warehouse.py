@@ -96,3 +96,19 @@ def airbyte_changes(
         }
         changed.update(fields - {""})
     return total, changed
+
+
+def rows_per_day(
+    conn: Any, schema: str, table: str, relation: str, event_time: str, start: str, end: str
+) -> dict[str, int]:
+    """Rows of `relation` (quoted as dbt does) per day of `event_time` in [start, end); none
+    when the table does not exist."""
+    if not columns_of(conn, schema, table):
+        return {}
+    rows = _query(
+        conn,
+        f"select cast({event_time} as date), count(*) from {relation} "
+        f"where {event_time} >= '{_literal(start)}' and {event_time} < '{_literal(end)}' "
+        "group by 1",
+    )
+    return {str(day)[:10]: int(count) for day, count in rows}

@@ -10,8 +10,7 @@ batches that failed. What this module adds is what dbt leaves in its log lines:
 - `time_models` / `check_begin`: the selected microbatch models, and a range that starts
   before a model's `begin` refused in one line;
 - `BatchLog`: a dbt callback that turns its batch events into one `Batch` per model and day,
-  with its status, duration and error, as each finishes;
-- `day_rows`: each day's rows per model, counted in the warehouse afterwards.
+  with its status, duration and error, as each finishes.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from orchestration.errors import UserError
-from orchestration.warehouse import columns_of
 
 # The selection when a backfill names none: every microbatch model and what depends on them.
 DEFAULT_SELECTION = "config.incremental_strategy:microbatch+"
@@ -181,23 +179,6 @@ def _first_error_line(text: str) -> str:
     return lines[0] if lines else text.strip()
 
 
-def day_rows(conn: Any, model: TimeModel, days: Days) -> dict[str, int]:
-    """Each day's rows of `model` in the warehouse (day -> rows; days without rows absent;
-    none when dbt never created the table)."""
-    if not columns_of(conn, model.schema, model.identifier):
-        return {}
-    start, after = days.event_time
-    cursor = conn.cursor()
-    try:
-        cursor.execute(
-            f"select cast({model.event_time} as date), count(*) from {model.relation} "
-            f"where {model.event_time} >= '{start}' and {model.event_time} < '{after}' group by 1"
-        )
-        return {str(day)[:10]: int(rows) for day, rows in cursor.fetchall()}
-    finally:
-        cursor.close()
-
-
 __all__ = [
     "DEFAULT_SELECTION",
     "Batch",
@@ -205,7 +186,6 @@ __all__ = [
     "Days",
     "TimeModel",
     "check_begin",
-    "day_rows",
     "selection",
     "time_models",
 ]

@@ -31,7 +31,6 @@ from orchestration.dbt.backfill import (
     Days,
     TimeModel,
     check_begin,
-    day_rows,
     selection,
     time_models,
 )
@@ -39,6 +38,7 @@ from orchestration.dbt.runner import run_dbt
 from orchestration.errors import StepFailed, UserError
 from orchestration.flows.dbt_transform import install_packages, run_dbt_command, transform_config
 from orchestration.logs import get_logger
+from orchestration.warehouse import rows_per_day
 
 DAY_FAILED_EVENT = "elt.backfill.day.failed"
 
@@ -180,7 +180,10 @@ def run_backfill(
     with config.warehouse(target) as conn:
         for model in models:
             if model.name not in batches.skipped_models:
-                rows[model.name] = day_rows(conn, model, days)
+                rows[model.name] = rows_per_day(
+                    conn, model.schema, model.identifier, model.relation, model.event_time,
+                    *days.event_time,
+                )  # fmt: skip
     publish_table(
         "backfill",
         days_table(days, models, batches, rows),
