@@ -130,9 +130,11 @@ def measure_outside(name: str, root: Path, api: str, runs: int) -> dict[str, Tim
     return rounds(modes, env, runs, project)
 
 
-def report(name: str, times: dict[str, Times]) -> tuple[float, float]:
-    """Print each mode's medians and ratios; returns elt's (wall, cpu) ratios."""
-    cli = times["dbt build"]
+def report(
+    name: str, times: dict[str, Times], baseline: str = "dbt build", ours: str = "elt transform"
+) -> tuple[float, float]:
+    """Print each mode's medians and ratios to `baseline`; returns `ours`' (wall, cpu) ratios."""
+    cli = times[baseline]
     cli_wall, cli_cpu = statistics.median(cli.wall), statistics.median(cli.cpu)
     for mode, t in times.items():
         wall, cpu = statistics.median(t.wall), statistics.median(t.cpu)
@@ -142,7 +144,7 @@ def report(name: str, times: dict[str, Times]) -> tuple[float, float]:
             f"cpu {cpu:6.2f}s {cpu / cli_cpu:5.2f}x  (wall: {listed})",
             flush=True,
         )
-    elt = times["elt transform"]
+    elt = times[ours]
     return statistics.median(elt.wall) / cli_wall, statistics.median(elt.cpu) / cli_cpu
 
 

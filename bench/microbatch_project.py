@@ -22,16 +22,24 @@ REPO = Path(__file__).resolve().parents[1]
 MODELS = {"fct_purchases": "purchased_at", "daily_revenue": "purchase_date"}
 CONFIG = (
     "{{{{ config(materialized='incremental', incremental_strategy='microbatch', "
-    "event_time='{event_time}', batch_size='day', begin='{begin}', lookback=2) }}}}\n"
+    "event_time='{event_time}', batch_size='day', begin='{begin}', lookback=2{extra}) }}}}\n"
 )
 
 
-def microbatch_project(path: Path, begin: date) -> Path:
+def microbatch_project(path: Path, begin: date, extra_config: str = "") -> Path:
+    """`extra_config`: more of the marts' config, e.g. `tmp_relation_type='transient'`."""
     project = path / "dbt_project"
     shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
     for model, event_time in MODELS.items():
         sql = project / "models" / "marts" / f"{model}.sql"
-        sql.write_text(CONFIG.format(event_time=event_time, begin=begin) + sql.read_text())
+        sql.write_text(
+            CONFIG.format(
+                event_time=event_time,
+                begin=begin,
+                extra=f", {extra_config}" if extra_config else "",
+            )
+            + sql.read_text()
+        )
     staging = project / "models" / "staging" / "_staging.yml"
     staging.write_text(
         staging.read_text().replace(
@@ -48,7 +56,7 @@ def generate_raw(
     """Raw users (1,000), products (100) and `per_day` purchases a day from `first` on."""
     day = f"timestamp '{first.isoformat()}'"
     bad = ", ".join(str(d) for d in bad_days) or "-1"
-    loaded = "now() as _airbyte_extracted_at, '{}'::json as _airbyte_meta, " \
+    loaded = "now() at time zone 'UTC' as _airbyte_extracted_at, '{}'::json as _airbyte_meta, " \
              "uuid()::varchar as _airbyte_raw_id"  # fmt: skip
     with duckdb.connect(str(warehouse)) as db:
         db.execute("create schema if not exists raw")
@@ -64,7 +72,7 @@ def generate_raw(
         db.execute(f"""
             create or replace table raw.products as
             select i::bigint as id, 'make ' || (i % 7) as make, 'model ' || i as model,
-                   (2000 + i % 25)::bigint as year, round(10 + i * 1.5, 2) as price,
+                   (2000 + i % 25)::bigint as year, cast(10 + i * 1.5 as decimal(10, 2)) as price,
                    {day} - to_days(400) as created_at, {day} - to_days(400) as updated_at,
                    {loaded}
             from range(1, 101) r(i)
