@@ -53,7 +53,7 @@ def main() -> int:
         generate_raw(warehouse, first, args.days, per_day=6)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DBT_", "DUCKDB_"))},
-            "PREFECT_API_URL": server.api_url,
+            "PREFECT_API_URL": server["PREFECT_API_URL"],
             "DUCKDB_PATH": str(warehouse),
             "DBT_PROJECT_DIR": str(project),
             "DBT_TARGET_PATH": str(root / "target"),

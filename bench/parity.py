@@ -10,13 +10,17 @@
   check, on one warehouse, fresh then stale (bench/parity_freshness.py);
 - lineage: the edges of this project's OpenLineage events and of Dagster's asset graph
   (`@dbt_assets` + dagster-airbyte's specs), against the project's edges written by hand
-  (bench/parity_lineage.py).
+  (bench/parity_lineage.py);
+- backfill: 365 days of the time-partitioned marts (dbt microbatch), `elt backfill` and
+  Dagster's partitioned `@dbt_assets` with a single-run backfill policy: time, runs created,
+  and whether the marts equal a whole rebuild (bench/parity_backfill.py).
 
 Dagster runs from its own environment, parity/ (its own lock; `make parity` installs it).
 Prints the table and writes it, with the date, versions and machine, to parity/results.md.
 
     .venv/bin/python bench/parity.py [--runs 3] [--s3-objects 100000]
         [--skip-dbt] [--skip-airbyte] [--skip-s3] [--skip-freshness] [--skip-lineage]
+        [--skip-backfill]
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import parity_airbyte, parity_freshness, parity_lineage, parity_s3
+from bench import parity_airbyte, parity_backfill, parity_freshness, parity_lineage, parity_s3
 from bench.dbt_overhead import PROJECTS, measure
 from tests.servers import prefect_server
 
@@ -116,7 +120,15 @@ def freshness_rows() -> list[str]:
 
 def lineage_rows() -> list[str]:
     print("Lineage: the shipped project's graph on each side", flush=True)
-    results = parity_lineage.run()
+    return side_rows(parity_lineage.run())
+
+
+def backfill_rows() -> list[str]:
+    print("Backfill: 365 days of the time-partitioned marts on each side", flush=True)
+    return side_rows(parity_backfill.run())
+
+
+def side_rows(results: Mapping[str, Mapping[str, str]]) -> list[str]:
     columns = list(next(iter(results.values())))
     rows = ["| side | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for side, cells in results.items():
@@ -152,6 +164,7 @@ def main() -> int:
     parser.add_argument("--skip-airbyte", action="store_true")
     parser.add_argument("--skip-freshness", action="store_true")
     parser.add_argument("--skip-lineage", action="store_true")
+    parser.add_argument("--skip-backfill", action="store_true")
     args = parser.parse_args()
     if not parity_s3.PARITY_PYTHON.exists():
         print("error: no Dagster environment in parity/.venv: run `make parity`")
@@ -177,6 +190,8 @@ def main() -> int:
         ("Freshness", "Freshness: a stale table", args.skip_freshness, freshness_rows),
         ("Lineage", "Lineage: the shipped project's graph, one Airbyte connection",
          args.skip_lineage, lineage_rows),
+        ("Backfill", "Backfill: 365 days of the time-partitioned marts (dbt microbatch)",
+         args.skip_backfill, backfill_rows),
     ]  # fmt: skip
     earlier = earlier_sections()
     for prefix, title, skipped, rows in sections:

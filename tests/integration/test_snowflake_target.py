@@ -334,3 +334,25 @@ def test_the_time_partitioned_marts_backfill_by_day_on_snowflake(fakesnow_kwargs
 def project_compiled(target: Path, model: str, day) -> str:
     (path,) = (target / "compiled" / "elt" / "models" / "marts" / model).glob(f"{model}_{day}.sql")
     return path.read_text()
+
+
+def test_schema_drift_reads_the_snowflake_target_through_dbts_connection(fake_snowflake):
+    """The drift check on Snowflake: its information_schema (NUMBER(38,0), TIMESTAMP_TZ,
+    VARIANT) and `_airbyte_meta` as VARIANT; a dropped column a model reads is breaking, and
+    values Airbyte nulled over the source's limit are counted from the VARIANT."""
+    from orchestration.flows.schema_drift import drift_check
+
+    assert drift_check().changes == []  # today's schema becomes the accepted one
+    cur = fake_snowflake.cursor()
+    cur.execute('alter table RAW."USERS" drop column "EMAIL"')
+    nulled = '{"changes": [{"field": "age", "change": "NULLED", "reason": "x"}]}'
+    cur.execute(f'update RAW."USERS" set "_AIRBYTE_META" = parse_json(\'{nulled}\') '
+                'where "ID" % 10 < 3')  # fmt: skip
+
+    report = drift_check()
+
+    described = [c.describe() for c in report.changes]
+    assert "airbyte.users: column dropped email, used by stg_users" in described, described
+    (values,) = [c for c in report.changes if c.kind == "values changed"]
+    assert (values.column, values.breaking, round(values.share or 0, 1)) == ("age", True, 0.3)
+    assert "model.elt.dim_users" in report.held_back
