@@ -1,12 +1,13 @@
-"""A dbt project with time-partitioned marts (dbt microbatch by day) and a year of raw data
+"""The shipped dbt project with its time-partitioned marts switched on, and a year of raw data
 for it, for the backfill's tests and benchmark.
 
-`microbatch_project` copies the shipped project and makes its time-based marts
-(`fct_purchases` on `purchased_at`, `daily_revenue` on `purchase_date`) incremental with dbt's
-microbatch strategy; `stg_purchases` declares its `event_time`, so that each batch reads only
-its day. `generate_raw` writes the raw tables Airbyte would: users, products and `days` days of
-purchases; on `bad_days` one purchase names a user id that is not a number, so that exactly
-those days' batches fail (the raw column is text, as a schemaless source loads it).
+`microbatch_project` copies the shipped project with its var `time_partitioned_marts` true:
+`fct_purchases` (on `purchased_at`) and `daily_revenue` (on `purchase_date`) are then dbt
+microbatch models by day from `marts_begin` (macros/time_partitioned.sql); `stg_purchases`
+declares its `event_time`, so that each batch reads only its day. `generate_raw` writes the raw
+tables Airbyte would: users, products and `days` days of purchases; on `bad_days` one purchase
+names a user id that is not a number, so that exactly those days' batches fail (the raw column
+is text, as a schemaless source loads it).
 """
 
 from __future__ import annotations
@@ -20,33 +21,20 @@ import duckdb
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = {"fct_purchases": "purchased_at", "daily_revenue": "purchase_date"}
-CONFIG = (
-    "{{{{ config(materialized='incremental', incremental_strategy='microbatch', "
-    "event_time='{event_time}', batch_size='day', begin='{begin}', lookback=2{extra}) }}}}\n"
-)
 
 
 def microbatch_project(path: Path, begin: date, extra_config: str = "") -> Path:
-    """`extra_config`: more of the marts' config, e.g. `tmp_relation_type='transient'`."""
+    """`extra_config`: more YAML config of the marts, e.g. `+tmp_relation_type: transient`."""
     project = path / "dbt_project"
     shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
-    for model, event_time in MODELS.items():
-        sql = project / "models" / "marts" / f"{model}.sql"
-        sql.write_text(
-            CONFIG.format(
-                event_time=event_time,
-                begin=begin,
-                extra=f", {extra_config}" if extra_config else "",
-            )
-            + sql.read_text()
-        )
-    staging = project / "models" / "staging" / "_staging.yml"
-    staging.write_text(
-        staging.read_text().replace(
-            "  - name: stg_purchases\n",
-            "  - name: stg_purchases\n    config:\n      event_time: purchased_at\n",
-        )
-    )
+    settings = project / "dbt_project.yml"
+    text = settings.read_text()
+    switched = text.replace("time_partitioned_marts: false", "time_partitioned_marts: true")
+    switched = switched.replace('marts_begin: "2003-01-01"', f'marts_begin: "{begin}"')
+    assert switched.count(": true") > text.count(": true") and f'"{begin}"' in switched
+    if extra_config:
+        switched = switched.replace("    marts:\n", f"    marts:\n      {extra_config}\n")
+    settings.write_text(switched)
     return project
 
 

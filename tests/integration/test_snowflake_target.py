@@ -306,7 +306,7 @@ def test_the_time_partitioned_marts_backfill_by_day_on_snowflake(fakesnow_kwargs
     # Each batch after the first goes through a temporary relation; dbt-snowflake's default is
     # a temporary view named database.schema.x, which the emulator cannot create (DuckDB keeps
     # temporary objects in its own catalog): a transient table, the other kind it offers.
-    project = microbatch_project(tmp_path, first, extra_config="tmp_relation_type='transient'")
+    project = microbatch_project(tmp_path, first, extra_config="+tmp_relation_type: transient")
     target = tmp_path / "target"
     monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
     monkeypatch.setenv("DBT_TARGET_PATH", str(target))

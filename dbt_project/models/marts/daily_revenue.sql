@@ -1,3 +1,4 @@
+{{ config(**time_partitioned('purchase_date')) }}
 -- One row per purchase day: purchases, gross revenue, returns and net revenue.
 select
     purchase_date,

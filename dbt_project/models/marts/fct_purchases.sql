@@ -1,3 +1,4 @@
+{{ config(**time_partitioned('purchased_at')) }}
 -- Completed purchases (a cart event without purchased_at is not a purchase), priced at the
 -- product's current price. A product not yet synced keeps the purchase with amount 0.
 select
