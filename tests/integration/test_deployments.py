@@ -269,7 +269,7 @@ def test_elt_serve_serves_the_same_schedules_from_this_process_and_pauses_them_o
     assert not any(d["paused"] for d in registered.values())
     assert code == 0, stderr
     assert stderr.rstrip().endswith(
-        "paused the schedules of the 5 deployments served\nstopped serving (SIGTERM)"
+        "paused the schedules of the 6 deployments served\nstopped serving (SIGTERM)"
     ), stderr
     assert "Traceback" not in stderr and "Warning" not in stderr, stderr
     after = deployments_since(api, started)

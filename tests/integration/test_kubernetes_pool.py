@@ -146,6 +146,7 @@ DEPLOYMENTS = [
     "freshness-check",
     "airbyte-sync",
     "dbt-transform",
+    "backfill",
 ]
 
 
@@ -284,6 +285,7 @@ def test_prefect_deploy_targets_the_kubernetes_pool_with_one_variable(prefect_se
         "freshness-check",
         "airbyte-sync",
         "dbt-transform",
+        "backfill",
     }
     for name, deployment in deployed.items():
         assert deployment["job_variables"] == job_variables(name), name
