@@ -72,4 +72,12 @@ def stream_dataset(connection: str) -> str:
     return f"airbyte://{connection}"
 
 
-__all__ = ["PREFECT_NAMESPACE", "PRODUCER", "Warehouse", "job_namespace", "warehouse"]
+__all__ = [
+    "PREFECT_NAMESPACE",
+    "PRODUCER",
+    "Warehouse",
+    "job_namespace",
+    "processor",
+    "stream_dataset",
+    "warehouse",
+]

@@ -159,3 +159,18 @@ def test_each_breaking_change_holds_back_its_descendants(
     built = built_models(target)
     assert set(built) == MODELS - held, message  # every other model was built
     assert set(built.values()) == {"success"}
+
+
+@pytest.mark.slow
+def test_with_the_check_off_the_build_meets_the_change_itself(warehouse, tmp_path, monkeypatch):
+    """DBT_SCHEMA_DRIFT=false: no check, nothing held back; dbt's own error is the failure."""
+    target = tmp_path / "dbt-target"
+    monkeypatch.setenv("DBT_SCHEMA_DRIFT", "false")
+    drop_email = sql("alter table raw.users drop column email")
+
+    run = run_pipeline(warehouse, target, monkeypatch, drop_email)
+
+    assert run.is_failed()
+    message = run.message or ""
+    assert "schema drift" not in message and "stg_users" in message, message
+    assert built_models(target)["stg_users"] == "error"  # the build ran it, and dbt failed it
