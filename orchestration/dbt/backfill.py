@@ -166,10 +166,6 @@ class BatchLog:
             if uid.startswith("model."):
                 self.skipped_models.add(uid.split(".")[-1])
 
-    @property
-    def failed(self) -> list[Batch]:
-        return [b for b in self.batches if b.status == "error"]
-
 
 def _first_error_line(text: str) -> str:
     """dbt's `Exception on worker thread. Runtime Error` header dropped: the database's words."""

@@ -20,7 +20,6 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
-from prefect.runtime import flow_run
 
 from orchestration import interrupts
 from orchestration.artifacts import publish_table
@@ -36,7 +35,13 @@ from orchestration.dbt.backfill import (
 )
 from orchestration.dbt.runner import run_dbt
 from orchestration.errors import StepFailed, UserError
-from orchestration.flows.dbt_transform import install_packages, run_dbt_command, transform_config
+from orchestration.flows.dbt_transform import (
+    earlier_attempt_left_results,
+    install_packages,
+    parsed_project,
+    run_dbt_command,
+    transform_config,
+)
 from orchestration.logs import get_logger
 from orchestration.warehouse import rows_per_day
 
@@ -78,14 +83,6 @@ class BackfillResult:
             f"{self.line()}: {why}: fix the cause, then `elt backfill --retry` rebuilds only"
             " what failed"
         )
-
-
-def parse_manifest(config: Config, target: DbtTarget) -> Any:
-    """dbt's parsed `Manifest`, in-process (partial parsing: cheap after the first)."""
-    result = run_dbt([*config.dbt.args("parse"), "--no-write-json"], config.dbt_env(target))
-    if not result.success:
-        raise result.failure()
-    return result.raw
 
 
 def selected_ids(config: Config, target: DbtTarget, select: Sequence[str]) -> list[str]:
@@ -216,12 +213,13 @@ def backfill(
     models (all of them when `select` is empty) and of what depends on them.
 
     `concurrency` bounds how many batches run at once (dbt's threads; the profile's when not
-    given). With `retry=True`, or when Prefect retries this flow run, `dbt retry` rebuilds only
-    the batches that failed in the last backfill (and what dbt skipped because of them).
+    given). With `retry=True`, or when Prefect retries this flow run and its earlier attempt
+    left dbt's run results, `dbt retry` rebuilds only the batches that failed in the last
+    backfill (and what dbt skipped because of them); else the range is built again.
     """
     config = transform_config(threads=concurrency, block_name=block_name)
     target = config.require_warehouse()
-    retrying = retry or (flow_run.run_count or 1) > 1
+    retrying = retry or earlier_attempt_left_results(config)  # as dbt_transform retries
     if retrying:
         days, select = last_backfill(config)
     elif start is None or end is None:
@@ -230,7 +228,7 @@ def backfill(
         days = Days(start, end)
         days.check(datetime.now(UTC).date())
     install_packages(config, target)
-    manifest = parse_manifest(config, target)
+    manifest = parsed_project(config, target)
     specs = selection(select or [])
     models = time_models(manifest, selected_ids(config, target, specs))
     check_begin(days, models, specs)

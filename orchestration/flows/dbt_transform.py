@@ -222,7 +222,7 @@ def dbt_transform(
     config = transform_config(target, threads, project_dir, profiles_dir, block_name)
     dbt_target = config.require_warehouse()
     install_packages(config, dbt_target)
-    retrying = retry or _earlier_attempt_left_results(config)
+    retrying = retry or earlier_attempt_left_results(config)
     command = "retry" if retrying else "build"
     if retrying:
         get_logger().info("Retrying: dbt retry rebuilds only what failed or was skipped")
@@ -240,7 +240,18 @@ def dbt_transform(
     return result
 
 
-def _earlier_attempt_left_results(config: Config) -> bool:
+def parsed_project(config: Config, target: DbtTarget) -> Any:
+    """dbt's parsed `Manifest` of the project, in-process. Partial parsing makes it cheap, and
+    it is taken from dbt's result rather than written to `target/` and read back
+    (`--no-write-json`): a build that follows writes `manifest.json` as dbt always does."""
+    with Ticker(lambda s: f"dbt parse: reading the project ({s:.0f}s)", get_logger().info):
+        result = run_dbt([*config.dbt.args("parse"), "--no-write-json"], config.dbt_env(target))
+    if not result.success:
+        raise result.failure()
+    return result.raw
+
+
+def earlier_attempt_left_results(config: Config) -> bool:
     """On a later attempt of this flow run (Prefect's retries, or the rerun of a run whose
     process was killed), whether the earlier attempt's dbt left run results to retry from;
     when it did not (killed mid-command, or a new pod), everything is built again."""

@@ -20,8 +20,8 @@ from prefect.events import emit_event
 from orchestration import interrupts
 from orchestration.artifacts import publish_table
 from orchestration.config import Config, DbtTarget, load_config
-from orchestration.dbt.runner import run_dbt
 from orchestration.errors import StepFailed, UserError
+from orchestration.flows.dbt_transform import parsed_project
 from orchestration.lineage import naming
 from orchestration.logs import get_logger
 from orchestration.schema_drift import (
@@ -34,7 +34,6 @@ from orchestration.schema_drift import (
     values_changed,
 )
 from orchestration.schema_snapshot import Columns, load_snapshot, save_snapshot
-from orchestration.ticker import Ticker
 from orchestration.warehouse import airbyte_changes, column_types
 
 DRIFT_EVENT = "elt.schema.drift"
@@ -93,15 +92,8 @@ class DriftReport:
 
 
 def parsed_manifest(config: Config, target: DbtTarget) -> dict[str, Any]:
-    """What the check needs of dbt's manifest (sources, the models' code, the child map), from
-    a parse in-process. Partial parsing makes it cheap, and the manifest is taken from dbt's
-    result rather than written to `target/` and read back (`--no-write-json`): the build that
-    follows writes `manifest.json` as dbt always does."""
-    with Ticker(lambda s: f"dbt parse: reading the project ({s:.0f}s)", get_logger().info):
-        result = run_dbt([*config.dbt.args("parse"), "--no-write-json"], config.dbt_env(target))
-    if not result.success:
-        raise result.failure()
-    return manifest_dict(result.raw)
+    """What the check needs of dbt's manifest: the sources, the models' code, the child map."""
+    return manifest_dict(parsed_project(config, target))
 
 
 def manifest_dict(manifest: Any) -> dict[str, Any]:
