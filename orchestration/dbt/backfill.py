@@ -19,7 +19,10 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from orchestration.errors import UserError
 
@@ -97,12 +100,41 @@ def time_models(manifest: Any, unique_ids: Iterable[str]) -> list[TimeModel]:
     return sorted(models, key=lambda m: m.unique_id)
 
 
-def check_begin(days: Days, models: Sequence[TimeModel], selection: Sequence[str]) -> None:
-    if not models:
+SWITCH_VAR = "time_partitioned_marts"  # the shipped project's: its marts by day, or tables
+
+
+def project_switch(project_dir: Path) -> str:
+    """How to turn the project's time-partitioned marts on, when it has the shipped project's
+    var for it (set false); else nothing."""
+    try:
+        settings = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return ""
+    variables = settings.get("vars") if isinstance(settings, dict) else None
+    if not isinstance(variables, dict) or variables.get(SWITCH_VAR) is not False:
+        return ""
+    return (
+        f"set the var {SWITCH_VAR}: true in {project_dir / 'dbt_project.yml'}, and marts_begin"
+        " to the first day of its history"
+    )
+
+
+def check_begin(
+    days: Days, models: Sequence[TimeModel], selection: Sequence[str], switch: str = ""
+) -> None:
+    """`switch`: how this project turns its time-partitioned models on, when it has a way
+    (the shipped project's var), for the error when it has none."""
+    if not models and selection != [DEFAULT_SELECTION]:
         raise UserError(
             f"the selection {' '.join(selection)!r} holds no time-partitioned model (dbt's"
             " incremental_strategy 'microbatch'): select one, or leave --select out to backfill"
             " them all"
+        )
+    if not models:
+        raise UserError(
+            "the dbt project has no time-partitioned model to backfill (dbt's"
+            " incremental_strategy 'microbatch', by day on an event_time): "
+            + (switch or "give one that config")
         )
     for model in models:
         if model.begin is not None and days.start < model.begin:

@@ -3,17 +3,20 @@ worker running the daily deployment from the blocks on the embedded defaults, an
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 
+from bench.microbatch_project import microbatch_project
 from orchestration.schedules.daily import DAILY_SCHEDULE
 from tests.conftest import CONNECTOR_CACHE, REPO, Running, cli_env, elt_process, query
 from tests.fakes.airbyte_server import Script
@@ -235,6 +238,47 @@ def test_deploy_all_then_the_scheduler_creates_runs_and_a_worker_runs_one(prefec
     assert query(warehouse, "select count(*) from raw.users") == [
         (100,)
     ]  # the worker's FAKER_COUNT
+
+    # The on-demand `backfill` deployment, run by a worker with its date parameters: the last
+    # three days with purchases, on the shipped project with its time-partitioned marts on
+    # (a block of its own names that project). The marts are dropped first: what the backfill
+    # builds is then all they hold.
+    project = microbatch_project(tmp_path, begin=date(2000, 1, 1))
+    register("ci-microbatch", {**env, "DBT_PROJECT_DIR": str(project)})
+    ((last,),) = query(warehouse, "select max(purchase_date) from analytics.fct_purchases")
+    first = last - timedelta(days=2)
+    per_day = dict(query(warehouse, PURCHASES_PER_DAY.format(first=first, last=last)))
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute("drop table analytics.daily_revenue; drop table analytics.fct_purchases")
+    parameters = {"start": str(first), "end": str(last), "block_name": "ci-microbatch"}
+    backfill = httpx.post(
+        f"{api}/deployments/{by_name['backfill']['id']}/create_flow_run",
+        json={"parameters": parameters},
+    )
+    backfill.raise_for_status()
+    prefect("worker", "start", "--pool", "elt-process", "--run-once", env=worker_env, timeout=600)
+
+    done = httpx.get(f"{api}/flow_runs/{backfill.json()['id']}").json()
+    assert done["state"]["type"] == "COMPLETED", done["state"]
+    built = dict(query(warehouse, PURCHASES_PER_DAY.format(first="2000-01-01", last="2100-01-01")))
+    assert built == per_day  # exactly those days, as the whole build had them
+    artifacts = httpx.post(
+        f"{api}/artifacts/filter",
+        json={"artifacts": {"key": {"any_": ["backfill"]}, "flow_run_id": {"any_": [done["id"]]}}},
+    ).json()
+    (table,) = artifacts
+    rows = json.loads(table["data"]) if isinstance(table["data"], str) else table["data"]
+    assert [r["day"] for r in rows] == [str(first + timedelta(days=i)) for i in range(3)]
+    assert {r["fct_purchases status"] for r in rows} == {"success"}
+    assert [r["fct_purchases rows"] for r in rows] == [
+        per_day.get(first + timedelta(days=i), 0) for i in range(3)
+    ]
+
+
+PURCHASES_PER_DAY = """
+    select purchase_date, count(*) from analytics.fct_purchases
+    where purchase_date between '{first}' and '{last}' group by 1
+"""
 
 
 SERVED = {"daily-full-pipeline", "s3-sensor", "freshness-check", "airbyte-sync", "dbt-transform",

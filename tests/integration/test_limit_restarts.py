@@ -11,19 +11,21 @@ processes (flow runs) and a real server restarted on its port and database:
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from redis import Redis
 
+from orchestration.limits import LEASE_SECONDS
 from tests.conftest import REPO, cli_env, elt_process, wait_until
 from tests.fakes.s3 import free_port
 from tests.servers import fresh_database, prefect_server, redis_server
@@ -191,7 +193,11 @@ def test_redis_leases_survive_a_restart_and_the_slot_is_given_back(
         assert redis.keys("prefect:concurrency:lease:*")  # the lease is kept in Redis
         server.stop()
         server.start()
-        time.sleep(RENEW_SECONDS * 3)  # a few renewals against the restarted server
+        restarted = datetime.now(UTC)
+        wait_until(  # the restarted server renewed the lease it read back from Redis
+            lambda: lease_expires(redis) > restarted + timedelta(seconds=LEASE_SECONDS),
+            "a renewal on the restarted server",
+        )
         assert server.active_slots() == 1
         holder.release()
         assert "no longer knows the lease" not in holder.output  # the lease was still known
@@ -200,3 +206,9 @@ def test_redis_leases_survive_a_restart_and_the_slot_is_given_back(
         assert repaired.stdout.strip() == "ok        airbyte-api: no live run holds a slot"
     finally:
         server.stop()
+
+
+def lease_expires(redis: Redis) -> datetime:
+    """When the one lease kept in Redis expires, as its last renewal set it."""
+    (key,) = redis.keys("prefect:concurrency:lease:*")
+    return datetime.fromisoformat(json.loads(redis.get(key))["expiration"])

@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
-from orchestration.dbt.backfill import Days, TimeModel, check_begin, selection
+from orchestration.dbt.backfill import Days, TimeModel, check_begin, project_switch, selection
 from orchestration.errors import UserError
+from tests.conftest import REPO
 
 TODAY = date(2026, 11, 30)
 FCT = TimeModel("model.elt.fct_purchases", "fct_purchases", "purchased_at", date(2020, 1, 1),
@@ -55,3 +56,23 @@ def test_a_range_before_a_models_begin_or_a_selection_without_one_is_refused():
 def test_a_selection_takes_what_depends_on_it_and_none_means_every_microbatch_model():
     assert selection([]) == ["config.incremental_strategy:microbatch+"]
     assert selection(["fct_purchases", "tag:daily+"]) == ["fct_purchases+", "tag:daily+"]
+
+
+def test_a_project_without_one_says_how_to_turn_the_shipped_marts_on(tmp_path):
+    """`elt backfill` on the shipped project as cloned (its marts are tables): the error names
+    the var that makes them time-partitioned; a project without that var gets the generic fix."""
+    march = Days(date(2026, 3, 1), date(2026, 3, 31))
+    shipped = REPO / "dbt_project"
+    with pytest.raises(UserError) as error:
+        check_begin(march, [], selection([]), project_switch(shipped))
+    assert str(error.value) == (
+        "the dbt project has no time-partitioned model to backfill (dbt's incremental_strategy "
+        "'microbatch', by day on an event_time): set the var time_partitioned_marts: true in "
+        f"{shipped / 'dbt_project.yml'}, and marts_begin to the first day of its history"
+    )
+    (tmp_path / "dbt_project.yml").write_text("name: other\nvars:\n  x: 1\n")
+    assert project_switch(tmp_path) == ""
+    assert project_switch(tmp_path / "missing") == ""
+    with pytest.raises(UserError) as error:
+        check_begin(march, [], selection([]), project_switch(tmp_path))
+    assert str(error.value).endswith("by day on an event_time): give one that config")
