@@ -1,9 +1,11 @@
 """`elt backfill` on a year of generated purchases with three days made to fail: each failed
 day is reported with its error and an event, `--retry` rebuilds those days and only those, and
-the marts end identical to a rebuild of the whole history."""
+the marts end identical to a rebuild of the whole history. Between backfills, the daily run of
+time-partitioned marts builds only its lookback."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +14,7 @@ import pytest
 from prefect.client.orchestration import get_client
 
 from bench.microbatch_project import generate_raw, microbatch_project
-from tests.conftest import REPO, scalar, wait_until
+from tests.conftest import REPO, query, scalar, wait_until
 
 DAYS = 365
 BAD_DAYS = (40, 200, 300)  # day offsets whose purchases name a user id that is not a number
@@ -101,7 +103,62 @@ def latest_backfill_artifact() -> dict:
 
 
 def table_rows(artifact: dict) -> list[dict]:
-    import json
-
     data = artifact["data"]
     return json.loads(data) if isinstance(data, str) else data
+
+
+@pytest.mark.slow
+def test_a_daily_run_builds_only_its_lookback_and_a_late_day_waits_for_a_backfill(tmp_path, cli):
+    """With the marts time-partitioned, the daily `elt transform` builds only today and the two
+    days before it (`lookback` 2): a purchase that arrives late for yesterday is in the marts
+    after it; one for six days ago is not, until `elt backfill` rebuilds that day."""
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=10)
+    project = microbatch_project(tmp_path, begin=first)
+    warehouse = tmp_path / "warehouse.duckdb"
+    generate_raw(warehouse, first, 10, PER_DAY)
+    settings = {
+        "DBT_PROJECT_DIR": str(project),
+        "DUCKDB_PATH": str(warehouse),
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+    }
+    built = cli("transform", cwd=tmp_path, **settings)  # the first run: every day since begin
+    assert built.returncode == 0, built.stderr
+    assert batches_built(tmp_path / "target") == {"fct_purchases": 11, "daily_revenue": 11}
+
+    yesterday, six_days_ago = today - timedelta(days=1), today - timedelta(days=6)
+    with duckdb.connect(str(warehouse)) as db:  # two purchases arrive late
+        for purchase_id, day in ((900001, yesterday), (900002, six_days_ago)):
+            db.execute(
+                "insert into raw.purchases by name select ? as id, '1' as user_id,"
+                " 1::bigint as product_id, ?::timestamp + interval 12 hour as purchased_at,"
+                " now() at time zone 'UTC' as _airbyte_extracted_at",
+                [purchase_id, day],
+            )
+    daily = cli("transform", cwd=tmp_path, **settings)
+
+    assert daily.returncode == 0, daily.stderr
+    assert batches_built(tmp_path / "target") == {"fct_purchases": 3, "daily_revenue": 3}
+    purchases = dict(query(warehouse, PURCHASES_ON.format(yesterday, six_days_ago)))
+    assert purchases == {yesterday: PER_DAY + 1, six_days_ago: PER_DAY}  # the old day waits
+    day = f"{six_days_ago:%Y-%m-%d}"
+    backfilled = cli("backfill", "--start", day, "--end", day, cwd=tmp_path, **settings)
+    assert backfilled.returncode == 0, backfilled.stderr
+    purchases = dict(query(warehouse, PURCHASES_ON.format(yesterday, six_days_ago)))
+    assert purchases == {yesterday: PER_DAY + 1, six_days_ago: PER_DAY + 1}
+
+
+PURCHASES_ON = (
+    "select purchase_date, purchases from analytics.daily_revenue"
+    " where purchase_date in ('{}', '{}')"
+)
+
+
+def batches_built(target) -> dict[str, int]:
+    """The daily batches dbt's last command built per microbatch model (run_results.json)."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return {
+        r["unique_id"].rsplit(".", 1)[1]: len(r["batch_results"]["successful"])
+        for r in results
+        if r.get("batch_results")
+    }
