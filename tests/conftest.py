@@ -3,6 +3,7 @@ real embedded pipeline run whose DuckDB warehouse later tests copy."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import shutil
@@ -206,6 +207,15 @@ def flow_run_artifacts(flow_run_id, key: str) -> list[dict]:
     }
     with get_client(sync_client=True) as client:
         return client.request("POST", "/artifacts/filter", json=body).json()
+
+
+def run_result_statuses(run_results: Path) -> set[str]:
+    """The node statuses in dbt's run_results.json (empty while dbt writes it). Read, not
+    grepped: the file's args always hold the word "error" (`warn_error_options`)."""
+    try:
+        return {r["status"] for r in json.loads(run_results.read_text())["results"]}
+    except (OSError, ValueError):
+        return set()
 
 
 def read_events(name: str, since: str) -> list[dict]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -14,7 +16,9 @@ import pytest
 from prefect.client.orchestration import get_client
 
 from bench.microbatch_project import generate_raw, microbatch_project
-from tests.conftest import REPO, query, scalar, wait_until
+from orchestration.flows.backfill import backfill
+from orchestration.flows.dbt_transform import dbt_transform
+from tests.conftest import REPO, query, run_result_statuses, scalar, wait_until
 
 DAYS = 365
 BAD_DAYS = (40, 200, 300)  # day offsets whose purchases name a user id that is not a number
@@ -162,3 +166,55 @@ def batches_built(target) -> dict[str, int]:
         for r in results
         if r.get("batch_results")
     }
+
+
+@pytest.mark.slow
+def test_a_prefect_retry_of_the_flow_rebuilds_only_the_failed_day(elt_env, monkeypatch):
+    """The backfill deployment's runs can be retried by Prefect (`retries`): the first attempt
+    meets a bug in `fct_purchases` on one day, the model is fixed meanwhile, and the retry
+    rebuilds that day alone."""
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=10)
+    bad_day = f"{first + timedelta(days=4):%Y-%m-%d}"
+    project = microbatch_project(elt_env, begin=first)
+    generate_raw(elt_env / "warehouse.duckdb", first, 10, PER_DAY)
+    model = project / "models" / "marts" / "fct_purchases.sql"
+    fixed_sql = model.read_text()
+    model.write_text(fixed_sql.replace(
+        "where p.purchased_at is not null",
+        "where p.purchased_at is not null and cast(case when cast(p.purchased_at as date) ="
+        f" date '{bad_day}' then 'a bug' else '1' end as integer) = 1",
+    ))  # fmt: skip
+    target = elt_env / "target"
+    for name, value in (("DBT_PROJECT_DIR", project), ("DBT_TARGET_PATH", target)):
+        monkeypatch.setenv(name, str(value))
+    staged = dbt_transform(  # what the daily runs have built
+        select=["staging", "dim_products"], exclude=["test_type:data"], return_state=True
+    )
+    assert staged.is_completed(), staged.message
+
+    def fix_after_the_first_attempt() -> None:
+        results = target / "run_results.json"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if "partial success" in run_result_statuses(results):  # a batch failed
+                model.write_text(fixed_sql)
+                return
+            time.sleep(0.1)
+
+    fixer = threading.Thread(target=fix_after_the_first_attempt, daemon=True)
+    fixer.start()
+    state = backfill.with_options(retries=1, retry_delay_seconds=2)(
+        start=first, end=today - timedelta(days=1), return_state=True
+    )
+    fixer.join(timeout=5)
+
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert result.retried
+    rebuilt = {b.day[:10] for b in result.batches if b.model == "fct_purchases"}
+    assert rebuilt == {bad_day}  # that day alone
+    assert {b.status for b in result.batches} == {"success"}
+    assert scalar(elt_env / "warehouse.duckdb", "select count(*) from analytics.fct_purchases") == (
+        10 * PER_DAY
+    )

@@ -13,7 +13,14 @@ import pytest
 from bench.generate_dbt_project import generate
 from orchestration.errors import StepFailed
 from orchestration.flows.dbt_transform import NODE_FAILED_EVENT, dbt_transform
-from tests.conftest import dbt_target, flow_run_artifacts, read_events, run_elt, scalar
+from tests.conftest import (
+    dbt_target,
+    flow_run_artifacts,
+    read_events,
+    run_elt,
+    run_result_statuses,
+    scalar,
+)
 from tests.integration.test_dbt_transform import copy_project
 
 # slow: builds the dbt project several times, from scratch
@@ -74,7 +81,7 @@ def test_prefect_flow_retries_run_dbt_retry(warehouse, elt_env, monkeypatch):
     def fix_after_first_failure() -> None:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            if run_results.exists() and '"error"' in run_results.read_text():
+            if "error" in run_result_statuses(run_results):
                 broken.write_text(FIXED)
                 return
             time.sleep(0.2)
