@@ -120,11 +120,9 @@ def project_switch(project_dir: Path) -> str:
 
 
 def check_begin(
-    days: Days, models: Sequence[TimeModel], selection: Sequence[str], switch: str = ""
+    days: Days, models: Sequence[TimeModel], selection: Sequence[str], project_dir: Path
 ) -> None:
-    """`switch`: how this project turns its time-partitioned models on, when it has a way
-    (the shipped project's var), for the error when it has none."""
-    if not models and selection != [DEFAULT_SELECTION]:
+    if not models and list(selection) != [DEFAULT_SELECTION]:
         raise UserError(
             f"the selection {' '.join(selection)!r} holds no time-partitioned model (dbt's"
             " incremental_strategy 'microbatch'): select one, or leave --select out to backfill"
@@ -134,7 +132,7 @@ def check_begin(
         raise UserError(
             "the dbt project has no time-partitioned model to backfill (dbt's"
             " incremental_strategy 'microbatch', by day on an event_time): "
-            + (switch or "give one that config")
+            + (project_switch(project_dir) or "give one that config")
         )
     for model in models:
         if model.begin is not None and days.start < model.begin:

@@ -30,7 +30,6 @@ from orchestration.dbt.backfill import (
     Days,
     TimeModel,
     check_begin,
-    project_switch,
     selection,
     time_models,
 )
@@ -232,7 +231,7 @@ def backfill(
     manifest = parsed_project(config, target)
     specs = selection(select or [])
     models = time_models(manifest, selected_ids(config, target, specs))
-    check_begin(days, models, specs, project_switch(config.dbt.project_path))
+    check_begin(days, models, specs, config.dbt.project_path)
     get_logger().info(
         "%s %s: %d days of %s", "Retrying" if retrying else "Backfilling", days, len(days),
         ", ".join(m.name for m in models),

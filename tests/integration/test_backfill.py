@@ -218,3 +218,20 @@ def test_a_prefect_retry_of_the_flow_rebuilds_only_the_failed_day(elt_env, monke
     assert scalar(elt_env / "warehouse.duckdb", "select count(*) from analytics.fct_purchases") == (
         10 * PER_DAY
     )
+
+
+def test_on_the_shipped_project_as_cloned_the_error_names_the_var_to_turn_on(tmp_path, cli):
+    """The shipped marts are tables until its var is on: `elt backfill` says which var, in one
+    line, and builds nothing."""
+    shipped = REPO / "dbt_project"
+    ran = cli("backfill", "--start", "2026-03-01", "--end", "2026-03-31", cwd=tmp_path,
+              DBT_PROJECT_DIR=str(shipped), DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"),
+              DBT_TARGET_PATH=str(tmp_path / "target"))  # fmt: skip
+    assert ran.returncode == 1
+    assert ran.stderr.strip().splitlines()[-1] == (
+        "error: the dbt project has no time-partitioned model to backfill (dbt's "
+        "incremental_strategy 'microbatch', by day on an event_time): set the var "
+        f"time_partitioned_marts: true in {shipped / 'dbt_project.yml'}, and marts_begin to the "
+        "first day of its history"
+    )
+    assert not (tmp_path / "target" / "run_results.json").exists()  # dbt built nothing

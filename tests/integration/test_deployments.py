@@ -3,7 +3,6 @@ worker running the daily deployment from the blocks on the embedded defaults, an
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from orchestration.schedules.daily import DAILY_SCHEDULE
 from tests.conftest import CONNECTOR_CACHE, REPO, Running, cli_env, elt_process, query
 from tests.fakes.airbyte_server import Script
 from tests.integration.test_airbyte_client import CONN
+from tests.integration.test_backfill import table_rows
 from tests.servers import fresh_database
 from tests.servers import prefect_server as start_prefect_server
 
@@ -269,7 +269,7 @@ def test_deploy_all_then_the_scheduler_creates_runs_and_a_worker_runs_one(prefec
         json={"artifacts": {"key": {"any_": ["backfill"]}, "flow_run_id": {"any_": [done["id"]]}}},
     ).json()
     (table,) = artifacts
-    rows = json.loads(table["data"]) if isinstance(table["data"], str) else table["data"]
+    rows = table_rows(table)
     assert [r["day"] for r in rows] == [str(first + timedelta(days=i)) for i in range(3)]
     assert {r["fct_purchases status"] for r in rows} == {"success"}
     assert [r["fct_purchases rows"] for r in rows] == [

@@ -21,7 +21,7 @@ def test_march_is_its_31_days_and_dbt_gets_the_day_after_as_its_exclusive_end():
     assert list(march)[-1] == date(2026, 3, 31)
     assert march.event_time == ("2026-03-01", "2026-04-01")
     march.check(TODAY)
-    check_begin(march, [FCT], selection([]))
+    check_begin(march, [FCT], selection([]), REPO / "dbt_project")
 
 
 @pytest.mark.parametrize(
@@ -43,13 +43,13 @@ def test_a_reversed_or_unbegun_range_is_refused(days, message):
 
 def test_a_range_before_a_models_begin_or_a_selection_without_one_is_refused():
     with pytest.raises(UserError) as error:
-        check_begin(Days(date(2019, 12, 31), date(2020, 1, 5)), [FCT], ["fct_purchases+"])
+        check_begin(Days(date(2019, 12, 31), date(2020, 1, 5)), [FCT], ["fct_purchases+"], REPO)
     assert str(error.value) == (
         "--start 2019-12-31 is before fct_purchases's begin (2020-01-01): start on or after it "
         "(dbt builds no day before a model's begin)"
     )
     with pytest.raises(UserError) as error:
-        check_begin(Days(date(2026, 3, 1), date(2026, 3, 2)), [], ["dim_users+"])
+        check_begin(Days(date(2026, 3, 1), date(2026, 3, 2)), [], ["dim_users+"], REPO)
     assert str(error.value).startswith("the selection 'dim_users+' holds no time-partitioned")
 
 
@@ -64,7 +64,7 @@ def test_a_project_without_one_says_how_to_turn_the_shipped_marts_on(tmp_path):
     march = Days(date(2026, 3, 1), date(2026, 3, 31))
     shipped = REPO / "dbt_project"
     with pytest.raises(UserError) as error:
-        check_begin(march, [], selection([]), project_switch(shipped))
+        check_begin(march, [], selection([]), shipped)
     assert str(error.value) == (
         "the dbt project has no time-partitioned model to backfill (dbt's incremental_strategy "
         "'microbatch', by day on an event_time): set the var time_partitioned_marts: true in "
@@ -74,5 +74,5 @@ def test_a_project_without_one_says_how_to_turn_the_shipped_marts_on(tmp_path):
     assert project_switch(tmp_path) == ""
     assert project_switch(tmp_path / "missing") == ""
     with pytest.raises(UserError) as error:
-        check_begin(march, [], selection([]), project_switch(tmp_path))
+        check_begin(march, [], selection([]), tmp_path)
     assert str(error.value).endswith("by day on an event_time): give one that config")
