@@ -24,13 +24,30 @@ else
     bash scripts/image-base-standin.sh "$BASE_IMAGE"
 fi
 
+disk_free() {  # what buildah writes to: its storage, and the temp dir a commit copies layers into
+    df -h --output=target,avail /var/lib/containers "${TMPDIR:-/var/tmp}" 2>/dev/null \
+        || df -h --output=target,avail /
+}
+
 build() {  # build TAG [BUILD ARGS...]; the build's output goes to a log, shown on failure
     local tag=$1; shift
     local log=${TMPDIR:-/tmp}/elt-image-build-${tag//[:\/]/-}.log
     echo "--- building $tag (log: $log)"
     local cmd=(buildah bud --isolation chroot --network host --layers)
     [ "$ENGINE" = docker ] && cmd=(docker build)
-    "${cmd[@]}" -t "$tag" "$@" . >"$log" 2>&1 || { tail -n 40 "$log"; exit 1; }
+    "${cmd[@]}" -t "$tag" "$@" . >"$log" 2>&1 && return
+    tail -n 40 "$log"
+    echo "free space where the build writes:"; disk_free
+    # buildah reports a commit that ran out of room in its temp dir as a lost pipe ("storing
+    # layer ... io: read/write on closed pipe", containers/podman#22342): free the failed
+    # step's working containers and try once more; the layers already built are reused.
+    if [ "$ENGINE" = buildah ] && grep -qE "closed pipe|no space left" "$log"; then
+        echo "--- building $tag again, after removing the failed build's working containers"
+        buildah rm --all >/dev/null
+        "${cmd[@]}" -t "$tag" "$@" . >"$log" 2>&1 && return
+        tail -n 40 "$log"; disk_free
+    fi
+    exit 1
 }
 
 image_run() {  # image_run TAG [ENV=VALUE...] -- ARGS...   as `docker run --rm [-e ...] TAG ARGS`
@@ -100,27 +117,35 @@ server_log=$PREFECT_HOME/server.log
 "$PWD/.venv/bin/prefect" server start --host 127.0.0.1 --port "$PORT" >"$server_log" 2>&1 &
 server_pid=$!
 trap 'kill -INT $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$PREFECT_HOME"' EXIT
-for _ in $(seq 180); do
-    "$PY" -c "import httpx; httpx.get('$PREFECT_API_URL/health', timeout=2).raise_for_status()" \
-        >/dev/null 2>&1 && break
+deadline=$((SECONDS + 180))
+until "$PY" -c "import httpx; httpx.get('$PREFECT_API_URL/health', timeout=2).raise_for_status()" \
+        >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || { echo "FAIL the Prefect server did not answer in 180 s:"; tail -n 30 "$server_log"; exit 1; }
     sleep 1
 done
 "$PWD/.venv/bin/prefect" work-pool create elt-process --type process \
     --base-job-template deploy/process/base-job-template.json >/dev/null
 ELT_WORKDIR=/app "$PWD/.venv/bin/prefect" --no-prompt deploy --all >/dev/null
-run_id=$("$PY" - <<PY
-import httpx
-api = "$PREFECT_API_URL"
-(daily,) = [d for d in httpx.post(f"{api}/deployments/filter", json={}).json()
-            if d["name"] == "daily-full-pipeline"]
-run = httpx.post(f"{api}/deployments/{daily['id']}/create_flow_run",
-                 json={"parameters": {"faker_count": 50}}).json()
-print(run["id"])
-PY
-)
+# Prefect's own client: it retries the 503 a busy SQLite server answers ("database is locked")
+# while its scheduler fills the schedules that `deploy --all` just created.
+run_id=$("$PY" -c "
+from prefect.client.orchestration import get_client
+with get_client(sync_client=True) as client:
+    daily = client.read_deployment_by_name('full-pipeline/daily-full-pipeline')
+    print(client.create_flow_run_from_deployment(daily.id, parameters={'faker_count': 50}).id)
+")
+worker_log=$PREFECT_HOME/worker.log
 image_run "$EMBEDDED" "PREFECT_API_URL=$PREFECT_API_URL" -- \
-    prefect worker start --pool elt-process --run-once >/dev/null 2>&1 || true
-state=$("$PY" -c "import httpx; print(httpx.get('$PREFECT_API_URL/flow_runs/$run_id').json()['state']['type'])")
+    prefect worker start --pool elt-process --run-once >"$worker_log" 2>&1 || true
+state=$("$PY" -c "
+from prefect.client.orchestration import get_client
+with get_client(sync_client=True) as client:
+    print(client.read_flow_run('$run_id').state.type.value)
+")
+[ "$state" = COMPLETED ] || { echo "the worker's output:"; tail -n 40 "$worker_log"; }
 check "prefect worker start --pool elt-process: daily-full-pipeline" "^COMPLETED$" "$state"
+
+check "the Prefect server logged no traceback" "^none$" \
+    "$(grep -A 30 Traceback "$server_log" || echo none)"
 
 echo "image sizes: lean $(image_size "$LEAN"), embedded $(image_size "$EMBEDDED")"
