@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from upstream import read_counts  # this folder's own home of private PyAirbyte names
+
 CONNECTOR = "source-faker"
 CONNECTOR_PACKAGE = "airbyte-source-faker"
 
@@ -62,14 +64,12 @@ def main() -> int:
     emit("reading", connector=CONNECTOR, streams=streams, count=args.count)
     started = time.monotonic()
     result = source.read(cache=cache, write_strategy="auto")
-    tracker = result._progress_tracker
-    counts = dict(tracker.stream_read_counts)  # records read in this sync
-    stream_bytes = dict(getattr(tracker, "stream_bytes_read", {}) or {})
+    counts, stream_bytes, total_bytes = read_counts(result)  # read in this sync
     emit(
         "result",
-        streams={name: int(counts.get(name, 0)) for name in streams},
-        stream_bytes={name: int(stream_bytes.get(name, 0)) for name in streams},
-        bytes=int(getattr(tracker, "total_bytes_read", 0) or 0),
+        streams={name: counts.get(name, 0) for name in streams},
+        stream_bytes={name: stream_bytes.get(name, 0) for name in streams},
+        bytes=total_bytes,
         seconds=round(time.monotonic() - started, 3),
     )
     return 0

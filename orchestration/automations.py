@@ -53,32 +53,38 @@ def webhook_block_id(name: str, url: SecretStr | None, *, dry_run: bool = False)
     """The Webhook block `name`, saved from `url` when one is given (unchanged if equal);
     with `dry_run`, nothing is saved (a block it would save shows as the zero id), and it
     fails as the apply would: without a URL and without the block."""
-    given = url is not None and bool(url.get_secret_value())
+    saved_id = _saved_webhook_id(name)
+    if url is None or not url.get_secret_value():
+        if saved_id is None:
+            raise _no_webhook(name)
+        return saved_id
     if dry_run:
+        return saved_id or "00000000-0000-0000-0000-000000000000"
+    block = Webhook(
+        url=url,
+        headers={"Content-Type": "application/json"},  # type: ignore[arg-type]
+        allow_private_urls=_is_private(url.get_secret_value()),
+    )
+    if saved_id is not None:
+        saved = cast(Webhook, Webhook.load(name))
+        if _webhook_fields(saved) == _webhook_fields(block):
+            return saved_id
+    return str(block.save(name, overwrite=True))
+
+
+def _saved_webhook_id(name: str) -> str | None:
+    """The id of the Webhook block document `name`, or None when none is saved (Prefect's
+    client reads the document by name; a loaded block keeps its id only privately)."""
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
         try:
-            return str(cast(Webhook, Webhook.load(name))._block_document_id)
-        except ValueError:
-            if given:
-                return "00000000-0000-0000-0000-000000000000"
-            raise _no_webhook(name) from None
-    if given:
-        assert url is not None
-        block = Webhook(
-            url=url,
-            headers={"Content-Type": "application/json"},  # type: ignore[arg-type]
-            allow_private_urls=_is_private(url.get_secret_value()),
-        )
-        try:
-            existing = cast(Webhook, Webhook.load(name))
-        except ValueError:
-            existing = None
-        if existing is None or _webhook_fields(existing) != _webhook_fields(block):
-            block.save(name, overwrite=True)
-        return str(cast(Webhook, Webhook.load(name))._block_document_id)
-    try:
-        return str(cast(Webhook, Webhook.load(name))._block_document_id)
-    except ValueError:
-        raise _no_webhook(name) from None
+            document = client.read_block_document_by_name(
+                name=name, block_type_slug="webhook", include_secrets=False
+            )
+        except ObjectNotFound:
+            return None
+    return str(document.id)
 
 
 def _no_webhook(name: str) -> ConfigError:

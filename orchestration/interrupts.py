@@ -208,11 +208,9 @@ def handed_over() -> bool:
     """Whether this stop is Prefect's supervisor rescheduling the run (or leaving it to the
     infrastructure's retry), rather than a cancel: its control intent, which it delivers
     before the signal."""
-    try:
-        from prefect._internal.control_listener import get_intent
-    except ImportError:  # a Prefect without the control channel: every stop is a cancel
-        return False
-    return get_intent() in ("reschedule", "relinquish")
+    from orchestration.upstream import control_intent
+
+    return control_intent() in ("reschedule", "relinquish")
 
 
 def unless_cancelled(value: R) -> R:

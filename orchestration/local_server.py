@@ -10,7 +10,8 @@ that is set (environment, .env, Prefect profile) always wins.
 
 What makes it safe to share:
 - It listens on 4200 when that port is free (the next free one otherwise) and keeps its port
-  across restarts, and its UI is told its own API address (`PREFECT_UI_API_URL`): the address
+  across restarts, and its UI reaches its own API (Prefect derives the UI's API address
+  from PREFECT_SERVER_API_HOST and _PORT, which the server is started with): the address
   printed, the UI's "View at" links and a bookmark keep working.
 - The state file records the process's identity (its start time from /proc) with its pid, so a
   pid reused by another program is never signalled, and a server that is alive but does not
@@ -238,10 +239,10 @@ def _start() -> LocalServer:
             "PREFECT_HOME": str(_prefect_home()),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_UI_ENABLED": "true",
-            # The UI asks /ui-settings where its API is: its own port, not the default 4200.
+            # The UI asks /ui-settings where its API is: Prefect derives it from these two
+            # (tests/integration/test_local_server.py reads it back).
             "PREFECT_SERVER_API_HOST": "127.0.0.1",
             "PREFECT_SERVER_API_PORT": str(port),
-            "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
         }
         env.pop("PREFECT_API_URL", None)
         with _writable():

@@ -213,15 +213,17 @@ def api_for_this_process(
     """A real Prefect server (see `prefect_server`) that this process's flows talk to, its
     threads included (dbt's do not copy the context: Prefect's test harness does the same).
     Their logs and events are sent before it stops."""
-    from prefect.context import _temporary_global_settings_context, get_settings_context
+    from prefect.context import get_settings_context
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    from orchestration.upstream import process_wide_settings
+
     with (
         prefect_server(home, env, settings) as server,
         temporary_settings({PREFECT_API_URL: server["PREFECT_API_URL"]}),
-        _temporary_global_settings_context(get_settings_context()),
+        process_wide_settings(get_settings_context()),
     ):
         try:
             yield server["PREFECT_API_URL"]

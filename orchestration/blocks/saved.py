@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, cast
 
-from prefect.blocks.core import Block
+from prefect.blocks.core import Block, BlockNotSavedError
 from pydantic import BaseModel, SecretBytes, SecretStr
 
 from orchestration.config.blocks import api_unreachable
@@ -37,8 +37,9 @@ def block_class(slug: str) -> type[Block]:
 
 def saved_blocks(name: str | None = None) -> list[tuple[str, Block]]:
     """The saved blocks of the project's types (all names, or one) as `(ref, block)`: one
-    request per type. Secrets are read (the server masks unset ones too) only so that
-    `masked_fields` can tell a set one from an unset one."""
+    request per type, then Prefect's own `load` per saved block (a handful). Secrets are read
+    (the server masks unset ones too) only so that `masked_fields` can tell a set one from an
+    unset one."""
     import httpx
     from prefect.client.orchestration import get_client
 
@@ -64,8 +65,7 @@ def _read_saved(client: Any, name: str | None) -> list[tuple[str, Block]]:
         for doc in sorted(wanted, key=lambda d: d.name or ""):
             for nested_slug in _nested_slugs(doc):  # their classes, before the parent's
                 block_class(nested_slug)
-            block = block_class(slug)._from_block_document(doc)
-            found.append((f"{slug}/{doc.name}", block))
+            found.append((f"{slug}/{doc.name}", cast(Block, block_class(slug).load(doc.name))))
     return found
 
 
@@ -85,8 +85,8 @@ def masked_fields(block: BaseModel) -> dict[str, str]:
     out: dict[str, str] = {}
     for field in type(block).model_fields:
         value = getattr(block, field)
-        if isinstance(value, Block) and value._block_document_name:
-            out[field] = f"{value.get_block_type_slug()}/{value._block_document_name}"
+        if isinstance(value, Block) and (saved_as := _saved_name(value)):
+            out[field] = f"{value.get_block_type_slug()}/{saved_as}"
         elif isinstance(value, Block):
             out.update({f"{field}.{k}": v for k, v in masked_fields(value).items()})
         elif isinstance(value, BaseModel):
@@ -96,6 +96,16 @@ def masked_fields(block: BaseModel) -> dict[str, str]:
         else:
             out[field.rstrip("_")] = _masked(value)
     return out
+
+
+def _saved_name(block: Block) -> str | None:
+    """The name a nested block is saved under, None for one stored inside its parent: read
+    from Prefect's public placeholder `prefect.blocks.<slug>.<name>`."""
+    try:
+        placeholder = block.get_block_placeholder()
+    except BlockNotSavedError:
+        return None
+    return placeholder.removeprefix(f"prefect.blocks.{block.get_block_type_slug()}.")
 
 
 def _masked(value: object) -> str:

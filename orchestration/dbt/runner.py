@@ -116,15 +116,13 @@ def release_duckdb() -> None:
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     except ImportError:
         return
-    lock, env = getattr(DuckDBConnectionManager, "_LOCK", None), None
-    if lock is None:  # another dbt-duckdb: its public way, at least
-        DuckDBConnectionManager.close_all_connections()
-        return
-    with lock:
-        env = getattr(DuckDBConnectionManager, "_ENV", None)
-        DuckDBConnectionManager.close_all_connections()
-        if env is not None:
-            env.close()
+    try:
+        environment = DuckDBConnectionManager.env()  # raises when none was created
+    except Exception:
+        environment = None
+    DuckDBConnectionManager.close_all_connections()  # drops the manager's reference only
+    if environment is not None:
+        environment.close()
 
 
 def node_results(result: object) -> list[NodeResult]:

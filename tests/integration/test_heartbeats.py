@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import prefect.flow_engine as flow_engine
 from prefect import flow
 
-from orchestration.heartbeats import ORIGINAL, end_runs_without_waiting_for_heartbeats
+from orchestration import upstream
+from orchestration.heartbeats import end_runs_without_waiting_for_heartbeats
 from tests.conftest import read_events, wait_until
 
 
@@ -17,22 +17,21 @@ def probe() -> int:
     return 1
 
 
-def test_elts_flow_runs_leave_the_heartbeat_thread_unjoined(prefect_api, monkeypatch):
-    """Fails when Prefect stops calling `_send_heartbeats` for a flow run, or when our change
+def test_elts_flow_runs_leave_the_heartbeat_thread_unjoined(prefect_api):
+    """Fails when Prefect stops calling its heartbeat sender for a flow run, or when our change
     stops reaching it: the engine asks to join the thread, ours makes it not."""
-    current = flow_engine._send_heartbeats
-    original = getattr(current, ORIGINAL, current)  # as Prefect ships it
+    original = upstream.heartbeat_sender()  # as Prefect ships it
     asked: list[bool] = []
 
     def spy(engine, join_on_exit=True):
         asked.append(join_on_exit)
         return original(engine, join_on_exit=join_on_exit)
 
-    monkeypatch.setattr(flow_engine, "_send_heartbeats", spy)
-    assert probe() == 1
-    assert asked == [True]  # Prefect's synchronous engine joins the thread
-    end_runs_without_waiting_for_heartbeats()
-    assert probe() == 1
+    with upstream.using_heartbeat_sender(spy):
+        assert probe() == 1
+        assert asked == [True]  # Prefect's synchronous engine joins the thread
+        end_runs_without_waiting_for_heartbeats()
+        assert probe() == 1
     assert asked == [True, False]  # with ours applied, it does not
 
 

@@ -27,6 +27,7 @@ from prefect.client.schemas.responses import DeploymentResponse
 from prefect.settings import PREFECT_API_KEY, PREFECT_API_URL, temporary_settings
 from prefect_kubernetes.worker import KubernetesWorker, KubernetesWorkerJobConfiguration
 
+from orchestration.upstream import replace_api_key_with_secret
 from tests.conftest import REPO
 from tests.integration.test_deployments import prefect
 
@@ -85,9 +86,9 @@ def render(
     worker_env = {e["name"]: e.get("value") for e in helm_values()["worker"]["extraEnvVars"]}
     worker = KubernetesWorker(work_pool_name=helm_values()["worker"]["config"]["workPool"])
     asyncio.run(
-        worker._replace_api_key_with_secret(  # what the worker does before creating the Job
+        replace_api_key_with_secret(  # what the worker does before creating the Job
+            worker,
             configuration,
-            client=None,  # type: ignore[arg-type]  # unused when the secret is named
             secret_name=worker_env["PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_NAME"],
             secret_key=worker_env["PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_KEY_SECRET_KEY"],
         )
