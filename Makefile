@@ -17,14 +17,15 @@ export DO_NOT_TRACK := 1
 # Python would otherwise compile prefect and dbt from source in every process (+1-3 s each).
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help setup run test bench parity lint format clean image test-image deploy-local deploy-local-stop check-chart
+.PHONY: help setup run test test-lowest lock-lowest bench parity lint format clean image test-image deploy-local deploy-local-stop check-chart
 
 help:
 	@echo "make run    - set up, then run full_pipeline on the embedded defaults"
 	@echo "make test   - set up, then run the whole test suite"
+	@echo "make test-lowest - the quick tests on the lowest versions pyproject.toml allows"
 	@echo "make bench  - benchmarks in bench/ (ratios against their targets)"
 	@echo "make parity - each piece beside its Dagster equivalent (own env in parity/), one table"
-	@echo "make lint   - ruff, import layers (lint-imports), types (mypy)"
+	@echo "make lint   - ruff, import layers (lint-imports), types (mypy), private upstream names"
 	@echo "make check-chart   - the worker's Helm chart rendered with our values, validated strictly"
 	@echo "make image  - build the Docker image (EMBEDDED=true adds the embedded Airbyte)"
 	@echo "make test-image    - build both images and run elt --help / elt run inside them"
@@ -51,11 +52,27 @@ parity/.venv/.synced: parity/pyproject.toml parity/uv.lock | $(UV)
 
 setup: .venv/.synced embedded/.venv/.synced
 
+# The lowest versions pyproject.toml allows for its direct dependencies (uv's lowest-direct
+# resolution, written to .ci/lowest-direct.txt by `make lock-lowest`), in their own environment:
+# `make test-lowest` proves the floors pyproject.toml states.
+.venv-lowest/.synced: .ci/lowest-direct.txt pyproject.toml | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) .venv-lowest
+	$(UV) pip sync --quiet --python .venv-lowest/bin/python .ci/lowest-direct.txt
+	$(UV) pip install --quiet --python .venv-lowest/bin/python --no-deps -e .
+	@touch $@
+
+lock-lowest: | $(UV)
+	$(UV) pip compile pyproject.toml --group dev --resolution lowest-direct --universal \
+		--quiet --no-header -o .ci/lowest-direct.txt
+
 run: setup
 	.venv/bin/elt run
 
 test: setup
 	.venv/bin/python -m pytest
+
+test-lowest: .venv-lowest/.synced embedded/.venv/.synced
+	.venv-lowest/bin/python -m pytest -m "not slow"
 
 bench: setup
 	.venv/bin/python bench/airbyte_concurrency.py
@@ -78,6 +95,7 @@ lint: setup
 	.venv/bin/ruff format --check .
 	.venv/bin/lint-imports
 	.venv/bin/mypy
+	.venv/bin/python scripts/check_private_names.py
 
 format: setup
 	.venv/bin/ruff check --fix .
@@ -104,4 +122,4 @@ deploy-local-stop:
 
 clean:
 	-@[ -x .venv/bin/elt ] && .venv/bin/elt server stop
-	rm -rf .venv embedded/.venv parity/.venv .tools .elt dbt_project/target dbt_project/dbt_packages dbt_project/logs
+	rm -rf .venv .venv-lowest embedded/.venv parity/.venv .tools .elt dbt_project/target dbt_project/dbt_packages dbt_project/logs
