@@ -202,9 +202,7 @@ class WorkerRun:
     """One run of the `airbyte-sync` deployment on a process worker of its own pool, syncing
     a connection whose Airbyte job runs until `finish()`."""
 
-    def __init__(
-        self, env, fake, tmp_path, pool: str, job_variables: dict | None = None, limit: bool = True
-    ):
+    def __init__(self, env, fake, tmp_path, pool: str, job_variables: dict | None = None):
         self.api = env["PREFECT_API_URL"]
         self.fake = fake
         self.held = Script(statuses=["running"])
@@ -227,7 +225,7 @@ class WorkerRun:
         self.log = tmp_path / f"worker-{pool}.log"
         with self.log.open("w") as log:
             self.worker = subprocess.Popen(
-                [PREFECT, "worker", "start", "--pool", pool, *(["--limit", "1"] if limit else [])],
+                [PREFECT, "worker", "start", "--pool", pool, "--limit", "1"],
                 cwd=REPO,
                 env=cli_env(
                     **env,
@@ -306,10 +304,10 @@ def test_an_evicted_sync_is_rescheduled_by_prefect_and_its_airbyte_job_left_runn
         "env": {"PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR": "reschedule"},
     }
     env = {**prefect_server, "ELT_WORKDIR": str(REPO)}
-    # No worker limit: Prefect reschedules at once, and a 3.8 worker with `--limit` that is
-    # offered the run it still tracks fails ("this borrower is already holding one of this
-    # CapacityLimiter's tokens"); docs/kubernetes.md says to bound runs by the pool instead.
-    run = WorkerRun(env, fake, tmp_path, "elt-evictions", job_variables=supervised, limit=False)
+    # With a worker limit: Prefect reschedules at once and offers the worker the run it still
+    # tracks; a 3.8 worker failed there ("this borrower is already holding one of this
+    # CapacityLimiter's tokens"), a 3.9 worker waits for the first process (docs/kubernetes.md).
+    run = WorkerRun(env, fake, tmp_path, "elt-evictions", job_variables=supervised)
     try:  # SIGTERM to `prefect flow-run execute`: what the kubelet sends the pod's process
         run.interrupt_mid_job(signal.SIGTERM, command=b"execute")
     finally:
