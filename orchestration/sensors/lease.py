@@ -27,6 +27,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import VariableCreate
 from prefect.exceptions import ObjectAlreadyExists
 
+from orchestration import interrupts
 from orchestration.errors import LeaseLost, UserError
 from orchestration.logs import get_logger
 
@@ -85,7 +86,8 @@ class SensorLease:
                     "Waiting for %s, held by %s (renewed %.0fs ago)", what, _holder(record), age
                 )
                 announced = True
-            time.sleep(min(max(self.ttl - age, 0.2), 1.0, max(deadline - time.monotonic(), 0.05)))
+            left = max(deadline - time.monotonic(), 0.05)
+            interrupts.wait(min(max(self.ttl - age, 0.2), 1.0, left))  # a signal ends it at once
 
     def release(self) -> None:
         self._stop.set()

@@ -183,6 +183,11 @@ class S3Sensor:
         except botocore.exceptions.ParamValidationError as exc:  # e.g. an invalid bucket name
             reason = str(exc).strip().splitlines()[-1]
             raise UserError(f"S3 sensor stopped: {reason}: check S3_BUCKET") from None
+        except botocore.exceptions.NoCredentialsError:  # a setting missing, not an outage
+            raise UserError(
+                "S3 sensor stopped: no AWS credentials found: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or a role) where the sensor runs"
+            ) from None
         except botocore.exceptions.ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in PERMANENT_S3_ERRORS:

@@ -18,7 +18,7 @@ from orchestration.errors import UserError
 from orchestration.sensors.s3 import S3Sensor
 from orchestration.sensors.store import PrefectCursorStore
 from orchestration.sensors.triggers import deployment_trigger
-from tests.conftest import REPO, cli_env, run_elt
+from tests.conftest import REPO, cli_env, elt_process, run_elt
 from tests.fakes.s3 import Throttle
 from tests.integration.conftest import Recorder, put
 
@@ -365,3 +365,31 @@ def test_the_flow_takes_bucket_prefix_endpoint_and_keys_from_the_s3_block(
     stats = s3_sensor(block_name="s3-ci", max_polls=1)
 
     assert (stats.objects, stats.errors) == (1, 0)
+
+
+def test_a_sensor_without_credentials_fails_at_once_naming_them(
+    bucket, prefect_api, tmp_path, monkeypatch
+):
+    """No AWS credentials anywhere is a configuration error, not an outage: the sensor (with
+    no --max-polls, so it would retry for ever) fails with one line, no retry."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    missing = str(tmp_path / "no-such-file")
+    proc = elt_process(
+        "sensor", "--bucket", bucket, "--poll-interval", "0.1",
+        env=cli_env(
+            PREFECT_API_URL=prefect_api,
+            AWS_EC2_METADATA_DISABLED="true",  # no instance metadata lookup off this machine
+            AWS_SHARED_CREDENTIALS_FILE=missing,
+            AWS_CONFIG_FILE=missing,
+        ),
+        cwd=tmp_path,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "retrying" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: S3 sensor stopped: no AWS credentials found: set AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or a role) where the sensor runs"
+    ], proc.stderr

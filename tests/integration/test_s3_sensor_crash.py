@@ -3,6 +3,7 @@ object ends up in exactly one flow run of the target deployment (checked on the 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -200,3 +201,41 @@ def test_a_second_sensor_on_the_same_prefix_refuses_and_nothing_is_delivered_twi
     assert f"pid {first.pid} on " in errors[0]
     assert "Traceback" not in second_err
     assert_exactly_once(deployment_id, keys)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_ends_a_sensor_waiting_for_the_lease_cancelled_at_once(
+    s3, bucket, s3_endpoint, prefect_api, tmp_path, signum, code
+):
+    """A second sensor waits up to the lease's time-to-live (here 120 s) for the first one's
+    lease; Ctrl-C or SIGTERM during that wait ends it Cancelled, long before the wait would."""
+    env = {
+        "PREFECT_API_URL": prefect_api,
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "S3_SENSOR_LEASE_SECONDS": "120",
+    }
+    args = ["--bucket", bucket, "--poll-interval", "0.2"]
+    lease = cursor_name(bucket, PREFIX) + "_lease"
+    first = Sensor(tmp_path, env, *args)
+    second = None
+    try:
+        wait_for(lambda: Variable.get(lease) is not None, "the first sensor's lease")
+        second = Sensor(tmp_path, env, *args)
+        wait_for(lambda: "Waiting for s3://" in second.log.read_text(), "the second one waiting")
+        sent = time.monotonic()
+        second.proc.send_signal(signum)
+        second_code, second_err = second.finish(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        for sensor in (first, second):
+            if sensor is not None and sensor.proc.poll() is None:
+                sensor.proc.kill()
+                sensor.finish(timeout=60)
+    assert second_code == code, second_err
+    assert took < 30, f"ended {took:.0f}s after the signal (the lease wait is 125 s)"
+    errors = [line for line in second_err.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: interrupted ({signal.Signals(signum).name}): the run was cancelled"]
+    assert "Traceback" not in second_err
+    with get_client(sync_client=True) as client:
+        states = [r.state_type.value for r in client.read_flow_runs() if r.name and r.state_type]
+    assert "CANCELLED" in states
