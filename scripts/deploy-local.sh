@@ -16,11 +16,11 @@ home=$("$BIN/python" -c "from orchestration.local_server import home; print(home
 STATE=$home/deploy-local
 mkdir -p "$STATE"
 
-stop() {  # the worker: SIGINT (it shuts down on it), SIGKILL after 30 s; then the local server
+stop() {  # the worker: SIGTERM, SIGKILL after 10 s; then the local server
     if [ -f "$STATE/worker.pid" ]; then
         pid=$(cat "$STATE/worker.pid")
-        kill -INT "$pid" 2>/dev/null || true
-        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
         kill -KILL "$pid" 2>/dev/null || true
         rm -f "$STATE/worker.pid"
         echo "stopped the worker"
@@ -48,20 +48,40 @@ if ! deployed=$(cd "$ROOT" && COLUMNS=250 "$BIN/prefect" --no-prompt deploy --al
 fi
 echo "$deployed" | grep -oE "Deployment '[^']+' successfully (created|updated)[^.]*" \
     || echo "$deployed"
+# A sensor with no landing zone could only start failing runs: its schedule is paused, said once.
+"$BIN/python" -c "
+import sys
+from orchestration.schedules.unworkable import pause_if_unworkable
+note = pause_if_unworkable(sys.argv[1])
+if note:
+    print(note, file=sys.stderr)
+" "$BLOCK"
 echo "applying the global concurrency limits (ELT_LIMIT_*)"
 "$BIN/elt" limits apply
 echo "applying the automations of automations/ (alerts to ALERT_WEBHOOK_URL)"
-if ! "$BIN/elt" automations apply; then
-    echo "note: the automations were not applied; set ALERT_WEBHOOK_URL in .env and run" \
-        "\`elt automations apply\`" >&2
+# Alerts are optional: without a webhook (ALERT_WEBHOOK_URL) that is a note, not an error.
+if applied=$("$BIN/elt" automations apply 2>&1); then
+    echo "$applied"
+elif grep -q "which is not saved" <<<"$applied"; then
+    echo "note: the automations were not applied: no alert webhook; set ALERT_WEBHOOK_URL in" \
+        ".env (e.g. a Slack incoming webhook) and run \`elt automations apply\`" >&2
+else
+    echo "$applied" >&2
+    exit 1
 fi
 
 if [ -f "$STATE/worker.pid" ] && kill -0 "$(cat "$STATE/worker.pid")" 2>/dev/null; then
     echo "worker already running (pid $(cat "$STATE/worker.pid"))"
 else
     echo "starting a process worker on elt-process (log: $STATE/worker.log)"
-    ELT_BLOCK=$BLOCK nohup "$BIN/prefect" worker start --pool elt-process \
-        >"$STATE/worker.log" 2>&1 &
+    # bash starts a background job with SIGINT ignored, and Python keeps it ignored: the
+    # worker is started with SIGINT at its default (exec resets the handler), so it stops
+    # on Ctrl-C's signal as on SIGTERM.
+    ELT_BLOCK=$BLOCK nohup "$BIN/python" -c "
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+os.execv(sys.argv[1], sys.argv[1:])
+" "$BIN/prefect" worker start --pool elt-process >"$STATE/worker.log" 2>&1 &
     echo $! >"$STATE/worker.pid"
 fi
 

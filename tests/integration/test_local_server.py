@@ -313,6 +313,20 @@ def test_deploy_local_with_the_example_env_as_copied(tmp_path, local_home):
             timeout=120,
             interval=1,
         )
+        # The example configures no landing zone: the sensor's schedule is paused, said once,
+        # and none of its runs waits to start.
+        notes = [x for x in deployed.stderr.splitlines() if "s3-sensor/s3-sensor" in x]
+        assert len(notes) == 1 and notes[0].startswith("note: the s3-sensor/s3-sensor schedule ")
+        assert "error:" not in deployed.stderr  # optional settings left out are notes
+        sensor = next(d for d in deployments if d["name"] == "s3-sensor")
+        sensor = httpx.get(f"{api}/deployments/{sensor['id']}").json()
+        assert [s["active"] for s in sensor["schedules"]] == [False]
+        sensor_runs = {**body, "deployments": {"id": {"any_": [sensor["id"]]}}}
+        assert httpx.post(f"{api}/flow_runs/filter", json=sensor_runs).json() == []
+        # The worker started in the background stops on Ctrl-C's signal (bash starts it with
+        # SIGINT ignored; the script gives it back).
+        os.kill(worker, signal.SIGINT)
+        wait_until(lambda: not process_exists(worker), "the worker ends on SIGINT", timeout=20)
     finally:
         stopped = subprocess.run(
             [*script, "stop"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
