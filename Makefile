@@ -17,7 +17,7 @@ export DO_NOT_TRACK := 1
 # Python would otherwise compile prefect and dbt from source in every process (+1-3 s each).
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help setup run test test-lowest lock-lowest bench parity lint format clean image test-image deploy-local deploy-local-stop check-chart
+.PHONY: help setup run test test-lowest lock-lowest bench parity parity-smoke lint format clean image test-image deploy-local deploy-local-stop check-chart
 
 help:
 	@echo "make run    - set up, then run full_pipeline on the embedded defaults"
@@ -82,6 +82,11 @@ bench: setup
 
 parity: setup parity/.venv/.synced
 	.venv/bin/python bench/parity.py
+
+# make parity at its smallest (every piece runs, nothing is measured): CI runs it, so the
+# side-by-side cannot break unseen; its table goes to a temporary file, not parity/results.md.
+parity-smoke: setup parity/.venv/.synced
+	.venv/bin/python bench/parity.py --smoke --results "$$(mktemp --suffix=.md)"
 
 # The worker's Helm chart rendered with our values by Helm's own engine, every object validated
 # strictly (needs the chart: downloaded from PrefectHQ's Helm repository, or CHART=path.tgz).
