@@ -100,7 +100,9 @@ def full_pipeline(
         interrupts.unless_cancelled(check_typed_raw_tables(block_name))
         config = load_config(block_name)
         if config.dbt.schema_drift:
-            summary.drift = drift_check(block_name=block_name, since=sync_started)
+            summary.drift = drift_check(
+                block_name=block_name, since=sync_started, fail_on_breaking=False
+            )
         drift = summary.drift or DriftReport(config.dbt.target)
         exclude = [*config.dbt.exclude, *drift.exclude] or None
         summary.build = dbt_transform(select=select, exclude=exclude, block_name=block_name)

@@ -168,12 +168,16 @@ def emit_drift_event(change: Change, target: str, held: list[str]) -> None:
 
 @flow(name="schema-drift", log_prints=True)
 @interrupts.cancel_on_interrupt
-def drift_check(block_name: str | None = None, since: datetime | None = None) -> DriftReport:
+def drift_check(
+    block_name: str | None = None, since: datetime | None = None, fail_on_breaking: bool = True
+) -> DriftReport:
     """Compare the warehouse's source tables with their accepted schema; report each change,
     hold back what a breaking one reaches (the caller excludes it from the build).
 
     `since`: when the sync started; the share of values Airbyte nulled is counted over the
-    rows loaded since (all rows, if None).
+    rows loaded since (all rows, if None). A breaking change fails the run with the fix, as
+    `full_pipeline` fails (`elt drift` and `elt run` agree); `full_pipeline` itself passes
+    `fail_on_breaking=False`, builds what is not held back, then fails the same way.
     """
     config = load_config(block_name)
     target = config.require_warehouse()
@@ -211,6 +215,8 @@ def drift_check(block_name: str | None = None, since: datetime | None = None) ->
               "breaking": c.breaking, "used by": ", ".join(c.used_by)} for c in report.changes],
             f"Schema drift on target {target.name}",
         )  # fmt: skip
+    if report.failing and fail_on_breaking:
+        raise report.failure()  # its one line says each change and the fix
     log = get_logger()
     (log.warning if report.breaking or report.warnings else log.info)(report.line())
     return report

@@ -11,6 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import FlowRunSort
 
 from orchestration.flows.schema_drift import drift_check
 from tests.conftest import REPO, wait_until
@@ -85,6 +88,22 @@ def test_breaking_drift_holds_back_only_what_it_reaches(warehouse, tmp_path, mon
     assert (event["payload"]["change"], event["payload"]["column"]) == ("column dropped", "email")
 
     monkeypatch.chdir(tmp_path)
+    # `elt drift` agrees with `elt run`: exit 1, its run Failed, one error line with the fix.
+    checked = cli("drift", cwd=tmp_path,
+                  DUCKDB_PATH=str(warehouse), DBT_TARGET_PATH=str(target),
+                  DBT_PROJECT_DIR=str(REPO / "dbt_project"))  # fmt: skip
+    assert checked.returncode == 1, checked.stderr
+    errors = [x for x in checked.stderr.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1, checked.stderr
+    assert "airbyte.users: column dropped email, used by stg_users" in errors[0]
+    assert "`elt drift accept airbyte.users`" in errors[0]
+    with get_client(sync_client=True) as client:
+        (run,) = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["schema-drift"])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
+        )
+    assert run.state_type == StateType.FAILED
     accepted = cli("drift", "accept", "airbyte.users", cwd=tmp_path,
                    DUCKDB_PATH=str(warehouse), DBT_TARGET_PATH=str(target),
                    DBT_PROJECT_DIR=str(REPO / "dbt_project"))  # fmt: skip

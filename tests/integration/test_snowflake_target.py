@@ -349,7 +349,7 @@ def test_schema_drift_reads_the_snowflake_target_through_dbts_connection(fake_sn
     cur.execute(f'update RAW."USERS" set "_AIRBYTE_META" = parse_json(\'{nulled}\') '
                 'where "ID" % 10 < 3')  # fmt: skip
 
-    report = drift_check()
+    report = drift_check(fail_on_breaking=False)  # as full_pipeline calls it
 
     described = [c.describe() for c in report.changes]
     assert "airbyte.users: column dropped email, used by stg_users" in described, described
