@@ -25,7 +25,7 @@ from orchestration.errors import (
     AirbyteTransientError,
     UserError,
 )
-from orchestration.logs import get_logger
+from orchestration.logs import SAID_BY_THE_COMMAND, get_logger
 
 
 class SyncInterrupted(Exception):
@@ -402,7 +402,9 @@ def sync_one(
             cancel_timeout=cancel_timeout,
         )
     except (UserError, AirbyteJobFailed, AirbyteTransientError) as exc:
-        get_logger().error("Sync of connection %s failed: %s", connection_id, exc)
+        get_logger().error(
+            "Sync of connection %s failed: %s", connection_id, exc, extra=SAID_BY_THE_COMMAND
+        )
         status = "timeout" if isinstance(exc, AirbyteJobTimedOut) else "error"
         return SyncResult(
             connection_id=connection_id,

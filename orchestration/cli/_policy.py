@@ -166,7 +166,9 @@ def run_flow(config: Config, action: Callable[[], T]) -> T:
     heartbeat thread at the end (see `orchestration.heartbeats`)."""
     from orchestration.config import config_scope
     from orchestration.heartbeats import end_runs_without_waiting_for_heartbeats
+    from orchestration.logs import terminal_says_failures
 
     end_runs_without_waiting_for_heartbeats()  # elt's runs end without a heartbeat's wait
+    terminal_says_failures()  # its one `error:` line, not the engine's records of it too
     with config_scope(config):
         return guarded(action)

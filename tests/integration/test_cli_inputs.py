@@ -25,6 +25,10 @@ def one_error_line(proc, exit_code: int = 1) -> str:
     # Prefect's own line at exit when its events are still being sent (a loaded server)
     ours = [line for line in proc.stderr.splitlines() if "Still processing items" not in line]
     assert ours[-1] == errors[0], output
+    # Said once: no log record repeats it (the run's logs on the server keep the engine's).
+    said = errors[0].removeprefix("error: ")[:60]
+    assert [line for line in output.splitlines() if said in line] == [errors[0]], output
+    assert "NoneType: None" not in output, output
     return errors[0]
 
 
