@@ -37,17 +37,17 @@ $(CURDIR)/.tools/bin/uv:
 	$(CURDIR)/.tools/bin/pip install --quiet uv
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	@bash scripts/ticking.sh "installing the environment" $(UV) sync --frozen
 	@touch $@
 
 embedded/.venv/.synced: embedded/pyproject.toml embedded/uv.lock | $(UV)
 	@echo "Preparing the embedded Airbyte environment (PyAirbyte, isolated from the app)"
-	$(UV) sync --frozen --project embedded
+	@bash scripts/ticking.sh "installing PyAirbyte" $(UV) sync --frozen --project embedded
 	@touch $@
 
 parity/.venv/.synced: parity/pyproject.toml parity/uv.lock | $(UV)
 	@echo "Preparing the Dagster environment for make parity (isolated from the app)"
-	$(UV) sync --frozen --project parity
+	@bash scripts/ticking.sh "installing Dagster" $(UV) sync --frozen --project parity
 	@touch $@
 
 setup: .venv/.synced embedded/.venv/.synced
