@@ -287,14 +287,17 @@ def test_a_workspace_syncs_its_active_connections_matching_by_name_each_a_named_
 
     from prefect.client.orchestration import get_client
 
-    with get_client(sync_client=True) as client:
-        tasks = client.request(
-            "POST",
-            "/task_runs/filter",
-            json={"flow_runs": {"id": {"any_": [str(state.state_details.flow_run_id)]}}},
-        ).json()
-    names = {t["name"] for t in tasks}
-    assert {f"sync Postgres {i:02d} -> Snowflake" for i in range(12)} <= names
+    def task_run_names() -> set[str]:  # the server records task runs from their events, later
+        with get_client(sync_client=True) as client:
+            tasks = client.request(
+                "POST",
+                "/task_runs/filter",
+                json={"flow_runs": {"id": {"any_": [str(state.state_details.flow_run_id)]}}},
+            ).json()
+        return {t["name"] for t in tasks}
+
+    expected = {f"sync Postgres {i:02d} -> Snowflake" for i in range(12)}
+    wait_until(lambda: expected <= task_run_names(), "a task run named after each connection")
 
 
 def test_a_workspace_selection_that_finds_nothing_lists_what_is_there(fake, monkeypatch):
