@@ -56,7 +56,8 @@ def _read_saved(client: Any, name: str | None) -> list[tuple[str, Block]]:
     found = []
     for slug in BLOCK_TYPES:
         try:
-            documents = client.read_block_documents_by_type(slug, include_secrets=True)
+            # names only: `load` below reads each block, its secrets included
+            documents = client.read_block_documents_by_type(slug, include_secrets=False)
         except httpx.HTTPStatusError as exc:
             if exc.response.status_code == 404:  # type not registered yet: nothing saved
                 continue
