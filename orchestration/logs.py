@@ -14,8 +14,9 @@ from prefect.logging import get_run_logger
 
 from orchestration.errors import EltError, StepFailed, UserError
 
-# Where Prefect's engine logs an exception a flow or task raised, with its whole traceback.
-ENGINE_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+# Where Prefect's engine logs an exception a flow or task raised, with its whole traceback
+# (`prefect.engine`: the deployed run's process, around the whole run).
+ENGINE_LOGGERS = ("prefect.flow_runs", "prefect.task_runs", "prefect.engine")
 
 
 def get_logger() -> logging.Logger | logging.LoggerAdapter:
@@ -73,6 +74,34 @@ class DropTracebackOfExpectedFailures(logging.Filter):
         return True
 
 
+# The engine's record of a task run that ended Cancelled: Prefect logs every final state but
+# Completed at ERROR (task_engine's `log_finished_message`); a cancel is what somebody asked for.
+ENGINE_CANCEL = re.compile(r"^Finished in state Cancelled\(")
+# The deployed run's wrapper around a flow that returned Cancelled: its result raises
+# CancelledRun, which the engine logs as "... exited with unexpected exception" with a traceback.
+ENGINE_WRAPPER = re.compile(r"exited with unexpected exception")
+
+
+class CancelIsNotAnError(logging.Filter):
+    """A run ended Cancelled by the UI, the CLI, a signal or a concurrency policy: the engine's
+    record of it is INFO (as Prefect's flow engine already logs it) without a traceback, and
+    its wrapper's "unexpected exception" about it is dropped (the run's "Finished in state
+    Cancelled" says it all), for every handler: the run's logs on the server, the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from prefect.exceptions import CancelledRun
+
+        cancelled = isinstance(record.exc_info[1] if record.exc_info else None, CancelledRun)
+        if cancelled and ENGINE_WRAPPER.search(record.getMessage()):
+            return False
+        if record.levelno > logging.INFO and (
+            cancelled or ENGINE_CANCEL.match(record.getMessage())
+        ):
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+            record.exc_info = record.exc_text = None
+        return True
+
+
 class DropWhatTheCommandSays(logging.Filter):
     """On the terminal only: the records the command's own `error:` line replaces."""
 
@@ -96,9 +125,17 @@ def terminal_says_failures() -> None:
     _settings["terminal_says_failures"] = True
 
 
-def quiet_tracebacks_of_expected_failures() -> None:
-    """Install the filter on the engine's loggers (once)."""
+def install_engine_log_filters() -> None:
+    """Install the filters on the engine's loggers (once). A logger's own filters see a record
+    before any handler does, so the record every handler gets is already the filtered one."""
     for name in ENGINE_LOGGERS:
         logger = logging.getLogger(name)
-        if not any(isinstance(f, DropTracebackOfExpectedFailures) for f in logger.filters):
-            logger.addFilter(DropTracebackOfExpectedFailures())
+        for kind in (CancelIsNotAnError, DropTracebackOfExpectedFailures):
+            if not any(isinstance(f, kind) for f in logger.filters):
+                logger.addFilter(kind())
+
+
+# Here, not in orchestration.flows: Prefect loads a deployment's entrypoint file as a script
+# (`load_script_as_module`), so a deployed run never imports that package; every flow imports
+# this module, directly or through the modules it uses.
+install_engine_log_filters()

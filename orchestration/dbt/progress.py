@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from orchestration import interrupts
 from orchestration.dbt.results import FAILED_STATUSES
 from orchestration.logs import get_logger
 from orchestration.ticker import Ticker
@@ -105,7 +106,11 @@ class NodeProgress:
             report = time.monotonic() - self._last_report >= self.interval
             if report:
                 self._last_report = time.monotonic()
-        if failed:
+        if failed and interrupts.STOP.is_set():  # dbt's answer to our Ctrl-C: no failure
+            self.ticker.said()
+            self._log.info("dbt %s: %s %s interrupted", self.command, finished.resource_type,
+                           finished.name)  # fmt: skip
+        elif failed:
             self.ticker.said()
             self._log.error(
                 "dbt %s: %s %s %s: %s",

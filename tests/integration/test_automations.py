@@ -322,3 +322,40 @@ def test_an_evicted_sync_is_rescheduled_by_prefect_and_its_airbyte_job_left_runn
 
 
 TERMINAL_TYPES = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+
+
+def error_records(text: str) -> list[str]:
+    """The lines of a process's log that a reader would take for an error."""
+    return [line for line in text.splitlines() if "ERROR" in line or "Traceback" in line]
+
+
+def test_a_deployed_run_cancelled_from_the_cli_logs_no_error_anywhere(
+    prefect_server, fake, tmp_path
+):
+    """`prefect flow-run cancel` on a deployed sync mid-job: the run ends Cancelled, and
+    neither its logs in the API, the worker's log nor the server's log hold an ERROR record or
+    a traceback: a deliberate cancel is not an error."""
+    env = {**prefect_server, "ELT_WORKDIR": str(REPO)}
+    server_log = Path(env["PREFECT_HOME"]) / "server.log"
+    server_log_before = server_log.stat().st_size
+    run = WorkerRun(env, fake, tmp_path, "elt-cancels")
+    try:
+        run.wait_until(lambda: len(run.fake.active_jobs()) == 1, "the run started the job")
+        prefect("flow-run", "cancel", run.id, env=env)
+        run.wait_until(lambda: run.run()["state"]["type"] in TERMINAL_TYPES, "the run ended", 120)
+        # its process sends its logs in batches, the last as it exits: stopping the worker
+        # sooner would kill it first (a worker that keeps running, as deployed, never does)
+        ended = lambda: logged(run.api, [run.id], "Finished in state Cancelled")  # noqa: E731
+        run.wait_until(ended, "the run's last record reached the server", 60)
+    finally:
+        run.stop()
+
+    assert run.run()["state"]["type"] == "CANCELLED", run.run()
+    logs = httpx.post(
+        f"{run.api}/logs/filter", json={"logs": {"flow_run_id": {"any_": [run.id]}}}
+    ).json()
+    assert [(log["level"], log["message"]) for log in logs if log["level"] >= 40] == []
+    assert error_records(run.log.read_text()) == []
+    with server_log.open("rb") as log:
+        log.seek(server_log_before)
+        assert error_records(log.read().decode(errors="replace")) == []

@@ -1,5 +1,6 @@
 """Ctrl-C and `kill -TERM` end an `elt` run as Cancelled within seconds, whatever it is doing:
 polling an Airbyte job, waiting out an API outage, retrying a host that refuses connections,
+reading the embedded connector,
 waiting for a concurrency slot, building dbt models, sleeping between sensor polls. Each case
 is a real `elt` process on the session's Prefect server; the states are read back from it, and
 the fake Airbyte server says which jobs were cancelled."""
@@ -151,6 +152,12 @@ def case_for(state: str, env: dict[str, str], tmp_path: Path) -> Iterator[Case]:
                     yield Case(["sync"], airbyte, waiting, "waited for a slot", no_job)
                 finally:
                     httpx.delete(f"{api}/v2/concurrency_limits/{limit['id']}")
+    elif state == "connector":  # the embedded source-faker, reading millions of records
+        from tests.conftest import base_env
+
+        embedded = {**env, **base_env(tmp_path), "FAKER_COUNT": "5000000"}
+        reading = lambda elt: "Syncing source-faker" in elt.output  # noqa: E731
+        yield Case(["sync"], embedded, reading, "started reading the connector")
     elif state == "refused-at-start":
         refusing = {
             **env,
@@ -202,6 +209,7 @@ STATES = [
     "polling",
     "outage",
     "refused-at-start",
+    "connector",
     "waiting-for-a-slot",
     "dbt-building",
     "sensor-sleeping",
@@ -224,6 +232,7 @@ def test_a_signal_cancels_the_run_within_seconds(state, signum, prefect_server, 
         name = signal.Signals(signum).name
         assert f"error: interrupted ({name}): the run was cancelled" in output
         assert "Traceback" not in output, output
+        assert [line for line in output.splitlines() if "| ERROR" in line] == [], output
         case.after(elt)
 
     flows, _ = runs_besides(api, before)
@@ -240,3 +249,9 @@ def test_a_signal_cancels_the_run_within_seconds(state, signum, prefect_server, 
         ]
 
     wait_until(lambda: not unfinished(), "every task run of the cancelled runs final", timeout=30)
+    # a cancel is not an error: no ERROR record in the runs' logs either
+    logs = httpx.post(
+        f"{api}/logs/filter",
+        json={"logs": {"flow_run_id": {"any_": [r["id"] for r in flows]}, "level": {"ge_": 40}}},
+    ).json()
+    assert [log["message"] for log in logs] == []
