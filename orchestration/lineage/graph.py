@@ -32,6 +32,20 @@ class Node:
     def table(self) -> str:
         return self.name.split(".")[-1]
 
+    @property
+    def outcome(self) -> str:
+        """The last run that wrote it, in a word ("" when nothing wrote it)."""
+        return {"COMPLETE": "OK", "FAIL": "FAILED", "RUNNING": "running"}.get(self.state, "")
+
+    @property
+    def freshness(self) -> str:
+        return {True: "fresh", False: "STALE", None: ""}[self.fresh]
+
+    @property
+    def written(self) -> str:
+        """When it was last written, to the minute (UTC)."""
+        return self.written_at[:16].replace("T", " ")
+
 
 @dataclass
 class Graph:
@@ -90,9 +104,10 @@ class Graph:
 
     def describe(self, key: Key) -> str:
         node = self.nodes[key]
-        state = {"COMPLETE": "OK", "FAIL": "FAILED", "RUNNING": "running"}.get(node.state, "")
-        fresh = {True: ", fresh", False: ", STALE", None: ""}[node.fresh]
-        written = f" (last written {node.written_at[:19]} {state}{fresh})" if state else ""
+        fresh = f", {node.freshness}" if node.freshness else ""
+        written = (
+            f" (last written {node.written_at[:19]} {node.outcome}{fresh})" if node.outcome else ""
+        )
         return f"{node.label}{written}"
 
     def layers(self) -> list[list[Key]]:
@@ -129,9 +144,11 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 def markdown(graph: Graph, events: list[dict[str, Any]]) -> str:
     """The graph as a Prefect markdown artifact: each edge with the state of what it feeds,
     then the OpenLineage runs (their ids, to find them on a lineage server)."""
-    lines = ["| from | to | last written |", "|---|---|---|"]
+    lines = ["| from | to | to: last run | written (UTC) |", "|---|---|---|---|"]
     for a, b in sorted(graph.edges, key=lambda e: (graph.nodes[e[1]].label, e)):
-        lines.append(f"| {graph.nodes[a].label} | {graph.nodes[b].label} | {graph.describe(b)} |")
+        node = graph.nodes[b]  # four short columns: the Prefect UI shows them without cutting
+        state = ", ".join(part for part in (node.outcome, node.freshness) if part)
+        lines.append(f"| {graph.nodes[a].label} | {node.label} | {state} | {node.written} |")
     runs: dict[str, tuple[str, str]] = {}
     for event in events:
         runs[str(event["run"]["runId"])] = (str(event["job"]["name"]), str(event["eventType"]))
