@@ -45,7 +45,7 @@ __all__ = [
     "is_interruption",
     "shielded",
     "signal_name",
-    "sigterm_as_keyboard_interrupt",
+    "signals_as_keyboard_interrupt",
     "wait",
 ]
 
@@ -171,19 +171,23 @@ def shielded() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def sigterm_as_keyboard_interrupt() -> Iterator[None]:
-    """While dbt runs in the main thread, SIGTERM raises `Interrupted`, a KeyboardInterrupt,
-    which dbt answers as it answers Ctrl-C: it cancels its open queries and writes its run
-    results. (Prefect's own SIGTERM handler raises an exception dbt does not know.)"""
+def signals_as_keyboard_interrupt() -> Iterator[None]:
+    """While dbt runs in the main thread, SIGINT and SIGTERM raise `Interrupted`, a
+    KeyboardInterrupt, which dbt answers as it answers Ctrl-C: it cancels its open queries and
+    writes its run results. (Prefect's own SIGTERM handler raises an exception dbt does not
+    know.) The handler also sets STOP, whoever installed the one before (a worker's run)."""
+    previous: dict[int, Any] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, handle)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, handle)
     except ValueError:  # not the main thread: signals cannot reach this code anyway
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for restored, old in previous.items():
+            signal.signal(restored, old)
 
 
 def is_interruption(exc: BaseException) -> bool:

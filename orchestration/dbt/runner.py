@@ -7,16 +7,18 @@ runs several times slower than dbt itself).
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from dbt.cli.main import dbtRunner
 
+from orchestration import interrupts
 from orchestration.dbt.results import DbtRunResult, NodeResult
-from orchestration.interrupts import sigterm_as_keyboard_interrupt
 
 
 def run_dbt(
@@ -40,7 +42,11 @@ def run_dbt(
         if event.info.name == "NoNodesForSelectionCriteria":
             unmatched.append(str(event.data.spec_raw))
 
-    with exported_env(env), sigterm_as_keyboard_interrupt():
+    with (
+        exported_env(env),
+        interrupts.signals_as_keyboard_interrupt(),
+        cancelling_late_queries_once_stopped(),
+    ):
         try:
             if runner is None:
                 all_callbacks = [note_unmatched, *callbacks]
@@ -68,6 +74,36 @@ def run_dbt(
         exit_code=exit_code,
         raw=res.result,
     )
+
+
+@contextmanager
+def cancelling_late_queries_once_stopped(every: float = 0.5) -> Iterator[None]:
+    """On Ctrl-C dbt cancels the queries open at that moment, then waits for its node threads
+    (`_cancel_connections`). A thread that opens its connection a moment later (dbt opens them
+    lazily) runs its query to the end, minutes, while dbt waits and the user sees nothing. So,
+    once the process is told to stop, the open queries are cancelled again every `every`
+    seconds until dbt returns (a cancel of an idle connection does nothing)."""
+    from dbt.adapters.factory import FACTORY
+
+    returned = threading.Event()
+
+    def watch() -> None:
+        while not returned.wait(every):
+            if not interrupts.STOP.is_set():
+                continue
+            for adapter in list(FACTORY.adapters.values()):
+                try:
+                    cast(Any, adapter).cancel_open_connections()  # BaseAdapter's, public
+                except Exception:  # a cancel that fails is dbt's to report, not ours
+                    logging.getLogger("elt").debug("cancelling dbt's queries", exc_info=True)
+
+    watcher = threading.Thread(target=watch, name="dbt-late-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        returned.set()
+        watcher.join(timeout=5)
 
 
 def terminal_log_args() -> list[str]:

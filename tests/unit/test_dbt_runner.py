@@ -42,3 +42,42 @@ def test_after_a_build_the_duckdb_file_is_free_for_others(tmp_path, monkeypatch)
         text=True,
     )
     assert writer.returncode == 0, writer.stderr
+
+
+def test_a_query_dbt_did_not_cancel_is_cancelled_once_the_process_is_told_to_stop(
+    tmp_path, monkeypatch
+):
+    """A node thread that opened its connection just after dbt cancelled the open ones (on
+    Ctrl-C) would run its query to the end while dbt waits for it: once STOP is set, the
+    runner cancels the open queries again, so dbt returns within seconds, not minutes."""
+    import threading
+    import time
+
+    from orchestration import interrupts
+
+    project = small_project(tmp_path / "small")
+    (project / "models" / "slow.sql").write_text(  # minutes of work for DuckDB
+        "{{ config(materialized='table') }}\n"
+        "select sum(a.range * b.range) as n from range(300000) a cross join range(300000) b"
+    )
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(interrupts, "STOP", threading.Event())  # this test's own stop
+    started = threading.Event()
+
+    def on_event(event) -> None:
+        if event.info.name == "NodeExecuting" and "slow" in event.data.node_info.unique_id:
+            started.set()
+
+    def stop_once_slow_runs() -> None:
+        started.wait(120)
+        interrupts.STOP.set()  # told to stop, but dbt itself was never interrupted
+
+    threading.Thread(target=stop_once_slow_runs, daemon=True).start()
+    begun = time.monotonic()
+    args = ["run", "--project-dir", str(project), "--profiles-dir", str(project)]
+    result = run_dbt(args, {}, callbacks=[on_event])
+    took = time.monotonic() - begun
+    assert started.is_set()
+    assert took < 60, f"dbt ran {took:.0f} s"  # the query alone takes minutes
+    (slow,) = [n for n in result.nodes if n.name == "slow"]
+    assert slow.failed and "INTERRUPT" in slow.message.upper(), slow
