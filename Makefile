@@ -33,8 +33,8 @@ help:
 
 $(CURDIR)/.tools/bin/uv:
 	@echo "uv not found: installing it into .tools/ with pip"
-	$(PYTHON) -m venv $(CURDIR)/.tools
-	$(CURDIR)/.tools/bin/pip install --quiet uv
+	@bash scripts/ticking.sh "installing uv" $(PYTHON) -m venv $(CURDIR)/.tools
+	@bash scripts/ticking.sh "installing uv" $(CURDIR)/.tools/bin/pip install --quiet uv
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
 	@bash scripts/ticking.sh "installing the environment" $(UV) sync --frozen
@@ -83,8 +83,8 @@ bench: setup
 parity: setup parity/.venv/.synced
 	.venv/bin/python bench/parity.py
 
-# make parity at its smallest (every piece runs, nothing is measured): CI runs it, so the
-# side-by-side cannot break unseen; its table goes to a temporary file, not parity/results.md.
+# make parity at its smallest (every piece runs, nothing is measured), by hand; `make test` runs
+# each piece so (tests/integration/test_bench_smoke.py). The table goes to a temporary file.
 parity-smoke: setup parity/.venv/.synced
 	.venv/bin/python bench/parity.py --smoke --results "$$(mktemp --suffix=.md)"
 

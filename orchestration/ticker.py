@@ -20,17 +20,20 @@ class Ticker:
     `describe(seconds)` gives the line, from the seconds since the ticker started; the work
     calls `said()` whenever it prints a line of its own. A thread, so the line comes even while
     the work blocks (a subprocess, a server starting, dbt parsing). After `LONG_STEP_SECONDS`
-    the lines come every `LONG_STEP_EVERY` seconds instead."""
+    the lines come every `LONG_STEP_EVERY` seconds instead, unless `slows_down` is False (a
+    step of the first `make run`, whose user watches every second of it)."""
 
     def __init__(
         self,
         describe: Callable[[float], str],
         say: Callable[[str], object],
         every: float = QUIET_SECONDS,
+        slows_down: bool = True,
     ) -> None:
         self.describe = describe
         self.say = say
         self.every = every
+        self.slows_down = slows_down
         self._started = self._last = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="elt-ticker", daemon=True)
@@ -39,7 +42,7 @@ class Ticker:
         self._last = time.monotonic()
 
     def _interval(self) -> float:
-        long = time.monotonic() - self._started >= LONG_STEP_SECONDS
+        long = self.slows_down and time.monotonic() - self._started >= LONG_STEP_SECONDS
         return max(self.every, LONG_STEP_EVERY) if long else self.every
 
     def _run(self) -> None:

@@ -207,7 +207,9 @@ def _stream(
         return f"... still {phase() if callable(phase) else phase} ({seconds:.0f}s)"
 
     try:
-        with Ticker(describe, log.info) as ticker:
+        # the first run installs the connector here, within the first `make run`: a line
+        # every few seconds however long it takes (CI's fresh clone checks it)
+        with Ticker(describe, log.info, slows_down=False) as ticker:
             while open_streams:
                 name, line = lines.get()
                 if line is None:

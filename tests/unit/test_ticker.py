@@ -29,3 +29,13 @@ def test_work_that_talks_itself_gets_no_ticker_line():
             ticker.said()
             time.sleep(0.1)
     assert lines == []
+
+
+def test_a_step_that_must_not_slow_down_keeps_its_pace_past_the_long_step_mark(monkeypatch):
+    from orchestration import ticker
+
+    monkeypatch.setattr(ticker, "LONG_STEP_SECONDS", 0.1)  # every step is long at once
+    lines: list[str] = []
+    with Ticker(lambda seconds: f"({seconds:.2f}s)", lines.append, every=0.05, slows_down=False):
+        wait_until(lambda: len(lines) >= 5, "lines past the long-step mark", timeout=30)
+    assert float(lines[-1].strip("(s)")) > 0.1
