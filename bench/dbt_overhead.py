@@ -82,9 +82,13 @@ def run(command: list[str], env: dict[str, str], cwd: Path | None = None) -> tup
 
 
 def rounds(
-    modes: dict[str, list[str]], env: dict[str, str], runs: int, cwd: Path | None = None
+    modes: dict[str, list[str]],
+    env: dict[str, str],
+    runs: int,
+    cwd: Path | None = None,
+    warm_up: bool = True,
 ) -> dict[str, Times]:
-    for command in modes.values():
+    for command in modes.values() if warm_up else ():
         run(command, env, cwd)  # warm-up
     times = {mode: Times() for mode in modes}
     for _ in range(runs):  # interleaved, so machine noise hits every mode alike
@@ -96,7 +100,14 @@ def rounds(
 
 
 def measure(
-    shape: str, models: int, root: Path, api: str, runs: int, dagster: bool, node_tasks: bool
+    shape: str,
+    models: int,
+    root: Path,
+    api: str,
+    runs: int,
+    dagster: bool,
+    node_tasks: bool,
+    warm_up: bool = True,
 ) -> dict[str, Times]:
     project = generate(root / f"{shape}-{models}", models, shape)
     env = {
@@ -110,10 +121,12 @@ def measure(
     modes = commands(project, dagster, node_tasks)
     if dagster:  # dagster-dbt loads a manifest: the project parsed once, as `dagster dev` would
         run([str(BIN / "dbt"), "parse", *modes["dbt build"][2:]], env)
-    return rounds(modes, env, runs)
+    return rounds(modes, env, runs, warm_up=warm_up)
 
 
-def measure_outside(name: str, root: Path, api: str, runs: int) -> dict[str, Times]:
+def measure_outside(
+    name: str, root: Path, api: str, runs: int, warm_up: bool = True
+) -> dict[str, Times]:
     """A project with its own profile, run from its folder as its users run it: `dbt deps`
     once, then `dbt build` beside `elt transform --project-dir .` (which runs deps itself
     only when packages changed)."""
@@ -127,7 +140,7 @@ def measure_outside(name: str, root: Path, api: str, runs: int) -> dict[str, Tim
         "dbt build": [str(BIN / "dbt"), "build"],
         "elt transform": [str(BIN / "elt"), "transform", "--project-dir", "."],
     }
-    return rounds(modes, env, runs, project)
+    return rounds(modes, env, runs, project, warm_up=warm_up)
 
 
 def report(
@@ -154,7 +167,17 @@ def main() -> int:
     parser.add_argument("--skip-node-tasks", action="store_true")
     parser.add_argument("--dagster", action="store_true", help="also dagster-dbt (parity/)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="one run without warm-up of a 5-model tree and jaffle_shop: proves the script "
+        "runs, measures nothing (tests/integration/test_bench_smoke.py)",
+    )
     args = parser.parse_args()
+    projects, outside = (PROJECTS, list(OUTSIDE)) if not args.smoke else ([("tree", 5)], [
+        "jaffle_shop_duckdb"])  # fmt: skip
+    if args.smoke:
+        args.runs = 1
     if args.dagster and not DAGSTER.exists():
         print("error: no Dagster environment: run `make parity` (it installs parity/)")
         return 2
@@ -170,16 +193,17 @@ def main() -> int:
         prefect_server(Path(tmp) / "prefect-home", os.environ) as server,
     ):
         api = server["PREFECT_API_URL"]
-        for shape, models in PROJECTS:
+        for shape, models in projects:
             name = f"{models}-model {shape}"
             print(f"{name}: {models} models + {models} tests, {args.runs} runs each", flush=True)
             results[name] = measure(
-                shape, models, Path(tmp), api, args.runs, args.dagster, not args.skip_node_tasks
-            )
+                shape, models, Path(tmp), api, args.runs, args.dagster, not args.skip_node_tasks,
+                warm_up=not args.smoke,
+            )  # fmt: skip
             ratios[name] = report(name, results[name])
-        for name in OUTSIDE:
+        for name in outside:
             print(f"{name}: its own profile and folder, {args.runs} runs each", flush=True)
-            results[name] = measure_outside(name, Path(tmp), api, args.runs)
+            results[name] = measure_outside(name, Path(tmp), api, args.runs, not args.smoke)
             ratios[name] = report(name, results[name])
     if args.json:
         dumped = {n: {m: vars(t) for m, t in r.items()} for n, r in results.items()}

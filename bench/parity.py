@@ -63,7 +63,9 @@ def dagster_versions() -> dict[str, str]:
     return json.loads(out)
 
 
-def dbt_rows(runs: int, projects: Sequence[tuple[str, int]] = PROJECTS) -> list[str]:
+def dbt_rows(
+    runs: int, projects: Sequence[tuple[str, int]] = PROJECTS, warm_up: bool = True
+) -> list[str]:
     rows = [
         "| project | mode | wall median (s) | vs `dbt build` | CPU median (s) | vs `dbt build` "
         "| wall runs (s) |",
@@ -76,7 +78,9 @@ def dbt_rows(runs: int, projects: Sequence[tuple[str, int]] = PROJECTS) -> list[
         api = server["PREFECT_API_URL"]
         for shape, models in projects:
             print(f"dbt: {models}-model {shape} ...", flush=True)
-            times = measure(shape, models, Path(tmp), api, runs, dagster=True, node_tasks=True)
+            times = measure(
+                shape, models, Path(tmp), api, runs, dagster=True, node_tasks=True, warm_up=warm_up
+            )
             cli = times["dbt build"]
             cli_wall, cli_cpu = statistics.median(cli.wall), statistics.median(cli.cpu)
             for mode, measured in times.items():
@@ -109,10 +113,11 @@ def scenario_table(results: Mapping[str, Mapping[str, Any]], sides: Sequence[str
     return rows
 
 
-def airbyte_rows() -> list[str]:
+def airbyte_rows(smoke: bool = False) -> list[str]:
     print("Airbyte: scenarios against the fake Airbyte server", flush=True)
     logging.getLogger("elt").setLevel(logging.ERROR)  # the table says what happened
-    return scenario_table(parity_airbyte.run(), parity_airbyte.SIDES)
+    scenarios = parity_airbyte.SCENARIOS[:1] if smoke else parity_airbyte.SCENARIOS
+    return scenario_table(parity_airbyte.run(scenarios), parity_airbyte.SIDES)
 
 
 def freshness_rows() -> list[str]:
@@ -170,15 +175,16 @@ def main() -> int:
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help="every piece at its smallest (one run of a 10-model project, no S3 scale part, "
-        "3 backfill days), written to --results: proves the script runs, measures nothing",
+        help="every piece at its smallest (one run of a 5-model project without warm-up, "
+        "one Airbyte scenario, no S3 scale part, 3 backfill days), written to --results: "
+        "proves the script runs, measures nothing (tests/integration/test_bench_smoke.py)",
     )
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     projects: Sequence[tuple[str, int]] = PROJECTS
     days = 365
     if args.smoke:
-        args.runs, args.s3_objects, projects, days = 1, 0, [("tree", 10)], 3
+        args.runs, args.s3_objects, projects, days = 1, 0, [("tree", 5)], 3
     if not parity_s3.PARITY_PYTHON.exists():
         print("error: no Dagster environment in parity/.venv: run `make parity`")
         return 2
@@ -195,9 +201,9 @@ def main() -> int:
     ]
     sections = [
         ("dbt", f"dbt, whole processes ({args.runs} interleaved runs, medians)",
-         args.skip_dbt, lambda: dbt_rows(args.runs, projects)),
+         args.skip_dbt, lambda: dbt_rows(args.runs, projects, warm_up=not args.smoke)),
         ("Airbyte", "Airbyte: the same fake server, the same faults",
-         args.skip_airbyte, airbyte_rows),
+         args.skip_airbyte, lambda: airbyte_rows(args.smoke)),
         ("S3", "S3 landing sensor: what the ticks after a write requested",
          args.skip_s3, lambda: s3_rows(args.s3_objects)),
         ("Freshness", "Freshness: a stale table", args.skip_freshness, freshness_rows),

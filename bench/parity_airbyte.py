@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,6 +277,7 @@ def run_side(side: str, scenario: Scenario) -> Result:
     return result
 
 
-def run() -> dict[str, dict[str, Result]]:
+def run(scenarios: Sequence[Scenario] = ()) -> dict[str, dict[str, Result]]:
+    """Every scenario (or those given) on each side."""
     with tempfile.TemporaryDirectory() as home, api_for_this_process(Path(home), os.environ):
-        return {s.name: {side: run_side(side, s) for side in SIDES} for s in SCENARIOS}
+        return {s.name: {side: run_side(side, s) for side in SIDES} for s in scenarios or SCENARIOS}

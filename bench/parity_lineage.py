@@ -40,6 +40,7 @@ def ours(fake: FakeAirbyte, workdir: Path) -> set[tuple[str, str]]:
         airbyte_sync()  # the raw tables, by the embedded source-faker
     settings = {
         "DUCKDB_PATH": warehouse,
+        "DBT_PROJECT_DIR": str(REPO / "dbt_project"),  # whatever the working folder
         "AIRBYTE_SERVER_URL": fake.url,
         "AIRBYTE_CLIENT_ID": fake.client_id,
         "AIRBYTE_CLIENT_SECRET": fake.client_secret,

@@ -46,11 +46,23 @@ def dbt_target(project: Path) -> Path:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Once, before any test (in the xdist controller, or the only process): the dbt packages
     and the embedded connector, which parallel tests would otherwise race to install into the
-    same folders. Nothing to do when both are there."""
+    same folders, and for the slow tests the Dagster environment `make parity` runs in (the
+    parity pieces' smoke runs). Nothing to do when they are there."""
     from orchestration.dbt.deps import deps_needed
 
     if hasattr(session.config, "workerinput"):
         return
+    if "not slow" not in (session.config.getoption("markexpr") or ""):
+        dagster = subprocess.run(
+            ["make", "--no-print-directory", "parity/.venv/.synced"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+        assert dagster.returncode == 0, (
+            f"the Dagster environment:\n{dagster.stdout}{dagster.stderr}"
+        )
     connector = CONNECTOR_CACHE / "airbyte" / ".venv-source-faker" / "bin" / "source-faker"
     embedded = not connector.exists()
     if not embedded and not deps_needed(REPO / "dbt_project"):

@@ -1,15 +1,22 @@
-"""The benchmarks that `make bench` runs and no other test does, each run at a tiny size: they
-must run to their report (their targets are for the full size, so only the report is checked).
-The parity pieces (bench/parity_*.py) run through `make parity-smoke`, which CI runs."""
+"""Every script in bench/ run at its smallest, so none breaks unseen: each must run to its
+report (their targets are for the full size, so only the report is checked, never a number).
+
+- the benchmarks `make bench` runs, and the others (backfill, schema drift, the local loop);
+- `make parity`, piece by piece (bench/parity.py --smoke with the other pieces skipped): each
+  runs both sides, ours and Dagster's (from parity/.venv, which the session prepares)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, cli_env
+from tests.conftest import CONNECTOR_CACHE, REPO, cli_env
+from tests.integration.test_local_server import local_home  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.slow
 
 SMOKE = {
     "airbyte_concurrency": (
@@ -20,23 +27,87 @@ SMOKE = {
         ["--objects", "200", "--polls", "50"],
         ["arrival-day  : ", "event mode   : ", "memory       : 50 listing polls"],
     ),
+    "backfill": (
+        ["--runs", "1", "--days", "3"],
+        ["3-day backfill of fct_purchases", "backfill/dbt median ratio: "],
+    ),
+    "dbt_overhead": (
+        ["--smoke", "--skip-node-tasks"],  # those modes and Dagster's: parity's dbt piece
+        ["5-model tree: ", "jaffle_shop_duckdb: ", "dbt_transform/cli median ratio: "],
+    ),
+}
+# The local loop's benchmarks run `elt run` on a local server of their own ELT_HOME.
+LOCAL_LOOP = {
+    "make_run": (["--smoke"], ["warm make run: ", "fixed cost per command", "elt server status"]),
+    "schema_drift": (
+        ["--runs", "1", "--baseline", "1"],
+        ["1 clean runs with the check, none reported drift", "the check adds "],
+    ),
+}
+PARITY = {
+    "dbt": "## dbt, whole processes",
+    "airbyte": "## Airbyte: the same fake server",
+    "s3": "## S3 landing sensor",
+    "freshness": "## Freshness: a stale table",
+    "lineage": "## Lineage: the shipped project's graph",
+    "backfill": "## Backfill: 3 days",
 }
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("script", sorted(SMOKE))
-def test_a_benchmark_runs_to_its_report(script, tmp_path):
-    args, lines = SMOKE[script]
+def bench(script: str, args: list[str], cwd: Path, **env: str) -> str:
+    environment = cli_env(**env)
+    for name in ("DBT_TARGET_PATH", "DBT_LOG_PATH"):  # this xdist worker's, not the bench's
+        if name not in env:
+            environment.pop(name, None)
     ran = subprocess.run(
         [sys.executable, str(REPO / "bench" / f"{script}.py"), *args],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
-        env=cli_env(),
-        timeout=300,
+        cwd=cwd,
+        env=environment,
+        timeout=600,
     )
     output = ran.stdout + ran.stderr
     assert ran.returncode in (0, 1), output  # 1: a full-size target not met at this size
     assert "Traceback" not in output, output
+    return ran.stdout
+
+
+@pytest.mark.parametrize("script", sorted(SMOKE))
+def test_a_benchmark_runs_to_its_report(script, tmp_path):
+    args, lines = SMOKE[script]
+    printed = bench(script, args, tmp_path)
     for line in lines:
-        assert line in ran.stdout, output
+        assert line in printed, printed
+
+
+@pytest.mark.parametrize("script", sorted(LOCAL_LOOP))
+def test_a_local_loop_benchmark_runs_to_its_report(script, tmp_path, local_home):  # noqa: F811
+    local_home.mkdir(parents=True)
+    (local_home / "airbyte").symlink_to(CONNECTOR_CACHE / "airbyte")  # the session's connector
+    args, lines = LOCAL_LOOP[script]
+    printed = bench(
+        script,
+        args,
+        tmp_path,
+        ELT_LOCAL_SERVER="1",
+        ELT_HOME=str(local_home),
+        DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"),
+        DBT_TARGET_PATH=str(tmp_path / "dbt-target"),
+        FAKER_COUNT="100",
+    )
+    for line in lines:
+        assert line in printed, printed
+
+
+@pytest.mark.parametrize("piece", PARITY)
+def test_a_parity_piece_runs_both_sides_to_its_table(piece, tmp_path):
+    results = tmp_path / "parity.md"
+    skipped = [f"--skip-{other}" for other in PARITY if other != piece]
+    printed = bench("parity", ["--smoke", "--results", str(results), *skipped], tmp_path)
+    table = results.read_text()
+    assert PARITY[piece] in table, printed
+    section = table.split(PARITY[piece], 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) >= 2, table  # a header and at least one row of results
+    assert "Dagster side (parity/): dagster " in table
