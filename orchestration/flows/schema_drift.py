@@ -74,9 +74,17 @@ class DriftReport:
     def failure(self, also: str = "") -> StepFailed:
         """The run's failure: each change, what was held back, the fix (then `also`: what
         else failed after the build, e.g. the freshness of a table that went missing)."""
-        schema = sorted({c.table for c in self.failing if c.kind != "values changed"})
+        missing = sorted({c.table for c in self.failing if c.kind == "table missing"})
+        schema = sorted(
+            {c.table for c in self.failing if c.kind not in ("values changed", "table missing")}
+        )
         values = sorted({c.table for c in self.failing if c.kind == "values changed"})
         fixes = []
+        if missing:  # nothing to accept: the table must come back (or leave the sources)
+            fixes.append(
+                f"sync again to recreate {', '.join(missing)} (`elt sync`), or remove "
+                f"{'it' if len(missing) == 1 else 'them'} from the project's dbt sources"
+            )
         if schema:
             fixes.append(
                 "fix the source or the models, or accept the new schema with "
@@ -234,7 +242,10 @@ def accept(table: str, block_name: str | None = None) -> Columns:
     source = tables[table]
     columns = warehouse_columns(config, target, [source])[table]
     if columns is None:
-        raise UserError(f"{table} is not in the warehouse ({source.schema}.{source.identifier})")
+        raise UserError(
+            f"{table} is not in the warehouse ({source.schema}.{source.identifier}): there is no "
+            "schema to accept; sync again to recreate it (`elt sync`)"
+        )
     where = naming.warehouse(config, target).namespace
     snapshot = load_snapshot(target.name, where)
     snapshot[table] = columns

@@ -1,9 +1,13 @@
 """Ctrl-C and `kill -TERM` end an `elt` run as Cancelled within seconds, whatever it is doing:
 polling an Airbyte job, waiting out an API outage, retrying a host that refuses connections,
-reading the embedded connector,
-waiting for a concurrency slot, building dbt models, sleeping between sensor polls. Each case
-is a real `elt` process on the session's Prefect server; the states are read back from it, and
-the fake Airbyte server says which jobs were cancelled."""
+reading the embedded connector, waiting for a concurrency slot, building dbt models, sleeping
+between sensor polls. Each case is a real `elt` process on the session's Prefect server; the
+states and the runs' logs (no ERROR record: a cancel is not an error) are read back from it,
+and the fake Airbyte server says which jobs were cancelled.
+
+The other waits of the code are driven elsewhere: the sensor's wait for another sensor's lease
+(test_s3_sensor_crash.py), `elt serve` idle and registering (test_deployments.py), a deployed
+run cancelled from the CLI (test_automations.py)."""
 
 from __future__ import annotations
 
