@@ -9,7 +9,7 @@ import functools
 import logging
 import re
 
-from prefect.exceptions import MissingContextError
+from prefect.exceptions import CancelledRun, MissingContextError
 from prefect.logging import get_run_logger
 
 from orchestration.errors import EltError, StepFailed, UserError
@@ -89,8 +89,6 @@ class CancelIsNotAnError(logging.Filter):
     Cancelled" says it all), for every handler: the run's logs on the server, the terminal."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from prefect.exceptions import CancelledRun
-
         cancelled = isinstance(record.exc_info[1] if record.exc_info else None, CancelledRun)
         if cancelled and ENGINE_WRAPPER.search(record.getMessage()):
             return False
