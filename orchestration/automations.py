@@ -110,9 +110,14 @@ def resolve(data: dict[str, Any], block_id: Callable[[str], str], path: Path) ->
 
 
 def apply(
-    url: SecretStr | None, *, dry_run: bool = False, folder: Path = AUTOMATIONS_DIR
+    url: SecretStr | None,
+    *,
+    dry_run: bool = False,
+    folder: Path = AUTOMATIONS_DIR,
+    only: set[str] | None = None,
 ) -> list[Applied[AutomationCore]]:
-    """Create or update every automation of `folder` by name (`change`: a diff)."""
+    """Create or update every automation of `folder` (those named in `only`, when given) by
+    name (`change`: a diff)."""
     block_ids: dict[str, str] = {}  # each webhook block saved (or read) once per apply
 
     def block_id(name: str) -> str:
@@ -136,7 +141,8 @@ def apply(
     def update(wanted: AutomationCore, current: Any) -> None:
         Automation(**{**wanted.model_dump(), "id": current.id}).update()
 
-    wanted = [resolve(data, block_id, path) for path, data in definitions(folder)]
+    chosen = [(p, d) for p, d in definitions(folder) if only is None or d["name"] in only]
+    wanted = [resolve(data, block_id, path) for path, data in chosen]
     return apply_each(
         wanted, read=read, change=change, create=create, update=update, dry_run=dry_run
     )

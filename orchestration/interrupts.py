@@ -234,6 +234,7 @@ def cancel_on_interrupt(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        _record_flow_run()
         try:
             return fn(*args, **kwargs)
         except BaseException as exc:
@@ -249,6 +250,20 @@ def cancel_on_interrupt(fn: Callable[P, R]) -> Callable[P, R]:
 
     _resolve_annotations(wrapper, fn)
     return wrapper
+
+
+def _record_flow_run() -> None:
+    """A flow run (not a task run) of this process is recorded, so that the next command marks
+    it Crashed if this process is killed (`orchestration.lost_runs`): the one wrapper every
+    flow of this project has."""
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None or TaskRunContext.get() is not None:
+        return
+    from orchestration.lost_runs import record_flow_run
+
+    record_flow_run(str(context.flow_run.id))
 
 
 def _resolve_annotations(wrapper: Callable[..., Any], fn: Callable[..., Any]) -> None:

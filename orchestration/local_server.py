@@ -44,7 +44,10 @@ __all__ = [
     "LocalServer",
     "ensure_local_server",
     "home",
+    "is_local_api",
     "local_server_enabled",
+    "process_alive",
+    "process_identity",
     "processes_left",
     "running",
     "service_failures",
@@ -108,6 +111,7 @@ def ensure_local_server(say: Callable[[str], None] = print) -> LocalServer:
     """The running local server, started (and announced through `say`) when there is none;
     PREFECT_API_URL is set to it for this process and the processes it starts."""
     server = running()  # the usual case, which needs no lock (nor a writable ELT_HOME)
+    started = False
     if server is None:
         with _locked():
             server = running()  # another command may have started it meanwhile
@@ -119,11 +123,28 @@ def ensure_local_server(say: Callable[[str], None] = print) -> LocalServer:
                     f"started a local Prefect server at {server.ui_url} (UI and API; log "
                     f"{_log_path()}); later elt commands reuse it; stop it with `elt server stop`"
                 )
+                started = True
     os.environ["PREFECT_API_URL"] = server.api_url  # for the processes this one starts
     from prefect.context import refresh_global_settings_context
 
     refresh_global_settings_context()  # and for this one, whose settings were read already
+    _end_lost_runs(say, apply_automation=started)
     return server
+
+
+def _end_lost_runs(say: Callable[[str], None], *, apply_automation: bool) -> None:
+    """Runs whose `elt` process died are marked Crashed (see `orchestration.lost_runs`); a
+    server just started gets the automation that does it for runs nobody comes back to."""
+    from orchestration.lost_runs import apply_lost_run_automation, crash_runs_of_dead_processes
+
+    if apply_automation:
+        apply_lost_run_automation()
+    crashed = crash_runs_of_dead_processes()
+    if crashed:
+        say(
+            f"marked {len(crashed)} flow run(s) Crashed: their elt process had ended without a"
+            f" final state (killed?): {', '.join(crashed)}"
+        )
 
 
 def running() -> LocalServer | None:
@@ -364,16 +385,34 @@ def _identity(pid: int) -> str:
 
 def _is_alive(server: LocalServer) -> bool:
     """The recorded process still runs and is the same process (not a reused pid)."""
+    return process_alive(server.pid, server.identity)
+
+
+def process_identity(pid: int) -> str:
+    """What tells process `pid` from a later one given the same pid: its start time."""
+    return _identity(pid)
+
+
+def process_alive(pid: int, identity: str) -> bool:
+    """Process `pid` still runs and is the one whose `process_identity` was `identity`."""
     try:
-        os.kill(server.pid, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return False  # another user's process: not the one this checkout started
-    fields = _proc_stat(server.pid)
+    fields = _proc_stat(pid)
     if fields is None:  # no /proc here: the pid is all there is to go by
         return True
-    return fields[0] != "Z" and (not server.identity or fields[19] == server.identity)
+    return fields[0] != "Z" and (not identity or fields[19] == identity)
+
+
+def is_local_api() -> bool:
+    """Whether this process's Prefect API is the local server of this checkout."""
+    from prefect.settings import get_current_settings
+
+    server = _recorded()
+    return server is not None and get_current_settings().api.url == server.api_url
 
 
 def processes_left(server: LocalServer) -> bool:

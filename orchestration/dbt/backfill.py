@@ -15,6 +15,7 @@ batches that failed. What this module adds is what dbt leaves in its log lines:
 
 from __future__ import annotations
 
+import graphlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -97,7 +98,30 @@ def time_models(manifest: Any, unique_ids: Iterable[str]) -> list[TimeModel]:
                 str(node.alias or node.name),
             )
         )
-    return sorted(models, key=lambda m: m.unique_id)
+    return in_build_order(manifest, sorted(models, key=lambda m: m.unique_id))
+
+
+def in_build_order(manifest: Any, models: Sequence[TimeModel]) -> list[TimeModel]:
+    """`models` with each after the models it depends on (through any node), as dbt runs
+    them: a retry rebuilds a model's days before its dependents'."""
+    ids = {m.unique_id for m in models}
+    parents: dict[str, set[str]] = {}
+    for model in models:
+        seen, stack = set(), list(_parents(manifest, model.unique_id))
+        while stack:
+            uid = stack.pop()
+            if uid not in seen:
+                seen.add(uid)
+                stack.extend(_parents(manifest, uid))
+        parents[model.unique_id] = seen & ids
+    order = list(graphlib.TopologicalSorter(parents).static_order())
+    return sorted(models, key=lambda m: order.index(m.unique_id))
+
+
+def _parents(manifest: Any, uid: str) -> list[str]:
+    node = manifest.nodes.get(uid)
+    depends_on = getattr(node, "depends_on", None)
+    return list(getattr(depends_on, "nodes", None) or [])
 
 
 SWITCH_VAR = "time_partitioned_marts"  # the shipped project's: its marts by day, or tables
@@ -212,6 +236,7 @@ __all__ = [
     "Days",
     "TimeModel",
     "check_begin",
+    "in_build_order",
     "selection",
     "time_models",
 ]

@@ -6,7 +6,11 @@ microbatch model into its daily batches (run concurrently where the adapter allo
 threads: `concurrency`), and `dbt retry` reruns only the batches that failed (and what dbt
 skipped because of them). The flow checks the range first, logs a line per batch, emits an
 event per failed day, and ends with a table artifact of days x models (status, rows, seconds).
-A retried run (Prefect's retries, or `retry=True`) rebuilds only what failed.
+
+A backfill keeps its own progress as dbt reports each batch (`orchestration.dbt.
+backfill_journal`): a retry (`retry=True`, or Prefect's retry of the same flow run) resumes
+the last backfill, whatever ended it (a failed day, `kill -9`, an evicted pod), and rebuilds
+only the days no attempt built, then what depends on them.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
+from prefect.runtime import flow_run
 
 from orchestration import interrupts
 from orchestration.artifacts import publish_table
@@ -33,10 +38,11 @@ from orchestration.dbt.backfill import (
     selection,
     time_models,
 )
+from orchestration.dbt.backfill_journal import Journal, Rebuild, journal_folder
+from orchestration.dbt.results import DbtRunResult
 from orchestration.dbt.runner import run_dbt
 from orchestration.errors import StepFailed, UserError
 from orchestration.flows.dbt_transform import (
-    earlier_attempt_left_results,
     install_packages,
     parsed_project,
     run_dbt_command,
@@ -57,6 +63,8 @@ class BackfillResult:
     skipped_models: list[str] = field(default_factory=list)
     retried: bool = False
     dbt_error: str = ""  # dbt's own failure, when a node other than a batch failed
+    built_earlier: int = 0  # a retry's batches that an earlier attempt had built
+    nothing_left: bool = False  # a retry of a backfill that had built everything
 
     @property
     def failed(self) -> list[Batch]:
@@ -69,6 +77,10 @@ class BackfillResult:
             f"{what} {self.days} ({len(self.days)} days) of {', '.join(self.models)} on target"
             f" {self.target}: {built} of {len(self.batches)} batches built"
         )
+        if self.nothing_left:
+            return f"{text}: nothing to retry, the last backfill had built every batch"
+        if self.retried:
+            text += f" (the unfinished ones; {self.built_earlier} built before)"
         if self.failed:
             text += f", {len(self.failed)} failed"
         if self.skipped_models:
@@ -95,26 +107,6 @@ def selected_ids(config: Config, target: DbtTarget, select: Sequence[str]) -> li
     return [json.loads(line)["unique_id"] for line in result.raw or []]
 
 
-def last_backfill(config: Config) -> tuple[Days, list[str]]:
-    """The range and selection of the last dbt invocation in the target path, which `dbt
-    retry` replays."""
-    path = config.dbt.target_path(config.env) / "run_results.json"
-    try:
-        args = json.loads(path.read_text())["args"]
-        start, end = args["event_time_start"], args["event_time_end"]
-        select = [str(s) for s in args.get("select") or []]
-    except (OSError, ValueError, KeyError, TypeError):
-        start = end = None
-    if not (start and end):
-        raise UserError(
-            f"the last dbt invocation in {path.parent} was not a backfill: nothing to retry;"
-            " run `elt backfill --start DATE --end DATE`"
-        )
-    first = datetime.fromisoformat(str(start)).date()
-    after = datetime.fromisoformat(str(end)).date()
-    return Days(first, after - timedelta(days=1)), select
-
-
 def emit_day_failed(batch: Batch, target: str) -> None:
     emit_event(
         event=DAY_FAILED_EVENT,
@@ -127,22 +119,70 @@ def emit_day_failed(batch: Batch, target: str) -> None:
 
 
 def days_table(
-    days: Days, models: Sequence[TimeModel], log: BatchLog, rows: dict[str, dict[str, int]]
+    days: Days,
+    models: Sequence[TimeModel],
+    log: BatchLog,
+    rows: dict[str, dict[str, int]],
+    journal: Journal | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per day, three columns per model: status, rows, seconds."""
+    """One row per day, three columns per model: status, rows, seconds. A day an earlier
+    attempt of a retried backfill built is `built before`."""
     by_key = {(b.model, b.day[:10]): b for b in log.batches}
     table = []
-    for day in (d.isoformat() for d in days):
-        row: dict[str, Any] = {"day": day}
+    for day in days:
+        row: dict[str, Any] = {"day": day.isoformat()}
         for model in models:
-            batch = by_key.get((model.name, day))
-            skipped = model.name in log.skipped_models
-            status = batch.status if batch else ("skipped" if skipped else "not run")
+            batch = by_key.get((model.name, day.isoformat()))
+            if batch:
+                status = batch.status
+            elif journal and day in journal.built.get(model.name, set()):
+                status = "built before"
+            else:
+                status = "skipped" if model.name in log.skipped_models else "not run"
             row[f"{model.name} status"] = status
-            row[f"{model.name} rows"] = rows.get(model.name, {}).get(day, 0)
+            row[f"{model.name} rows"] = rows.get(model.name, {}).get(day.isoformat(), 0)
             row[f"{model.name} s"] = round(batch.seconds, 2) if batch else ""
         table.append(row)
     return table
+
+
+def rebuild_unfinished(
+    config: Config,
+    target: DbtTarget,
+    rebuilds: list[Rebuild],
+    then: list[str],
+    batches: BatchLog,
+) -> DbtRunResult | None:
+    """A retry's dbt invocations: `dbt run` of each range of unfinished days of its models, in
+    dbt's order, then `dbt build` of `then` (what depends on them, the tests of them) once
+    they are all built. It stops at the first that fails: a dependent must not build on a day
+    that failed."""
+    log = get_logger()
+    result = None
+    for step in rebuilds:
+        log.info("backfill: rebuilding %s of %s", step.days, ", ".join(step.models))
+        options = {"select": list(step.models), "event_time": step.days.event_time}
+        result = run_dbt_command("run", config, target, options, [batches])
+        if not result.success:
+            return result
+    if then:
+        log.info("backfill: building and testing what depends on them")
+        result = run_dbt_command("build", config, target, {"select": then}, [batches])
+    return result
+
+
+def finishing_selection(manifest: Any, ids: list[str], models: list[TimeModel]) -> list[str]:
+    """What a retry builds after the days: the selected models that are not time-partitioned
+    and the tests of the selected nodes (a test is named by its node's name)."""
+    time_ids = {m.unique_id for m in models}
+    others = [uid for uid in ids if uid not in time_ids]
+    selected = set(ids)
+    tests = [
+        node.name
+        for uid, node in manifest.nodes.items()
+        if uid.startswith("test.") and selected & set(getattr(node.depends_on, "nodes", []))
+    ]
+    return sorted({uid.split(".")[-1] for uid in others} | set(tests))
 
 
 @task(name="dbt-backfill", cache_policy=NO_CACHE, task_run_name="dbt backfill {days}")
@@ -153,13 +193,19 @@ def run_backfill(
     days: Days,
     select: list[str],
     models: list[TimeModel],
-    retry: bool,
+    then: list[str],
+    journal: Journal,
+    rebuilds: list[Rebuild] | None,
 ) -> BackfillResult:
+    """Build `days` of the selection, or, for a retry, only `rebuilds`, then `then`."""
     log = get_logger()
-    total = len(days) * len(models)
+    retried = rebuilds is not None
+    total = sum(len(r.days) * len(r.models) for r in rebuilds or []) if retried else None
+    total = total if total is not None else len(days) * len(models)
     finished: list[Batch] = []
 
     def on_batch(batch: Batch) -> None:
+        journal.record(batch)  # first: the retry of a kill must know it
         finished.append(batch)
         where = f"({len(finished)}/{total})"
         if batch.status == "error":
@@ -170,8 +216,12 @@ def run_backfill(
                      batch.seconds, where)  # fmt: skip
 
     batches = BatchLog(on_batch=on_batch)
-    options: dict[str, Any] = {} if retry else {"select": select, "event_time": days.event_time}
-    result = run_dbt_command("retry" if retry else "build", config, target, options, [batches])
+    built_before = journal.built_count()
+    if rebuilds is None:
+        options = {"select": select, "event_time": days.event_time}
+        result: DbtRunResult | None = run_dbt_command("build", config, target, options, [batches])
+    else:
+        result = rebuild_unfinished(config, target, rebuilds, then, batches)
     names = {m.name for m in models}
     rows: dict[str, dict[str, int]] = {}
     with config.warehouse(target) as conn:
@@ -183,7 +233,7 @@ def run_backfill(
                 )  # fmt: skip
     publish_table(
         "backfill",
-        days_table(days, models, batches, rows),
+        days_table(days, models, batches, rows, journal if retried else None),
         f"Backfill {days} on target {target.name}: each day of each time-partitioned model",
     )
     outcome = BackfillResult(
@@ -192,11 +242,32 @@ def run_backfill(
         [m.name for m in models],
         [b for b in batches.batches if b.model in names],
         sorted(batches.skipped_models & names),
-        retried=retry,
-        dbt_error="" if result.success else result.failure_message(),
+        retried=retried,
+        dbt_error="" if result is None or result.success else result.failure_message(),
+        built_earlier=built_before if retried else 0,
     )
+    if not (outcome.failed or outcome.dbt_error):
+        journal.finish()
     log.info(outcome.line())
     return outcome
+
+
+def backfill_to_retry(folder: Any, retry: bool) -> Journal | None:
+    """The backfill a retry resumes: this flow run's own on Prefect's retry of it (its earlier
+    attempt failed or its process was killed), else with `retry` the last one started."""
+    if (flow_run.run_count or 1) > 1:
+        own = Journal.latest(folder, str(flow_run.id))
+        if own is not None:
+            return own
+    if not retry:
+        return None
+    last = Journal.latest(folder)
+    if last is None:
+        raise UserError(
+            f"no backfill was started with the dbt target path {folder.parents[1]}: nothing to"
+            " retry; run `elt backfill --start DATE --end DATE`"
+        )
+    return last
 
 
 @flow(name="backfill", log_prints=True)
@@ -213,31 +284,42 @@ def backfill(
     models (all of them when `select` is empty) and of what depends on them.
 
     `concurrency` bounds how many batches run at once (dbt's threads; the profile's when not
-    given). With `retry=True`, or when Prefect retries this flow run and its earlier attempt
-    left dbt's run results, `dbt retry` rebuilds only the batches that failed in the last
-    backfill (and what dbt skipped because of them); else the range is built again.
+    given). With `retry=True`, or when Prefect retries this flow run, the backfill resumes
+    where the last attempt stopped (see the module's docstring); else the range is built.
     """
     config = transform_config(threads=concurrency, block_name=block_name)
     target = config.require_warehouse()
-    retrying = retry or earlier_attempt_left_results(config)  # as dbt_transform retries
-    if retrying:
-        days, select = last_backfill(config)
+    folder = journal_folder(config.dbt.target_path(config.env), target.name)
+    earlier = backfill_to_retry(folder, retry)
+    if earlier is not None:
+        days, specs = earlier.days, earlier.select
     elif start is None or end is None:
         raise UserError("a backfill needs --start and --end (the first and last day rebuilt)")
     else:
-        days = Days(start, end)
+        days, specs = Days(start, end), selection(select or [])
         days.check(datetime.now(UTC).date())
     install_packages(config, target)
     manifest = parsed_project(config, target)
-    specs = selection(select or [])
-    models = time_models(manifest, selected_ids(config, target, specs))
+    ids = selected_ids(config, target, specs)
+    models = time_models(manifest, ids)
     check_begin(days, models, specs, config.dbt.project_path)
+    names = [m.name for m in models]
+    then = finishing_selection(manifest, ids, models)
+    if earlier is None:
+        journal = Journal.begin(folder, days, specs, names, str(flow_run.id or ""))
+        rebuilds = None
+    else:
+        journal = earlier
+        journal.models = names  # dbt's order, as the project is now
+        if earlier.finished:
+            return BackfillResult(target.name, days, names, retried=True, nothing_left=True)
+        rebuilds = journal.unfinished()
     get_logger().info(
-        "%s %s: %d days of %s", "Retrying" if retrying else "Backfilling", days, len(days),
-        ", ".join(m.name for m in models),
+        "%s %s: %d days of %s", "Resuming" if rebuilds is not None else "Backfilling", days,
+        len(days), ", ".join(names),
     )  # fmt: skip
     outcome = interrupts.unless_cancelled(
-        run_backfill(config, target, days, specs, models, retrying)
+        run_backfill(config, target, days, specs, models, then, journal, rebuilds)
     )
     if outcome.failed or outcome.dbt_error:
         raise outcome.failure()

@@ -5,20 +5,32 @@ time-partitioned marts builds only its lookback."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
 import shutil
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
 from prefect.client.orchestration import get_client
 
-from bench.microbatch_project import generate_raw, microbatch_project
+from bench.microbatch_project import MODELS, generate_raw, microbatch_project
 from orchestration.flows.backfill import backfill
 from orchestration.flows.dbt_transform import dbt_transform
-from tests.conftest import REPO, query, run_result_statuses, scalar, wait_until
+from tests.conftest import (
+    REPO,
+    Running,
+    cli_env,
+    query,
+    run_elt,
+    run_result_statuses,
+    scalar,
+    wait_until,
+)
 
 DAYS = 365
 BAD_DAYS = (40, 200, 300)  # day offsets whose purchases name a user id that is not a number
@@ -58,8 +70,8 @@ def test_a_year_backfilled_three_days_failed_then_retried_alone(tmp_path, cli):
     assert ran.returncode == 1, ran.stdout
     error = ran.stderr.strip().splitlines()[-1]
     assert error.startswith(
-        f"error: backfilled {first:%Y-%m-%d}..{last:%Y-%m-%d} (365 days) of daily_revenue,"
-        " fct_purchases on target local: 362 of 365 batches built, 3 failed; skipped by dbt"
+        f"error: backfilled {first:%Y-%m-%d}..{last:%Y-%m-%d} (365 days) of fct_purchases,"
+        " daily_revenue on target local: 362 of 365 batches built, 3 failed; skipped by dbt"
         " after a failure: daily_revenue: "
     ), error
     for day in bad_days:
@@ -84,6 +96,76 @@ def test_a_year_backfilled_three_days_failed_then_retried_alone(tmp_path, cli):
     assert {r["daily_revenue status"] for r in rows} == {"success"}  # skipped before: all built
     assert sum(r["fct_purchases rows"] for r in rows) == DAYS * PER_DAY
 
+    assert_marts_equal_a_full_rebuild(tmp_path, warehouse, cli)
+
+
+def journal_entries(target: Path) -> list[tuple[str, str]]:
+    """The (model, day) batches the backfills' journals recorded built, in order."""
+    entries = []
+    for path in sorted((target / "backfills" / "local").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            with contextlib.suppress(ValueError):  # the line a kill cut short
+                entry = json.loads(line)
+                if "model" in entry:
+                    entries.append((entry["model"], entry["day"]))
+    return entries
+
+
+@pytest.mark.slow
+def test_a_backfill_killed_three_times_resumes_each_time_and_ends_as_a_full_rebuild(
+    tmp_path, prefect_api, cli
+):
+    """`kill -9` of a year's backfill at a random batch, then of each `--retry` of it, three
+    kills in all; the last retry finishes. Each retry resumed *that* backfill (not an older one
+    that finished) and built only the batches no attempt had built: no batch twice in all."""
+    first = datetime.now(UTC).date() - timedelta(days=DAYS)
+    last = first + timedelta(days=DAYS - 1)
+    project = microbatch_project(tmp_path, begin=first)
+    warehouse = tmp_path / "warehouse.duckdb"
+    generate_raw(warehouse, first, DAYS, PER_DAY)
+    target = tmp_path / "target"
+    env = cli_env(DBT_PROJECT_DIR=str(project), DUCKDB_PATH=str(warehouse),
+                  DBT_TARGET_PATH=str(target), PREFECT_API_URL=prefect_api)  # fmt: skip
+    daily = run_elt("transform", "-s", "staging", "-s", "dim_products", "--exclude",
+                    "test_type:data", cwd=tmp_path, **env)  # fmt: skip  # what daily runs built
+    assert daily.returncode == 0, daily.stderr
+    older = run_elt("backfill", "--start", f"{last - timedelta(days=4):%Y-%m-%d}",
+                    "--end", f"{last:%Y-%m-%d}", cwd=tmp_path, **env)  # fmt: skip
+    assert older.returncode == 0, older.stderr  # a finished backfill, which no retry replays
+    done_before = len(journal_entries(target))
+    seed = random.randrange(10**6)
+    rng = random.Random(seed)
+    total = DAYS * len(MODELS)
+    command = ["backfill", "--start", f"{first:%Y-%m-%d}", "--end", f"{last:%Y-%m-%d}",
+               "--concurrency", "1"]  # fmt: skip  # one batch at a time: no finished day between
+    for _ in range(3):
+        built = len(journal_entries(target)) - done_before
+        kill_at = built + rng.randrange(5, (total - built) // 3)
+        running = Running(*command, env=env)
+        wait_until(lambda at=kill_at: len(journal_entries(target)) - done_before >= at,
+                   f"{kill_at} batches built (seed {seed})", timeout=600)  # fmt: skip
+        running.process.kill()  # SIGKILL: no handler, no final state, no run results
+        running.process.wait()
+        command = ["backfill", "--retry"]
+
+    built = len(journal_entries(target)) - done_before
+    retried = run_elt(*command, cwd=tmp_path, **env)
+
+    assert retried.returncode == 0, retried.stderr
+    assert (
+        f"retried {first}..{last} (365 days) of fct_purchases, daily_revenue on target local:"
+        f" {total - built} of {total - built} batches built (the unfinished ones; {built} built"
+        " before)"
+    ) in retried.stdout, (retried.stdout, seed)
+    mine = journal_entries(target)[done_before:]
+    assert len(mine) == total and len(set(mine)) == total, seed  # each batch built once
+    rows = table_rows(latest_backfill_artifact())
+    assert {r["fct_purchases status"] for r in rows} <= {"success", "built before"}
+    assert sum(r["fct_purchases rows"] for r in rows) == DAYS * PER_DAY
+    assert_marts_equal_a_full_rebuild(tmp_path, warehouse, cli)
+
+
+def assert_marts_equal_a_full_rebuild(tmp_path: Path, warehouse: Path, cli) -> None:
     checksums = [scalar(warehouse, CHECKSUM.format(m)) for m in ("fct_purchases", "daily_revenue")]
     rebuilt_whole = tmp_path / "whole" / "warehouse.duckdb"
     rebuilt_whole.parent.mkdir()
