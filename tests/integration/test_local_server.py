@@ -12,14 +12,17 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.microbatch_project import generate_raw, microbatch_project
 from orchestration.local_server import SQLITE_CONTENTION
 from tests.conftest import (
     CONNECTOR_CACHE,
@@ -335,3 +338,75 @@ def test_deploy_local_with_the_example_env_as_copied(tmp_path, local_home):
     assert "stopped the worker" in stopped.stdout
     assert "stopped the local Prefect server" in stopped.stdout
     assert not process_exists(worker)
+
+
+def start_elt(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+    """`elt ARGS` in the background, in a process group of its own (a connector it starts is
+    killed with it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", *args],
+        cwd=cwd,
+        env=cli_env(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def test_runs_whose_process_was_killed_end_crashed_at_the_next_command(tmp_path, local_home, s3,
+                                                                      bucket):  # fmt: skip
+    """`kill -9` of `elt run` (mid-sync), a backfill and a sensor: the next `elt` command marks
+    each of their flow runs Crashed, saying why; none stays Running. The local server has the
+    lost-run automation too, for runs nobody comes back to."""
+    local_home.mkdir(parents=True)
+    (local_home / "airbyte").symlink_to(CONNECTOR_CACHE / "airbyte")
+    started = elt("ui", home=local_home)
+    assert started.returncode == 0, started.stderr
+    api = json.loads((local_home / "prefect-server.json").read_text())["port"]
+    api = f"http://127.0.0.1:{api}/api"
+    automations = httpx.post(f"{api}/automations/filter", json={}).json()
+    assert "elt-flow-run-lost" in {a["name"] for a in automations}
+
+    first = date.today() - timedelta(days=365)
+    project = microbatch_project(tmp_path, begin=first)
+    generate_raw(tmp_path / "backfill.duckdb", first, 365, 6)
+    home = {"ELT_LOCAL_SERVER": "1", "ELT_HOME": str(local_home)}
+    marts = {"DBT_PROJECT_DIR": str(project), "DUCKDB_PATH": str(tmp_path / "backfill.duckdb"),
+             "DBT_TARGET_PATH": str(tmp_path / "backfill-target"), **home}  # fmt: skip
+    staged = run_elt("transform", "-s", "staging", "-s", "dim_products", "--exclude",
+                     "test_type:data", cwd=tmp_path, **marts)  # fmt: skip
+    assert staged.returncode == 0, staged.stderr
+    commands = {
+        "full-pipeline": (["run"], {"DUCKDB_PATH": str(tmp_path / "run.duckdb"),
+                                    "FAKER_COUNT": "5000000", **home}),
+        "backfill": (["backfill", "--start", str(first), "--end",
+                      str(first + timedelta(days=364)), "--concurrency", "1"], marts),
+        "s3-sensor": (["sensor"], {"S3_BUCKET": bucket, "S3_POLL_INTERVAL_SECONDS": "1", **home}),
+    }  # fmt: skip
+    processes = [start_elt(args, tmp_path, env) for args, env in commands.values()]
+
+    def running() -> dict[str, str]:
+        runs = httpx.post(f"{api}/flow_runs/filter", json={}).json()
+        flows = {f["id"]: f["name"] for f in httpx.post(f"{api}/flows/filter", json={}).json()}
+        return {r["id"]: flows[r["flow_id"]] for r in runs if r["state_type"] == "RUNNING"}
+
+    try:
+        wait_until(lambda: set(commands) <= set(running().values()), "the three runs running")
+        wait_until(lambda: "airbyte-sync" in running().values(), "the sync running")
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGKILL)  # no handler runs, no final state is set
+            process.wait()
+    killed = running()
+    assert len(killed) >= 4  # the pipeline, its sync, the backfill, the sensor
+
+    after = elt("server", "status", home=local_home)
+    nexts = elt("ui", home=local_home)
+
+    assert after.returncode == 0, after.stderr
+    assert f"marked {len(killed)} flow run(s) Crashed" in nexts.stderr + nexts.stdout
+    for run_id in killed:
+        run = httpx.get(f"{api}/flow_runs/{run_id}").json()
+        assert run["state_type"] == "CRASHED", run["state"]
+        assert "ended without a final state" in run["state"]["message"]
+    assert running() == {}
