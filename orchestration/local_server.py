@@ -49,6 +49,7 @@ __all__ = [
     "process_alive",
     "process_identity",
     "processes_left",
+    "recorded",
     "running",
     "service_failures",
     "stop",
@@ -405,6 +406,11 @@ def process_alive(pid: int, identity: str) -> bool:
     if fields is None:  # no /proc here: the pid is all there is to go by
         return True
     return fields[0] != "Z" and (not identity or fields[19] == identity)
+
+
+def recorded() -> LocalServer | None:
+    """The local server this checkout started last, as recorded (alive or not)."""
+    return _recorded()
 
 
 def is_local_api() -> bool:

@@ -162,13 +162,16 @@ def configure(
 
 def run_flow(config: Config, action: Callable[[], T]) -> T:
     """Run a flow on the configuration already loaded (blocks are not loaded again), with the
-    garbage collector back on (see `orchestration.collector`) and without a wait for the
-    heartbeat thread at the end (see `orchestration.heartbeats`)."""
+    garbage collector back on (see `orchestration.collector`), without a wait for the
+    heartbeat thread at the end (see `orchestration.heartbeats`), ended in one line if its
+    Prefect server is lost (see `orchestration.server_watch`)."""
     from orchestration.config import config_scope
     from orchestration.heartbeats import end_runs_without_waiting_for_heartbeats
     from orchestration.logs import terminal_says_failures
+    from orchestration.server_watch import watch_prefect_server
 
     end_runs_without_waiting_for_heartbeats()  # elt's runs end without a heartbeat's wait
     terminal_says_failures()  # its one `error:` line, not the engine's records of it too
+    watch_prefect_server(status)  # lost, it ends the command in one line
     with config_scope(config):
         return guarded(action)

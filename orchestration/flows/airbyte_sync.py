@@ -20,7 +20,7 @@ from prefect.futures import PrefectFuture, wait
 from prefect.states import Cancelled, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from orchestration import interrupts
+from orchestration import interrupts, milestones
 from orchestration.airbyte.client import AirbyteClient
 from orchestration.airbyte.jobs import SyncInterrupted, check_connection_ids, sync_one
 from orchestration.airbyte.models import Connection
@@ -197,10 +197,13 @@ def airbyte_sync(
         "max_concurrent": max_concurrent,
     }
     config = load_config(block_name, from_parameters(parameters), PARAMETER_ORIGINS)
+    milestones.expect(milestones.SYNCED)
     if config.airbyte.embedded:
         results = [interrupts.unless_cancelled(embedded_sync_task(config.faker_sync()))]
     else:
         results = api_sync(config, connection_ids or config.airbyte.connection_ids)
+    if all(r.succeeded for r in results):
+        milestones.reached(milestones.SYNCED)
     lineage.syncs(
         config,
         results,

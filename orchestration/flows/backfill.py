@@ -26,7 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 
-from orchestration import interrupts
+from orchestration import interrupts, milestones
 from orchestration.artifacts import publish_table
 from orchestration.config import Config, DbtTarget
 from orchestration.dbt.backfill import (
@@ -248,6 +248,7 @@ def run_backfill(
     )
     if not (outcome.failed or outcome.dbt_error):
         journal.finish()
+        milestones.reached(f"days {days} backfilled")
     log.info(outcome.line())
     return outcome
 
@@ -305,6 +306,8 @@ def backfill(
     check_begin(days, models, specs, config.dbt.project_path)
     names = [m.name for m in models]
     then = finishing_selection(manifest, ids, models)
+    milestones.expect(f"days {days} backfilled")
+    milestones.resume_with("elt backfill --retry")  # its journal is kept from here on
     if earlier is None:
         journal = Journal.begin(folder, days, specs, names, str(flow_run.id or ""))
         rebuilds = None

@@ -20,7 +20,7 @@ from prefect.context import FlowRunContext
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 
-from orchestration import interrupts
+from orchestration import interrupts, milestones
 from orchestration.artifacts import publish_table
 from orchestration.config import Config, DbtConfig, DbtTarget, load_config
 from orchestration.dbt.builds import record_builds
@@ -93,6 +93,8 @@ def run_dbt_command(
     with warehouse_slot(config, target, f"dbt {command}"), progress.watching():
         result = run_dbt(args, config.dbt_env(target), callbacks=[progress, *callbacks])
     result = replace(result, target=target.name)
+    if result.success and command in ("build", "retry"):
+        milestones.reached(milestones.REBUILT)  # before its task's state, which needs the server
     record_builds(target.name, result.nodes, datetime.now(UTC))
     if result.nodes:
         lineage.dbt(config, target)
@@ -221,6 +223,7 @@ def dbt_transform(
     """
     config = transform_config(target, threads, project_dir, profiles_dir, block_name)
     dbt_target = config.require_warehouse()
+    milestones.expect(milestones.REBUILT)
     install_packages(config, dbt_target)
     retrying = retry or earlier_attempt_left_results(config)
     command = "retry" if retrying else "build"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from prefect import flow
 from prefect.events import emit_event
 
-from orchestration import interrupts
+from orchestration import interrupts, milestones
 from orchestration.artifacts import publish_table
 from orchestration.config import Config, DbtTarget, load_config
 from orchestration.dbt.builds import load_builds
@@ -81,7 +81,9 @@ def freshness_check(
     config = load_config(block_name, overrides, PARAMETER_ORIGINS)
     target = config.require_warehouse()
     now = datetime.now(UTC)
+    milestones.expect(milestones.CHECKED)
     results = check_sources(config, target) + check_marts(config, target, now)
+    milestones.reached(milestones.CHECKED)
     publish_table(
         "freshness-check",
         [r.as_row() for r in results],

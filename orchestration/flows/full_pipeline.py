@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from orchestration import interrupts
+from orchestration import interrupts, milestones
 from orchestration.airbyte.results import SyncResult
 from orchestration.artifacts import publish_markdown
 from orchestration.config import config_scope, load_config
@@ -89,6 +89,7 @@ def full_pipeline(
             "Started by the S3 sensor for %d new file(s): %s", len(s3_keys), s3_keys[:20]
         )
     summary = PipelineSummary()
+    milestones.expect(milestones.SYNCED, milestones.REBUILT, milestones.CHECKED)
     bookmark = lineage.mark()
     with config_scope(load_config(block_name)):  # the blocks are loaded once per run
         if select:  # a typo fails in seconds, not after the whole sync

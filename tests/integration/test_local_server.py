@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ import pytest
 
 from bench.microbatch_project import generate_raw, microbatch_project
 from orchestration.local_server import SQLITE_CONTENTION
+from orchestration.server_watch import LOST_AFTER_SECONDS
 from tests.conftest import (
     CONNECTOR_CACHE,
     REPO,
@@ -34,7 +36,7 @@ from tests.conftest import (
     timed_run,
     wait_until,
 )
-from tests.servers import ServerLog
+from tests.servers import ServerLog, prefect_server
 
 NEEDS_PREFECT_API = False  # the command under test starts its own
 # One test process runs them all: they compete for the ports from 4200 up. Slow: each starts
@@ -410,3 +412,97 @@ def test_runs_whose_process_was_killed_end_crashed_at_the_next_command(tmp_path,
         assert run["state_type"] == "CRASHED", run["state"]
         assert "ended without a final state" in run["state"]["message"]
     assert running() == {}
+
+
+def pipeline_running(home: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
+    """`elt run` mid-sync (5,000,000 records a stream) on the local server of `home`; the
+    process (its stderr piped) and the server's API address."""
+    (home / "airbyte").symlink_to(CONNECTOR_CACHE / "airbyte")
+    env = {"ELT_LOCAL_SERVER": "1", "ELT_HOME": str(home), "FAKER_COUNT": "5000000",
+           "DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
+           "DBT_TARGET_PATH": str(workdir / "dbt-target")}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", "run"], cwd=REPO, env=cli_env(**env),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    state = home / "prefect-server.json"
+
+    def started() -> bool:
+        assert process.poll() is None, process.stderr.read()
+        return state.exists() and json.loads(state.read_text()).get("answered")
+
+    wait_until(started, "the local server started", timeout=200)
+    api = f"http://127.0.0.1:{json.loads(state.read_text())['port']}/api"
+
+    def syncing() -> bool:
+        runs = httpx.post(f"{api}/flow_runs/filter", json={}).json()
+        return any(r["state_type"] == "RUNNING" and r["parent_task_run_id"] for r in runs)
+
+    wait_until(syncing, "the sync running")
+    return process, api
+
+
+def test_a_local_server_replaced_mid_run_ends_the_run_in_one_line_and_gets_none_of_it(
+    tmp_path, local_home
+):
+    """`kill -9` of the local server mid-sync, and another Prefect server (another checkout's)
+    started on its port at once: `elt run` ends within seconds in one line saying what it did
+    and how to resume, and not one of its requests reaches the other server. The next command
+    on the restarted local server marks its runs Crashed."""
+    local_home.mkdir(parents=True)
+    process, api = pipeline_running(local_home, tmp_path)
+    server_pid = json.loads((local_home / "prefect-server.json").read_text())["pid"]
+    port = int(api.split(":")[2].split("/")[0])
+
+    ended_at: list[float] = []
+    os.killpg(server_pid, signal.SIGKILL)
+    killed = time.monotonic()
+    threading.Thread(target=lambda: (process.wait(), ended_at.append(time.monotonic()))).start()
+    wait_until(lambda: first_free_port(port) == port, "the port free", timeout=30)
+    with prefect_server(tmp_path / "other-checkout", cli_env(), port=port) as other:
+        code = process.wait(timeout=120)
+        ended = wait_until(lambda: ended_at, "its end seen")[0] - killed
+        stderr = process.stderr.read()
+        other_runs = httpx.post(f"{other['PREFECT_API_URL']}/flow_runs/filter", json={}).json()
+        other_logs = httpx.post(f"{other['PREFECT_API_URL']}/logs/filter", json={}).json()
+
+    assert code == 1, stderr
+    assert ended < 10, f"ended {ended:.1f} s after its server was killed"
+    assert stderr.splitlines()[-1] == (
+        f"error: the Prefect server at http://127.0.0.1:{port} stopped (its process ended):"
+        " nothing finished; not done: raw data synced, marts rebuilt, freshness checked; run"
+        " `elt run` again (it starts the local server again)"
+    ), stderr
+    assert "Traceback" not in stderr and "| ERROR" not in stderr, stderr
+    assert other_runs == [] and other_logs == []  # the other server got nothing of this run
+
+    again = elt("ui", home=local_home)  # the local server, started again on its database
+    assert again.returncode == 0, again.stderr
+    assert "flow run(s) Crashed: their elt process had ended" in again.stderr, again.stderr
+
+
+def test_a_frozen_server_ends_the_run_at_its_deadline_saying_so_as_it_waits(tmp_path, local_home):
+    """SIGSTOP of the local server mid-sync: `elt run` says every 5 s that the server does not
+    answer, then ends in one line at LOST_AFTER_SECONDS, naming how to resume."""
+    local_home.mkdir(parents=True)
+    process, api = pipeline_running(local_home, tmp_path)
+    server_pid = json.loads((local_home / "prefect-server.json").read_text())["pid"]
+
+    os.killpg(server_pid, signal.SIGSTOP)
+    frozen = time.monotonic()
+    try:
+        code = process.wait(timeout=LOST_AFTER_SECONDS + 60)
+    finally:
+        os.killpg(server_pid, signal.SIGCONT)
+    ended = time.monotonic() - frozen
+    stderr = process.stderr.read()
+
+    assert code == 1, stderr
+    assert LOST_AFTER_SECONDS <= ended < LOST_AFTER_SECONDS + 15, ended
+    port = api.split(":")[2].split("/")[0]
+    assert f"... the Prefect server at http://127.0.0.1:{port} has not answered for" in stderr
+    assert stderr.splitlines()[-1].startswith(
+        f"error: the Prefect server at http://127.0.0.1:{port} stopped answering"
+    ), stderr
+    assert stderr.splitlines()[-1].endswith("; `elt server stop`, then `elt run` again"), stderr
+    assert "Traceback" not in stderr, stderr

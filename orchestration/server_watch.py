@@ -1,0 +1,129 @@
+"""A command whose Prefect server is lost ends in seconds, in one line, and never goes on with
+another server.
+
+Left to Prefect, a command whose server died retries each request for minutes (its client's
+retries, the events worker reconnecting, the log handler), prints a traceback per failed
+record, and ends on an error about the last request. Worse, when another server starts on the
+freed port (another checkout's local server), the rest of the command's requests, logs and
+events go to *that* server.
+
+So while a command runs flows, a thread watches its server:
+
+- the local server (this checkout's, `orchestration.local_server`): its process, by pid and
+  start time, every half second. Gone, the command ends at once, before any other server can
+  have started on its port (a Prefect server takes seconds to start);
+- any server: `GET /health` every `CHECK_EVERY_SECONDS`. When none has answered for
+  `LOST_AFTER_SECONDS` (a frozen or unreachable server), the command ends; from the fifth
+  second of silence it says it is waiting.
+
+Ending is a crash on purpose: one line on stderr naming the server, what the command finished
+(`orchestration.milestones`) and how to resume, then the process exits (status 1) without
+cleanup, since cleanup needs the server. Everything the project does survives a crash by design:
+the next command marks the runs Crashed (`orchestration.lost_runs`), a rerun attaches to the
+Airbyte job still running, a backfill's retry resumes it from its journal.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import httpx
+
+from orchestration import milestones
+
+if TYPE_CHECKING:
+    from orchestration.local_server import LocalServer
+
+__all__ = ["CHECK_EVERY_SECONDS", "LOST_AFTER_SECONDS", "watch_prefect_server"]
+
+LOST_AFTER_SECONDS = 30.0  # no answer this long: the server is lost (README, "Faults")
+CHECK_EVERY_SECONDS = 2.0
+SAY_AFTER_SECONDS = 5.0
+EXIT_CODE = 1
+
+
+def watch_prefect_server(say: Callable[[str], None]) -> None:
+    """Watch this process's Prefect server from a daemon thread until the process ends."""
+    from prefect.settings import get_current_settings
+
+    api_url = get_current_settings().api.url
+    if not api_url:
+        return  # Prefect's temporary server lives in this process
+    from orchestration.local_server import is_local_api, recorded
+
+    local = recorded() if is_local_api() else None
+    resume = f"elt {shlex.join(sys.argv[1:])}".strip()
+    watcher = _Watcher(api_url, local, say, resume)
+    threading.Thread(target=watcher.run, name="prefect-server-watch", daemon=True).start()
+
+
+class _Watcher:
+    def __init__(
+        self, api_url: str, local: LocalServer | None, say: Callable[[str], None], resume: str
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.local = local
+        self.say = say
+        self.resume = resume
+
+    def run(self) -> None:
+        from orchestration.local_server import process_alive
+
+        answered = time.monotonic()
+        said = 0.0
+        next_check = 0.0
+        with httpx.Client(timeout=CHECK_EVERY_SECONDS, trust_env=False) as client:
+            while True:
+                local = self.local
+                if local is not None and not process_alive(local.pid, local.identity):
+                    self.end("stopped (its process ended)", restart=True)
+                now = time.monotonic()
+                if now >= next_check:
+                    next_check = now + CHECK_EVERY_SECONDS
+                    if self.answers(client):
+                        answered, said = time.monotonic(), 0.0
+                    silent = time.monotonic() - answered
+                    if silent >= LOST_AFTER_SECONDS:
+                        self.end(f"stopped answering {silent:.0f} s ago", restart=False)
+                    if silent >= SAY_AFTER_SECONDS and silent - said >= SAY_AFTER_SECONDS:
+                        said = silent
+                        self.say(
+                            f"... the Prefect server at {self.server_url} has not answered for"
+                            f" {silent:.0f} s (this command ends at {LOST_AFTER_SECONDS:.0f} s)"
+                        )
+                time.sleep(0.5)
+
+    @property
+    def server_url(self) -> str:
+        return self.api_url.removesuffix("/api")
+
+    def answers(self, client: httpx.Client) -> bool:
+        try:
+            return client.get(f"{self.api_url}/health").status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    def end(self, why: str, *, restart: bool) -> None:
+        if self.local is not None:
+            how = (
+                f"run `{milestones.resume_hint(self.resume)}` again (it starts the local server"
+                " again)"
+                if restart
+                else f"`elt server stop`, then `{milestones.resume_hint(self.resume)}` again"
+            )
+        else:
+            how = f"run `{milestones.resume_hint(self.resume)}` again once it answers"
+        text = (
+            f"error: the Prefect server at {self.server_url} {why}: {milestones.summary()}; {how}"
+        )
+        try:
+            sys.stderr.flush()
+            os.write(2, (text + "\n").encode())
+        finally:
+            os._exit(EXIT_CODE)
