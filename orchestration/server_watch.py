@@ -7,7 +7,7 @@ record, and ends on an error about the last request. Worse, when another server 
 freed port (another checkout's local server), the rest of the command's requests, logs and
 events go to *that* server.
 
-So while a command runs flows, a thread watches its server:
+So while a command runs flows (`watching_prefect_server`), a thread watches its server:
 
 - the local server (this checkout's, `orchestration.local_server`): its process, by pid and
   start time, every half second. Gone, the command ends at once, before any other server can
@@ -25,12 +25,13 @@ Airbyte job still running, a backfill's retry resumes it from its journal.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import httpx
@@ -40,7 +41,7 @@ from orchestration import milestones
 if TYPE_CHECKING:
     from orchestration.local_server import LocalServer
 
-__all__ = ["CHECK_EVERY_SECONDS", "LOST_AFTER_SECONDS", "watch_prefect_server"]
+__all__ = ["CHECK_EVERY_SECONDS", "LOST_AFTER_SECONDS", "watching_prefect_server"]
 
 LOST_AFTER_SECONDS = 30.0  # no answer this long: the server is lost (README, "Faults")
 CHECK_EVERY_SECONDS = 2.0
@@ -48,19 +49,26 @@ SAY_AFTER_SECONDS = 5.0
 EXIT_CODE = 1
 
 
-def watch_prefect_server(say: Callable[[str], None]) -> None:
-    """Watch this process's Prefect server from a daemon thread until the process ends."""
+@contextlib.contextmanager
+def watching_prefect_server(say: Callable[[str], None]) -> Iterator[None]:
+    """Watch this process's Prefect server from a thread while inside."""
     from prefect.settings import get_current_settings
 
     api_url = get_current_settings().api.url
-    if not api_url:
-        return  # Prefect's temporary server lives in this process
+    if not api_url:  # Prefect's temporary server, which lives in this process
+        yield
+        return
     from orchestration.local_server import is_local_api, recorded
 
     local = recorded() if is_local_api() else None
     resume = f"elt {shlex.join(sys.argv[1:])}".strip()
     watcher = _Watcher(api_url, local, say, resume)
-    threading.Thread(target=watcher.run, name="prefect-server-watch", daemon=True).start()
+    thread = threading.Thread(target=watcher.run, name="prefect-server-watch", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        watcher.done.set()
 
 
 class _Watcher:
@@ -71,6 +79,7 @@ class _Watcher:
         self.local = local
         self.say = say
         self.resume = resume
+        self.done = threading.Event()
 
     def run(self) -> None:
         from orchestration.local_server import process_alive
@@ -79,7 +88,7 @@ class _Watcher:
         said = 0.0
         next_check = 0.0
         with httpx.Client(timeout=CHECK_EVERY_SECONDS, trust_env=False) as client:
-            while True:
+            while not self.done.is_set():
                 local = self.local
                 if local is not None and not process_alive(local.pid, local.identity):
                     self.end("stopped (its process ended)", restart=True)
@@ -97,7 +106,7 @@ class _Watcher:
                             f"... the Prefect server at {self.server_url} has not answered for"
                             f" {silent:.0f} s (this command ends at {LOST_AFTER_SECONDS:.0f} s)"
                         )
-                time.sleep(0.5)
+                self.done.wait(0.5)
 
     @property
     def server_url(self) -> str:

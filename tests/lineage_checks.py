@@ -95,12 +95,14 @@ def schema_errors(events: list[dict]) -> list[str]:
 
 class LineageServer:
     """A lineage server's ingestion endpoint (`POST /api/v1/lineage`, as Marquez answers it),
-    keeping what it received; `hang` makes it accept and never answer."""
+    keeping what it received. `mode` (changeable while it runs): "ok"; "hang" accepts and
+    never answers; "slow" keeps the event, then answers after 5 s; "error" answers 500 and
+    keeps nothing."""
 
-    def __init__(self, hang: bool = False) -> None:
+    def __init__(self, hang: bool = False, mode: str = "ok", port: int = 0) -> None:
         self.events: list[dict] = []
         self.requests = 0
-        self.hang = hang
+        self.mode = "hang" if hang else mode
         self.release = threading.Event()
         received = self
 
@@ -111,17 +113,22 @@ class LineageServer:
             def do_POST(self) -> None:
                 received.requests += 1
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if received.hang:
+                mode = received.mode
+                if mode == "hang":
                     received.release.wait(60)
                     return
-                if self.path == "/api/v1/lineage":
+                if mode == "error":
+                    self.send_response(500)
+                elif self.path == "/api/v1/lineage":
                     received.events.append(json.loads(body))
+                    if mode == "slow":
+                        received.release.wait(5)
                     self.send_response(201)
                 else:
                     self.send_response(404)
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -168,10 +168,9 @@ def run_flow(config: Config, action: Callable[[], T]) -> T:
     from orchestration.config import config_scope
     from orchestration.heartbeats import end_runs_without_waiting_for_heartbeats
     from orchestration.logs import terminal_says_failures
-    from orchestration.server_watch import watch_prefect_server
+    from orchestration.server_watch import watching_prefect_server
 
     end_runs_without_waiting_for_heartbeats()  # elt's runs end without a heartbeat's wait
     terminal_says_failures()  # its one `error:` line, not the engine's records of it too
-    watch_prefect_server(status)  # lost, it ends the command in one line
-    with config_scope(config):
+    with watching_prefect_server(status), config_scope(config):  # lost: one line, the end
         return guarded(action)

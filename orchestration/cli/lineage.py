@@ -23,7 +23,7 @@ def lineage(
         typer.Option(
             "--events",
             help="OpenLineage events, one JSON per line [default: ELT_HOME/lineage/events.jsonl, "
-            "what runs on the embedded default write].",
+            "where every run keeps its events, whatever transport is configured].",
         ),
     ] = None,
     html: Annotated[
@@ -45,9 +45,9 @@ def lineage(
     source = events or events_file(guarded(local_settings).elt_home)
     if not source.is_file():
         fail(
-            f"no lineage events at {source}: run the pipeline first (the embedded default keeps "
-            "them there), or pass --events FILE (an OpenLineage file transport's output; with "
-            'an Airbyte server, configure one: README "Lineage")'
+            f"no lineage events at {source}: run the pipeline first (every run keeps its events "
+            "there on the embedded default or with an OpenLineage transport configured; with an "
+            'Airbyte server, configure one: README "Lineage"), or pass --events FILE'
         )
     graph = Graph.from_events(read_events(source))
     page = html or source.with_name("lineage.html")

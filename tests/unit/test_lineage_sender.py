@@ -1,16 +1,14 @@
-"""The lineage sender: a lineage server that cannot be reached costs one warning, and the
-events after the first failure are dropped, never tried one timeout each."""
+"""The local lineage log: every event one JSON line, in order, whole lines whatever else
+appends (the delivery to a lineage server: tests/integration/test_lineage_delivery.py)."""
 
 from __future__ import annotations
 
-import logging
+import threading
 
-from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
 
 from orchestration.lineage.graph import read_events
-from orchestration.lineage.transport import FileClient, Sender
-from tests.fakes.s3 import free_port
+from orchestration.lineage.transport import EventLog, LocalOnly
 
 
 def event(n: int) -> RunEvent:
@@ -23,22 +21,24 @@ def event(n: int) -> RunEvent:
     )
 
 
-def test_an_unreachable_server_is_one_warning_and_the_rest_is_dropped(caplog):
-    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    config = {"transport": {"type": "http", "url": url, "timeout": 1, "retry": {"total": 0}}}
-    sender = Sender(OpenLineageClient(config=config))
-    with caplog.at_level(logging.WARNING):
-        sender.send(event(n) for n in range(10))
-        assert sender.flush(seconds=30)
-    assert (sender.sent, sender.dropped) == (0, 10)
-    warnings = [r.getMessage() for r in caplog.records if "not being sent" in r.getMessage()]
-    assert len(warnings) == 1 and "check OPENLINEAGE_URL" in warnings[0], warnings
-
-
-def test_events_reach_the_file_in_order_one_json_per_line(tmp_path):
+def test_events_reach_the_log_in_order_one_json_per_line(tmp_path):
     log = tmp_path / "lineage" / "events.jsonl"
-    sender = Sender(FileClient(log))
-    sender.send(event(n) for n in range(5))
-    assert sender.flush(seconds=30)
+    LocalOnly(EventLog(log)).send(event(n) for n in range(5))
     assert [e["job"]["name"] for e in read_events(log)] == [f"job-{n}" for n in range(5)]
-    assert sender.sent == 5
+
+
+def test_writers_at_once_leave_whole_lines(tmp_path):
+    log = tmp_path / "events.jsonl"
+    writers = [EventLog(log) for _ in range(4)]  # as four commands would
+
+    def write(out: EventLog, first: int) -> None:
+        for n in range(first, first + 50):
+            out.append([event(n)])
+
+    threads = [threading.Thread(target=write, args=(w, i * 50)) for i, w in enumerate(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    names = sorted(e["job"]["name"] for e in read_events(log))
+    assert names == sorted(f"job-{n}" for n in range(200))
