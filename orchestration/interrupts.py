@@ -230,11 +230,11 @@ def unless_cancelled(value: R) -> R:
 def cancel_on_interrupt(fn: Callable[P, R]) -> Callable[P, R]:
     """Under `@flow` or `@task`: an interruption of the body ends its run Cancelled (and the
     caller gets Prefect's CancelledRun, which its own wrapper turns into Cancelled too)
-    instead of Crashed or Failed."""
+    instead of Crashed or Failed. A flow run's start is announced (`on_flow_run_start`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        _record_flow_run()
+        _announce_flow_run()
         try:
             return fn(*args, **kwargs)
         except BaseException as exc:
@@ -252,18 +252,27 @@ def cancel_on_interrupt(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _record_flow_run() -> None:
-    """A flow run (not a task run) of this process is recorded, so that the next command marks
-    it Crashed if this process is killed (`orchestration.lost_runs`): the one wrapper every
-    flow of this project has."""
+_flow_run_hooks: list[Callable[[str], None]] = []
+
+
+def on_flow_run_start(hook: Callable[[str], None]) -> None:
+    """Call `hook(flow_run_id)` as each flow run of this process starts its body (once per
+    hook): the one wrapper every flow of this project has (`orchestration.lost_runs` records
+    the runs of a process this way)."""
+    if hook not in _flow_run_hooks:
+        _flow_run_hooks.append(hook)
+
+
+def _announce_flow_run() -> None:
+    if not _flow_run_hooks:
+        return
     from prefect.context import FlowRunContext, TaskRunContext
 
     context = FlowRunContext.get()
     if context is None or context.flow_run is None or TaskRunContext.get() is not None:
-        return
-    from orchestration.lost_runs import record_flow_run
-
-    record_flow_run(str(context.flow_run.id))
+        return  # a task run's body
+    for hook in _flow_run_hooks:
+        hook(str(context.flow_run.id))
 
 
 def _resolve_annotations(wrapper: Callable[..., Any], fn: Callable[..., Any]) -> None:

@@ -52,6 +52,7 @@ __all__ = [
     "recorded",
     "running",
     "service_failures",
+    "started_by_this_process",
     "stop",
     "use_local_server",
 ]
@@ -129,23 +130,16 @@ def ensure_local_server(say: Callable[[str], None] = print) -> LocalServer:
     from prefect.context import refresh_global_settings_context
 
     refresh_global_settings_context()  # and for this one, whose settings were read already
-    _end_lost_runs(say, apply_automation=started)
+    _started_here[:] = [started]
     return server
 
 
-def _end_lost_runs(say: Callable[[str], None], *, apply_automation: bool) -> None:
-    """Runs whose `elt` process died are marked Crashed (see `orchestration.lost_runs`); a
-    server just started gets the automation that does it for runs nobody comes back to."""
-    from orchestration.lost_runs import apply_lost_run_automation, crash_runs_of_dead_processes
+_started_here: list[bool] = []
 
-    if apply_automation:
-        apply_lost_run_automation()
-    crashed = crash_runs_of_dead_processes()
-    if crashed:
-        say(
-            f"marked {len(crashed)} flow run(s) Crashed: their elt process had ended without a"
-            f" final state (killed?): {', '.join(crashed)}"
-        )
+
+def started_by_this_process() -> bool:
+    """Whether `ensure_local_server` started the local server (rather than found it)."""
+    return bool(_started_here and _started_here[0])
 
 
 def running() -> LocalServer | None:

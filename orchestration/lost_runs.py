@@ -20,10 +20,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
-__all__ = ["LOST_RUN_AUTOMATION", "apply_lost_run_automation", "crash_runs_of_dead_processes",
-           "record_flow_run"]  # fmt: skip
+__all__ = [
+    "LOST_RUN_AUTOMATION",
+    "apply_lost_run_automation",
+    "crash_runs_of_dead_processes",
+    "end_lost_runs",
+    "record_flow_run",
+]
 
 LOST_RUN_AUTOMATION = "elt-flow-run-lost"
 
@@ -33,6 +41,26 @@ def apply_lost_run_automation() -> None:
     from orchestration.automations import apply
 
     apply(None, only={LOST_RUN_AUTOMATION})
+
+
+def end_lost_runs(say: Callable[[str], None]) -> None:
+    """On the local server, for a command: its flow runs recorded from now on, the runs of dead
+    processes marked Crashed (said through `say`), the automation applied when this process
+    started the server."""
+    from orchestration import interrupts
+    from orchestration.local_server import is_local_api, started_by_this_process
+
+    if not is_local_api():
+        return
+    interrupts.on_flow_run_start(record_flow_run)
+    if started_by_this_process():
+        apply_lost_run_automation()
+    crashed = crash_runs_of_dead_processes()
+    if crashed:
+        say(
+            f"marked {len(crashed)} flow run(s) Crashed: their elt process had ended without a"
+            f" final state (killed?): {', '.join(crashed)}"
+        )
 
 
 def _runs_dir() -> Path:
@@ -89,6 +117,7 @@ def crash_runs_of_dead_processes() -> list[str]:
 
 def _crash(run_ids: list[str], pid: int) -> list[str]:
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import State
     from prefect.exceptions import ObjectNotFound
     from prefect.states import Crashed
 
@@ -96,15 +125,15 @@ def _crash(run_ids: list[str], pid: int) -> list[str]:
     with get_client(sync_client=True) as client:
         for run_id in run_ids:
             try:
-                run = client.read_flow_run(run_id)
+                run = client.read_flow_run(UUID(run_id))
             except ObjectNotFound:
                 continue
             if run.state is None or run.state.is_final():
                 continue
-            state = Crashed(
+            state: State[Any] = Crashed(
                 message=f"its process (elt, pid {pid}) ended without a final state: killed"
                 " (kill -9, out of memory) or its machine stopped"
             )
-            client.set_flow_run_state(run_id, state, force=True)
+            client.set_flow_run_state(UUID(run_id), state, force=True)
             marked.append(str(run_id))
     return marked

@@ -107,8 +107,10 @@ def report_failures(action: Callable[[], T]) -> T:
 def use_local_server() -> None:
     """The shared local Prefect server, when no PREFECT_API_URL is set (started if needed)."""
     from orchestration.local_server import use_local_server as use
+    from orchestration.lost_runs import end_lost_runs
 
     guarded(lambda: use(status))
+    guarded(lambda: end_lost_runs(status))  # runs whose process died: Crashed, not Running
 
 
 def configure(
@@ -127,6 +129,7 @@ def configure(
     configuration is in blocks, which live on that server."""
     from orchestration.config import load_config
     from orchestration.config.sources import read_environment
+    from orchestration.storage import check_writable
 
     from_blocks = bool(block or guarded(read_environment).get("ELT_BLOCK", "").strip())
     if uses_server and from_blocks:
@@ -138,7 +141,9 @@ def configure(
         if airbyte:
             checks.append(lambda: config.require_airbyte(connection_ids))
         if warehouse:
-            checks.append(config.require_warehouse)
+            checks.append(lambda: check_writable(config, config.require_warehouse()))
+        elif airbyte:
+            checks.append(lambda: check_writable(config))
         typos = config.likely_typos()
         if typos and config.local.elt_strict:
             raise ConfigError("; ".join(typos))
