@@ -410,6 +410,17 @@ class Running:
         return code, took, "".join(self.stderr)
 
 
+def suggested_fix(message: str) -> list[str]:
+    """The arguments of the first `elt ...` command a message suggests (what a user would type
+    after reading it): a test runs exactly what the project printed."""
+    import re
+    import shlex
+
+    found = re.search(r"`elt ([^`]+)`", message)
+    assert found, f"no `elt ...` command in {message!r}"
+    return shlex.split(found.group(1))
+
+
 def run_elt(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     """`elt ARGS` in `cwd`, with this environment minus any setting, plus `env`."""
     return elt_process(*args, env=cli_env(**env), cwd=cwd)

@@ -33,6 +33,7 @@ from tests.conftest import (
     Timed,
     cli_env,
     run_elt,
+    suggested_fix,
     timed_run,
     wait_until,
 )
@@ -209,7 +210,7 @@ def test_a_hung_server_is_reported_and_stopped_never_doubled(local_home):
     assert "does not answer" in hung.stderr and "`elt server stop`" in hung.stderr
     assert json.loads((local_home / "prefect-server.json").read_text())["pid"] == pid
 
-    stopped = elt("server", "stop", home=local_home)
+    stopped = elt(*suggested_fix(hung.stderr), home=local_home)  # the fix it printed
     assert stopped.returncode == 0, stopped.stderr
     assert f"(pid {pid})" in stopped.stdout
     assert not process_exists(pid)
