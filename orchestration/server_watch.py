@@ -17,10 +17,11 @@ So while a command runs flows (`watching_prefect_server`), a thread watches its 
   second of silence it says it is waiting.
 
 Ending is a crash on purpose: one line on stderr naming the server, what the command finished
-(`orchestration.milestones`) and how to resume, then the process exits (status 1) without
-cleanup, since cleanup needs the server. Everything the project does survives a crash by design:
-the next command marks the runs Crashed (`orchestration.lost_runs`), a rerun attaches to the
-Airbyte job still running, a backfill's retry resumes it from its journal.
+(`orchestration.milestones`) and how to resume; the processes it started (the embedded
+connector) are killed and it exits (status 1) without cleanup, since cleanup needs the
+server. Everything the project does survives a crash by design: the next command marks the
+runs Crashed (`orchestration.lost_runs`), a rerun attaches to the Airbyte job still running, a
+backfill's retry resumes it from its journal.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -134,5 +137,26 @@ class _Watcher:
         try:
             sys.stderr.flush()
             os.write(2, (text + "\n").encode())
+            stop_descendants()
         finally:
             os._exit(EXIT_CODE)
+
+
+def stop_descendants() -> None:
+    """SIGKILL every process this one started, and theirs (the embedded connector): they
+    would outlive an exit that runs no cleanup."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, stack = [], list(children.get(os.getpid(), []))
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, []))
+    for pid in found:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)

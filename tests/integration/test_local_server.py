@@ -415,6 +415,19 @@ def test_runs_whose_process_was_killed_end_crashed_at_the_next_command(tmp_path,
     assert running() == {}
 
 
+def processes_naming(path: Path) -> list[str]:
+    """The command lines of the processes still running that name `path` (its warehouse)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(path) in text:
+            found.append(text)
+    return found
+
+
 def pipeline_running(home: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
     """`elt run` mid-sync (5,000,000 records a stream) on the local server of `home`; the
     process (its stderr piped) and the server's API address."""
@@ -476,6 +489,7 @@ def test_a_local_server_replaced_mid_run_ends_the_run_in_one_line_and_gets_none_
     ), stderr
     assert "Traceback" not in stderr and "| ERROR" not in stderr, stderr
     assert other_runs == [] and other_logs == []  # the other server got nothing of this run
+    assert processes_naming(tmp_path) == []  # nor did the connector outlive the command
 
     again = elt("ui", home=local_home)  # the local server, started again on its database
     assert again.returncode == 0, again.stderr
@@ -507,3 +521,4 @@ def test_a_frozen_server_ends_the_run_at_its_deadline_saying_so_as_it_waits(tmp_
     ), stderr
     assert stderr.splitlines()[-1].endswith("; `elt server stop`, then `elt run` again"), stderr
     assert "Traceback" not in stderr, stderr
+    assert processes_naming(tmp_path) == []  # the connector it ran ended with it
