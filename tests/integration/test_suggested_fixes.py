@@ -11,9 +11,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import CONNECTOR_CACHE, REPO, run_elt, suggested_fix
+from tests.conftest import CONNECTOR_CACHE, REPO, cli_env, run_elt, suggested_fix
+from tests.servers import fresh_database, prefect_server
 
-pytestmark = pytest.mark.slow  # each runs the embedded sync
+pytestmark = pytest.mark.slow  # each runs the embedded sync or a Prefect server of its own
 
 
 def error_line(ran) -> str:
@@ -49,3 +50,18 @@ def test_a_warehouse_not_synced_yet_then_a_dropped_raw_table_each_fixed_as_told(
     again = elt("drift")
     assert again.returncode == 0, again.stderr
     assert Path(env["DUCKDB_PATH"]).exists()
+
+
+def test_a_server_without_limits_gets_them_as_told(tmp_path, postgres):
+    """`elt limits show` on a new Prefect server says which command adds the limits; it
+    does."""
+    with prefect_server(tmp_path / "prefect", cli_env(), fresh_database(postgres)) as server:
+        api = {"PREFECT_API_URL": server["PREFECT_API_URL"], "ELT_LOCAL_SERVER": "0"}
+        shown = run_elt("limits", "show", cwd=REPO, **api)
+        assert shown.returncode == 0, shown.stderr
+        (said,) = [line for line in shown.stdout.splitlines() if "no global concurrency" in line]
+        fixed = run_elt(*suggested_fix(said), cwd=REPO, **api)
+        assert fixed.returncode == 0, fixed.stderr
+        again = run_elt("limits", "show", cwd=REPO, **api)
+    assert again.returncode == 0, again.stderr
+    assert "no global concurrency" not in again.stdout and "airbyte-api" in again.stdout
