@@ -90,8 +90,10 @@ def full_pipeline(
         )
     summary = PipelineSummary()
     milestones.expect(milestones.SYNCED, milestones.REBUILT, milestones.CHECKED)
-    bookmark = lineage.mark()
-    with config_scope(load_config(block_name)):  # the blocks are loaded once per run
+    with (
+        lineage.collecting() as touched,  # this run's events, whatever else the process records
+        config_scope(load_config(block_name)),  # the blocks are loaded once per run
+    ):
         if select:  # a typo fails in seconds, not after the whole sync
             interrupts.unless_cancelled(check_dbt_selection(select, block_name))
         sync_started = datetime.now(UTC)  # the rows this sync loads: Airbyte's nulled values
@@ -117,7 +119,6 @@ def full_pipeline(
             raise drift.failure(also=str(breach)) from breach  # a missing table is both
         if drift.failing:  # everything else was built and checked: now say what was not
             raise drift.failure()
-    touched = lineage.since(bookmark)
     if touched:
         graph = Graph.from_events(touched)
         publish_markdown(

@@ -4,7 +4,9 @@ Lineage never fails or slows a step: every failure here is one warning."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from orchestration.airbyte.results import SyncResult
@@ -15,19 +17,24 @@ from orchestration.lineage.assets import emit_asset_events
 from orchestration.logs import get_logger
 from orchestration.warehouse import column_types
 
-# The events this process built, as JSON (the last HISTORY of them): a pipeline run draws the
-# graph of what it touched from them, whether or not they are sent anywhere.
-HISTORY = 5000
-_history: list[dict[str, Any]] = []
+# The collectors of the runs recording now (`collecting`): each gets every event built inside
+# it, in this context and the task threads Prefect copies it into.
+_collectors: ContextVar[tuple[list[dict[str, Any]], ...]] = ContextVar(
+    "elt_lineage_collectors", default=()
+)
 
 
-def mark() -> int:
-    """A bookmark in this process's events (see `since`)."""
-    return len(_history)
-
-
-def since(bookmark: int) -> list[dict[str, Any]]:
-    return list(_history[bookmark:])
+@contextmanager
+def collecting() -> Iterator[list[dict[str, Any]]]:
+    """The events (as JSON) recorded inside: a run draws the graph of what it touched from
+    them, whether or not they are sent anywhere, however many the process records before or
+    beside it."""
+    events: list[dict[str, Any]] = []
+    token = _collectors.set((*_collectors.get(), events))
+    try:
+        yield events
+    finally:
+        _collectors.reset(token)
 
 
 def _send(config: Config, build: Callable[[], list[Any]]) -> None:
@@ -36,8 +43,8 @@ def _send(config: Config, build: Callable[[], list[Any]]) -> None:
     try:
         built = build()
         as_json = [json.loads(Serde.to_json(event)) for event in built]
-        _history.extend(as_json)
-        del _history[:-HISTORY]
+        for collector in _collectors.get():
+            collector.extend(as_json)
         emit_asset_events(as_json)
     except Exception as exc:  # a lineage bug must not cost the run
         get_logger().warning("No lineage for this step: %s", str(exc)[:300])
@@ -123,4 +130,4 @@ def manifest_datasets(
     return found
 
 
-__all__ = ["dbt", "freshness", "landing", "manifest_datasets", "mark", "since", "syncs"]
+__all__ = ["collecting", "dbt", "freshness", "landing", "manifest_datasets", "syncs"]
