@@ -76,15 +76,17 @@ class ChangesLimit:
         declared = meta.get("airbyte_changes")
         if declared is None:
             return None
+        wrong = ValueError(
+            f"{where}: meta.airbyte_changes must be {{max_share: <0..1>, severity: error|warn}}"
+            f", not {declared!r}"
+        )
         try:
             share = float(declared["max_share"])
             severity = declared.get("severity", "error")
-            assert 0 <= share <= 1 and severity in ("error", "warn")
-        except (TypeError, KeyError, ValueError, AssertionError):
-            raise ValueError(
-                f"{where}: meta.airbyte_changes must be {{max_share: <0..1>, severity: error|warn}}"
-                f", not {declared!r}"
-            ) from None
+        except (TypeError, KeyError, ValueError):
+            raise wrong from None
+        if not (0 <= share <= 1 and severity in ("error", "warn")):  # checked under `python -O`
+            raise wrong
         return cls(share, severity)
 
 

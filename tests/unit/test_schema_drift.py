@@ -180,14 +180,16 @@ def test_a_column_may_declare_its_own_limit_and_severity(manifest):
     assert report.failing == [] and report.warnings == [change]
 
 
-def test_a_malformed_limit_is_one_line_naming_where_and_the_form(manifest):
+@pytest.mark.parametrize(
+    "limit",
+    [{"max_share": "lots"}, {"max_share": 1.5}, {"max_share": 0.1, "severity": "loud"}],
+)
+def test_a_malformed_limit_is_one_line_naming_where_and_the_form(manifest, limit):
     declared = json.loads(json.dumps(manifest["manifest"]))
-    declared["sources"]["source.elt.airbyte.users"]["config"]["meta"] = {
-        "airbyte_changes": {"max_share": "lots"}
-    }
+    declared["sources"]["source.elt.airbyte.users"]["config"]["meta"] = {"airbyte_changes": limit}
     with pytest.raises(ValueError) as error:
         source_tables(declared)
     assert str(error.value) == (
         "source airbyte.users: meta.airbyte_changes must be {max_share: <0..1>, severity:"
-        " error|warn}, not {'max_share': 'lots'}"
+        f" error|warn}}, not {limit!r}"
     )
