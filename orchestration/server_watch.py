@@ -136,7 +136,11 @@ class _Watcher:
         )
         try:
             sys.stderr.flush()
-            os.write(2, (text + "\n").encode())
+            terminal = os.dup(2)
+            quiet = os.open(os.devnull, os.O_WRONLY)  # the line is the last thing said: no
+            os.dup2(quiet, 1)  # thread (a progress ticker, Prefect's services) prints after it
+            os.dup2(quiet, 2)
+            os.write(terminal, (text + "\n").encode())
             stop_descendants()
         finally:
             os._exit(EXIT_CODE)

@@ -84,6 +84,7 @@ def test_a_benchmark_runs_to_its_report(script, tmp_path):
         assert line in printed, printed
 
 
+@pytest.mark.xdist_group("local-server")  # local servers take ports from 4200 up: one at a time
 @pytest.mark.parametrize("script", sorted(LOCAL_LOOP))
 def test_a_local_loop_benchmark_runs_to_its_report(script, tmp_path, local_home):  # noqa: F811
     local_home.mkdir(parents=True)

@@ -154,12 +154,12 @@ def test_a_sensor_batch_is_the_input_of_the_run_it_was_handed_to(s3, bucket, mon
     monkeypatch.setenv("S3_BUCKET", bucket)
     monkeypatch.setenv("S3_PREFIX", "inbound/")
     monkeypatch.setenv("S3_SENSOR_DEPLOYMENT", f"lineage-landing-consumer/{name}")
-    bookmark = record.mark()
-    stats = s3_sensor(max_polls=1)
+    with record.collecting() as recorded:
+        stats = s3_sensor(max_polls=1)
     assert (stats.objects, stats.errors) == (2, 0)
 
-    assert schema_errors(record.since(bookmark)) == []
-    (landed,) = [e for e in record.since(bookmark) if e["eventType"] == "COMPLETE"]
+    assert schema_errors(recorded) == []
+    (landed,) = [e for e in recorded if e["eventType"] == "COMPLETE"]
     assert {(i["namespace"], i["name"]) for i in landed["inputs"]} == {
         (f"s3://{bucket}", "inbound/a.csv"), (f"s3://{bucket}", "inbound/b.csv")
     }  # fmt: skip

@@ -12,10 +12,6 @@ from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
 
 from orchestration.lineage import record
 
-NOWHERE = SimpleNamespace(  # lineage sent nowhere: not embedded, no transport configured
-    local=SimpleNamespace(elt_home=None), airbyte=SimpleNamespace(embedded=False)
-)
-
 
 def events(first: int, count: int) -> list[RunEvent]:
     return [
@@ -30,14 +26,15 @@ def events(first: int, count: int) -> list[RunEvent]:
     ]
 
 
-def recorded(first: int, count: int) -> None:
-    record._send(NOWHERE, lambda: events(first, count))  # what each step's function calls
+def test_each_run_gets_all_its_events_past_the_old_limit(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPENLINEAGE_DISABLED", "true")  # collected, sent nowhere
+    config = SimpleNamespace(
+        local=SimpleNamespace(elt_home=tmp_path), airbyte=SimpleNamespace(embedded=True)
+    )
 
+    def recorded(first: int, count: int) -> None:
+        record._send(config, lambda: events(first, count))  # what each step's function calls
 
-def test_each_run_gets_all_its_events_past_the_old_limit(monkeypatch):
-    for name in ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE_DISABLED"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir("/")  # no openlineage.yml found
     with record.collecting() as first_run:
         recorded(0, 6000)
     with record.collecting() as second_run:
