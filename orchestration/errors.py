@@ -24,7 +24,7 @@ of an `elt` command and for retries.
 
 `elt` prints a UserError or a StepFailed as its message alone (`error: ...`); anything else
 (a bug, a library's own error) as its type and first line, with a pointer to `--debug`. Ctrl-C
-and SIGTERM are not errors: the run ends Cancelled (see `orchestration.interrupts`).
+and SIGTERM are not errors: the run ends Cancelled (see `orchestration.runtime.interrupts`).
 """
 
 from __future__ import annotations

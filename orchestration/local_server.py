@@ -38,7 +38,7 @@ from pathlib import Path
 import httpx
 
 from orchestration.errors import ConfigError, LocalServerNotAnswering
-from orchestration.ticker import Ticker
+from orchestration.runtime.ticker import Ticker
 
 __all__ = [
     "LocalServer",

@@ -47,8 +47,8 @@ def end_lost_runs(say: Callable[[str], None]) -> None:
     """On the local server, for a command: its flow runs recorded from now on, the runs of dead
     processes marked Crashed (said through `say`), the automation applied when this process
     started the server."""
-    from orchestration import interrupts
     from orchestration.local_server import is_local_api, started_by_this_process
+    from orchestration.runtime import interrupts
 
     if not is_local_api():
         return

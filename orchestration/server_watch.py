@@ -17,7 +17,7 @@ So while a command runs flows (`watching_prefect_server`), a thread watches its 
   second of silence it says it is waiting.
 
 Ending is a crash on purpose: one line on stderr naming the server, what the command finished
-(`orchestration.milestones`) and how to resume; the processes it started (the embedded
+(`orchestration.runtime.milestones`) and how to resume; the processes it started (the embedded
 connector) are killed and it exits (status 1) without cleanup, since cleanup needs the
 server. Everything the project does survives a crash by design: the next command marks the
 runs Crashed (`orchestration.lost_runs`), a rerun attaches to the Airbyte job still running, a
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from orchestration import milestones
+from orchestration.runtime import milestones
 
 if TYPE_CHECKING:
     from orchestration.local_server import LocalServer

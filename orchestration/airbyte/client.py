@@ -24,11 +24,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from orchestration import interrupts
 from orchestration.airbyte.auth import BearerToken, ClientCredentials, TokenRequestFailed
 from orchestration.airbyte.models import Connection, Job
 from orchestration.errors import AirbyteApiError, AirbyteTransientError, first_line
-from orchestration.logs import get_logger
+from orchestration.runtime import interrupts
+from orchestration.runtime.logs import get_logger
 
 __all__ = ["AirbyteClient", "RetryPolicy", "problem_reason", "redact_url"]
 

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 
 from prefect.events import emit_event
 
-from orchestration import interrupts
 from orchestration.airbyte.client import AirbyteClient
 from orchestration.airbyte.models import Job, JobStatus
 from orchestration.airbyte.results import SyncResult
@@ -25,7 +24,8 @@ from orchestration.errors import (
     AirbyteTransientError,
     UserError,
 )
-from orchestration.logs import SAID_BY_THE_COMMAND, get_logger
+from orchestration.runtime import interrupts
+from orchestration.runtime.logs import SAID_BY_THE_COMMAND, get_logger
 
 
 class SyncInterrupted(Exception):

@@ -22,8 +22,8 @@ from typing import Any
 
 from orchestration.airbyte.results import SyncResult
 from orchestration.errors import ConfigError, StepFailed
-from orchestration.logs import get_logger
-from orchestration.ticker import Ticker
+from orchestration.runtime.logs import get_logger
+from orchestration.runtime.ticker import Ticker
 
 CONNECTION_NAME = "embedded:source-faker"
 # what faker_sync.py is doing after each of its events, said while it is quiet

@@ -13,7 +13,7 @@ from typing import TypeVar
 from orchestration.airbyte.client import AirbyteClient
 from orchestration.airbyte.models import Connection
 from orchestration.errors import AirbyteApiError, AirbyteTransientError, UserError
-from orchestration.logs import get_logger
+from orchestration.runtime.logs import get_logger
 
 __all__ = ["describe", "describe_all", "with_endpoint_names", "workspace_connections"]
 

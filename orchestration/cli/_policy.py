@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, TypeVar
 import httpx
 import typer
 
-from orchestration import collector, interrupts
 from orchestration.cli._output import error, status
 from orchestration.errors import ConfigError, StepFailed, UserError, first_line
-from orchestration.ticker import Ticker
+from orchestration.runtime import collector, interrupts
+from orchestration.runtime.ticker import Ticker
 
 if TYPE_CHECKING:
     from orchestration.config import Config
@@ -65,8 +65,8 @@ def guarded(action: Callable[[], T]) -> T:
     """Run `action` under the error policy (see the module's docstring).
 
     The first action a command runs this way turns the garbage collector back on, the objects
-    of the imports so far frozen (see `orchestration.collector`): every command runs its work
-    with it, so a command imports what it needs before its first guarded action."""
+    of the imports so far frozen (see `orchestration.runtime.collector`): every command runs
+    its work with it, so a command imports what it needs before its first guarded action."""
     collector.resume()
     stop_loading_ticker()  # the imports are done (see above)
     try:
@@ -129,7 +129,7 @@ def configure(
     configuration is in blocks, which live on that server."""
     from orchestration.config import load_config
     from orchestration.config.sources import read_environment
-    from orchestration.storage import check_writable
+    from orchestration.config.writable import check_writable
 
     from_blocks = bool(block or guarded(read_environment).get("ELT_BLOCK", "").strip())
     if uses_server and from_blocks:
@@ -167,12 +167,12 @@ def configure(
 
 def run_flow(config: Config, action: Callable[[], T]) -> T:
     """Run a flow on the configuration already loaded (blocks are not loaded again), with the
-    garbage collector back on (see `orchestration.collector`), without a wait for the
-    heartbeat thread at the end (see `orchestration.heartbeats`), ended in one line if its
+    garbage collector back on (see `orchestration.runtime.collector`), without a wait for the
+    heartbeat thread at the end (see `orchestration.runtime.heartbeats`), ended in one line if its
     Prefect server is lost (see `orchestration.server_watch`)."""
     from orchestration.config import config_scope
-    from orchestration.heartbeats import end_runs_without_waiting_for_heartbeats
-    from orchestration.logs import terminal_says_failures
+    from orchestration.runtime.heartbeats import end_runs_without_waiting_for_heartbeats
+    from orchestration.runtime.logs import terminal_says_failures
     from orchestration.server_watch import watching_prefect_server
 
     end_runs_without_waiting_for_heartbeats()  # elt's runs end without a heartbeat's wait

@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from orchestration import collector, interrupts
 from orchestration.cli import (
     automations,
     backfill,
@@ -28,6 +27,7 @@ from orchestration.cli import (
     transform,
 )
 from orchestration.cli._policy import set_debug, start_loading_ticker, stop_loading_ticker
+from orchestration.runtime import collector, interrupts
 
 __all__ = ["app", "main"]
 
@@ -69,7 +69,7 @@ app.add_typer(server.app, name="server")
 def main() -> None:
     """The `elt` entry point. The garbage collector waits until the imports are done (the
     first guarded action of every command resumes it) and skips its exit pass (see
-    `orchestration.collector`)."""
+    `orchestration.runtime.collector`)."""
     collector.pause_for_imports()
     interrupts.install()
     start_loading_ticker()

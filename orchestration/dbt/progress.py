@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from orchestration import interrupts
 from orchestration.dbt.results import FAILED_STATUSES
-from orchestration.logs import get_logger
-from orchestration.ticker import Ticker
+from orchestration.runtime import interrupts
+from orchestration.runtime.logs import get_logger
+from orchestration.runtime.ticker import Ticker
 
 
 @dataclass(frozen=True)

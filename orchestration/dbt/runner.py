@@ -17,8 +17,8 @@ from typing import Any, cast
 
 from dbt.cli.main import dbtRunner
 
-from orchestration import interrupts
 from orchestration.dbt.results import DbtRunResult, NodeResult
+from orchestration.runtime import interrupts
 
 
 def run_dbt(

@@ -20,7 +20,6 @@ from prefect.futures import PrefectFuture, wait
 from prefect.states import Cancelled, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from orchestration import interrupts, milestones
 from orchestration.airbyte.client import AirbyteClient
 from orchestration.airbyte.jobs import SyncInterrupted, check_connection_ids, sync_one
 from orchestration.airbyte.models import Connection
@@ -31,13 +30,14 @@ from orchestration.airbyte.workspace import (
     with_endpoint_names,
     workspace_connections,
 )
-from orchestration.artifacts import publish_table
 from orchestration.config import AirbyteConnection, Config, load_config
 from orchestration.errors import AirbyteSyncFailed
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.limits import AIRBYTE_LIMIT, fleet_slot, limit_exists
 from orchestration.lineage import record as lineage
-from orchestration.logs import get_logger
+from orchestration.runtime import interrupts, milestones
+from orchestration.runtime.artifacts import publish_table
+from orchestration.runtime.logs import get_logger
 
 
 @task(name="embedded-airbyte-sync", cache_policy=NO_CACHE)

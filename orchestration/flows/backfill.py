@@ -26,8 +26,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 
-from orchestration import interrupts, milestones
-from orchestration.artifacts import publish_table
 from orchestration.config import Config, DbtTarget
 from orchestration.dbt.backfill import (
     Batch,
@@ -48,7 +46,9 @@ from orchestration.flows.dbt_transform import (
     run_dbt_command,
     transform_config,
 )
-from orchestration.logs import get_logger
+from orchestration.runtime import interrupts, milestones
+from orchestration.runtime.artifacts import publish_table
+from orchestration.runtime.logs import get_logger
 from orchestration.warehouse import rows_per_day
 
 DAY_FAILED_EVENT = "elt.backfill.day.failed"

@@ -20,8 +20,6 @@ from prefect.context import FlowRunContext
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 
-from orchestration import interrupts, milestones
-from orchestration.artifacts import publish_table
 from orchestration.config import Config, DbtConfig, DbtTarget, load_config
 from orchestration.dbt.builds import record_builds
 from orchestration.dbt.deps import deps_needed, record_deps
@@ -32,8 +30,10 @@ from orchestration.dbt.selection import selection_error, unmatched
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.limits import warehouse_slot
 from orchestration.lineage import record as lineage
-from orchestration.logs import get_logger
-from orchestration.ticker import Ticker
+from orchestration.runtime import interrupts, milestones
+from orchestration.runtime.artifacts import publish_table
+from orchestration.runtime.logs import get_logger
+from orchestration.runtime.ticker import Ticker
 
 NODE_FAILED_EVENT = "elt.dbt.node.failed"
 

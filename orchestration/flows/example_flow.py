@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prefect import flow
 
-from orchestration import interrupts
 from orchestration.dbt.results import DbtRunResult
 from orchestration.flows.dbt_transform import dbt_command, install_packages, transform_config
+from orchestration.runtime import interrupts
 
 
 @flow(name="example-flow", log_prints=True)

@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from orchestration import interrupts, milestones
 from orchestration.airbyte.results import SyncResult
-from orchestration.artifacts import publish_markdown
 from orchestration.config import config_scope, load_config
 from orchestration.dbt.results import DbtRunResult
 from orchestration.errors import ConfigError, FreshnessBreached
@@ -22,7 +20,9 @@ from orchestration.freshness_rules import SlaResult
 from orchestration.lineage import record as lineage
 from orchestration.lineage.graph import Graph
 from orchestration.lineage.graph import markdown as lineage_markdown
-from orchestration.logs import get_logger
+from orchestration.runtime import interrupts, milestones
+from orchestration.runtime.artifacts import publish_markdown
+from orchestration.runtime.logs import get_logger
 from orchestration.warehouse import RAW_ONLY_FIX, raw_only_tables
 
 

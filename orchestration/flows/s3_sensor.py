@@ -9,12 +9,12 @@ from typing import Literal
 
 from prefect import flow
 
-from orchestration import interrupts
 from orchestration.config import load_config
 from orchestration.errors import ConfigError, StepFailed
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.lineage import record as lineage
 from orchestration.lineage.events import PrefectRun
+from orchestration.runtime import interrupts
 from orchestration.sensors.cursor import S3Object
 from orchestration.sensors.events import EventQueue
 from orchestration.sensors.lease import SensorLease

@@ -17,13 +17,13 @@ from typing import Any
 from prefect import flow
 from prefect.events import emit_event
 
-from orchestration import interrupts
-from orchestration.artifacts import publish_table
 from orchestration.config import Config, DbtTarget, load_config
 from orchestration.errors import StepFailed, UserError
 from orchestration.flows.dbt_transform import parsed_project
 from orchestration.lineage import naming
-from orchestration.logs import get_logger
+from orchestration.runtime import interrupts
+from orchestration.runtime.artifacts import publish_table
+from orchestration.runtime.logs import get_logger
 from orchestration.schema_drift import (
     Change,
     SourceTable,

@@ -31,11 +31,11 @@ from prefect.client.schemas.responses import ConcurrencyLimitWithLeaseResponse
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.exceptions import PrefectHTTPStatusError
 
-from orchestration import interrupts
 from orchestration.errors import first_line
 from orchestration.limits.holders import Holder, current_holder, forget, record, recorded
 from orchestration.limits.names import LEASE_GONE, LEASE_SECONDS
-from orchestration.logs import get_logger
+from orchestration.runtime import interrupts
+from orchestration.runtime.logs import get_logger
 
 __all__ = ["API_ERRORS", "HeldSlot", "ask", "give_back_once"]
 

@@ -12,14 +12,14 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 
-from orchestration import interrupts
 from orchestration.config import Config, DbtTarget
 from orchestration.errors import SlotWaitTimedOut
 from orchestration.limits import lease as leases
 from orchestration.limits.holders import current_holder, holders_of, record
 from orchestration.limits.lease import API_ERRORS, HeldSlot, ask, give_back_once
 from orchestration.limits.names import warehouse_limit
-from orchestration.logs import get_logger
+from orchestration.runtime import interrupts
+from orchestration.runtime.logs import get_logger
 
 __all__ = ["fleet_slot", "limit_exists", "warehouse_slot"]
 

@@ -29,7 +29,7 @@ from orchestration.lineage.naming import (
     processor,
     stream_dataset,
 )
-from orchestration.logs import get_logger
+from orchestration.runtime.logs import get_logger
 
 
 @dataclass(frozen=True)

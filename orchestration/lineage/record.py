@@ -14,7 +14,7 @@ from orchestration.config import Config, DbtTarget
 from orchestration.freshness_rules import SlaResult
 from orchestration.lineage import events, naming, transport
 from orchestration.lineage.assets import emit_asset_events
-from orchestration.logs import get_logger
+from orchestration.runtime.logs import get_logger
 from orchestration.warehouse import column_types
 
 # The collectors of the runs recording now (`collecting`): each gets every event built inside

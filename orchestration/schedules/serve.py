@@ -27,9 +27,9 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.runner import Runner
 from prefect.schedules import Cron, Interval, Schedule
 
-from orchestration import interrupts
 from orchestration.config import REPO_ROOT
 from orchestration.errors import ConfigError
+from orchestration.runtime import interrupts
 
 PREFECT_YAML = REPO_ROOT / "prefect.yaml"
 

@@ -24,7 +24,7 @@ from urllib.parse import unquote_plus
 import botocore.exceptions
 
 from orchestration.errors import UserError
-from orchestration.logs import get_logger
+from orchestration.runtime.logs import get_logger
 from orchestration.sensors.cursor import S3Object
 
 MAX_MESSAGES_PER_RECEIVE = 10  # SQS ReceiveMessage limit

@@ -27,9 +27,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import VariableCreate
 from prefect.exceptions import ObjectAlreadyExists
 
-from orchestration import interrupts
 from orchestration.errors import LeaseLost, UserError
-from orchestration.logs import get_logger
+from orchestration.runtime import interrupts
+from orchestration.runtime.logs import get_logger
 
 
 def describe_holder() -> str:

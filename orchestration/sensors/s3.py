@@ -18,9 +18,9 @@ from typing import Any, Protocol
 
 import botocore.exceptions
 
-from orchestration import interrupts
 from orchestration.errors import UserError, first_line
-from orchestration.logs import get_logger
+from orchestration.runtime import interrupts
+from orchestration.runtime.logs import get_logger
 from orchestration.sensors.cursor import DEFAULT_LOOKBACK, Cursor, S3Object, batch_key
 from orchestration.sensors.events import EventQueue
 from orchestration.sensors.listing import KeyLayout, Lister

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from orchestration.artifacts import publish_table
 from orchestration.errors import UserError
+from orchestration.runtime.artifacts import publish_table
 from orchestration.sensors.cursor import S3Object
 
 Trigger = Callable[[list[S3Object], str], str]

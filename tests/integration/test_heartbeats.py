@@ -1,5 +1,6 @@
-"""A flow run `elt` runs ends without waiting on its heartbeat thread (orchestration/heartbeats.py;
-the time it saves is measured by bench/dbt_overhead.py), and still sends heartbeats."""
+"""A flow run `elt` runs ends without waiting on its heartbeat thread
+(orchestration/runtime/heartbeats.py; the time it saves is measured by bench/dbt_overhead.py),
+and still sends heartbeats."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime
 from prefect import flow
 
 from orchestration import upstream
-from orchestration.heartbeats import end_runs_without_waiting_for_heartbeats
+from orchestration.runtime.heartbeats import end_runs_without_waiting_for_heartbeats
 from tests.conftest import read_events, wait_until
 
 

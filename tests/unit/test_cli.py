@@ -111,9 +111,9 @@ def test_a_password_in_a_malformed_airbyte_url_is_not_echoed(tmp_path, cli):
 def test_work_runs_with_the_garbage_collector_on_after_the_start_up_pause(tmp_path, monkeypatch):
     import gc
 
-    from orchestration import collector
     from orchestration.cli import _policy
     from orchestration.config import load_config
+    from orchestration.runtime import collector
     from tests.conftest import apply_env
 
     apply_env(monkeypatch, tmp_path)
@@ -133,8 +133,8 @@ def test_every_command_works_with_the_garbage_collector_on(tmp_path, monkeypatch
 
     from typer.testing import CliRunner
 
-    from orchestration import collector
     from orchestration.cli import app
+    from orchestration.runtime import collector
     from tests.conftest import apply_env
 
     apply_env(monkeypatch, tmp_path, ELT_HOME=str(tmp_path / "home"))

@@ -53,7 +53,7 @@ def test_a_query_dbt_did_not_cancel_is_cancelled_once_the_process_is_told_to_sto
     import threading
     import time
 
-    from orchestration import interrupts
+    from orchestration.runtime import interrupts
 
     project = small_project(tmp_path / "small")
     (project / "models" / "slow.sql").write_text(  # minutes of work for DuckDB

@@ -10,7 +10,7 @@ import sys
 
 import yaml
 
-from orchestration.heartbeats import HEARTBEAT_SECONDS
+from orchestration.runtime.heartbeats import HEARTBEAT_SECONDS
 from tests.conftest import REPO
 
 SETTING = "PREFECT_FLOWS_HEARTBEAT_FREQUENCY"

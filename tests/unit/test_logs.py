@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from orchestration.logs import ENGINE_FAILURE, DropTracebackOfExpectedFailures
+from orchestration.runtime.logs import ENGINE_FAILURE, DropTracebackOfExpectedFailures
 
 
 def test_the_engines_failure_records_are_recognised_but_not_a_retry_notice():
@@ -19,7 +19,7 @@ def test_the_engines_failure_records_are_recognised_but_not_a_retry_notice():
 
 
 def test_outside_a_command_that_says_failures_nothing_is_marked(monkeypatch):
-    from orchestration import logs
+    from orchestration.runtime import logs
 
     monkeypatch.setitem(logs._settings, "terminal_says_failures", False)  # a worker, say
     record = logging.LogRecord("prefect.task_runs", logging.ERROR, "", 0, "Finished in state "
@@ -49,7 +49,7 @@ def emitted(logger_name: str, level: int, message: str, exc: BaseException | Non
 def test_a_cancel_reaches_every_handler_at_info_without_a_traceback():
     from prefect.exceptions import CancelledRun
 
-    import orchestration.logs  # noqa: F401  (installs the filters)
+    import orchestration.runtime.logs  # noqa: F401  (installs the filters)
 
     cancelled = "Finished in state Cancelled('sync of a cancelled: SIGTERM')"
     assert emitted("prefect.task_runs", logging.ERROR, cancelled) == [("INFO", cancelled, None)]

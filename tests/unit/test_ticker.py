@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from orchestration.ticker import Ticker
+from orchestration.runtime.ticker import Ticker
 from tests.conftest import wait_until
 
 
@@ -32,7 +32,7 @@ def test_work_that_talks_itself_gets_no_ticker_line():
 
 
 def test_a_step_that_must_not_slow_down_keeps_its_pace_past_the_long_step_mark(monkeypatch):
-    from orchestration import ticker
+    from orchestration.runtime import ticker
 
     monkeypatch.setattr(ticker, "LONG_STEP_SECONDS", 0.1)  # every step is long at once
     lines: list[str] = []
