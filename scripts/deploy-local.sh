@@ -12,7 +12,7 @@ BLOCK=${ELT_BLOCK:-local}
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 DBT_SEND_ANONYMOUS_USAGE_STATS=false
 export ELT_WORKDIR=$ROOT
 
-home=$("$BIN/python" -c "from orchestration.local_server import home; print(home())")
+home=$("$BIN/python" -c "from orchestration.server.local_server import home; print(home())")
 STATE=$home/deploy-local
 mkdir -p "$STATE"
 
@@ -86,7 +86,7 @@ os.execv(sys.argv[1], sys.argv[1:])
 fi
 
 # A failing server service (the scheduler, say) is otherwise silent: check its log.
-local=$("$BIN/python" -c "from orchestration.local_server import running as r; s = r(); print(s.ui_url if s else '')")
+local=$("$BIN/python" -c "from orchestration.server.local_server import running as r; s = r(); print(s.ui_url if s else '')")
 if [ "$local" = "$ui" ]; then
     "$BIN/elt" server status
 fi

@@ -152,7 +152,7 @@ check "prefect worker start --pool elt-process: daily-full-pipeline" "^COMPLETED
 # read as elt reads its local server's log: ERROR records and tracebacks, not SQLite's 503s
 check "the Prefect server logged no ERROR or traceback" "^none$" "$("$PY" -c "
 import sys
-from orchestration.local_server import SQLITE_CONTENTION, problem_lines
+from orchestration.server.local_server import SQLITE_CONTENTION, problem_lines
 text = open(sys.argv[1], errors='replace').read()
 print('\n'.join(problem_lines(text, [SQLITE_CONTENTION])) or 'none')
 " "$server_log")"

@@ -31,7 +31,7 @@ from uuid import UUID, uuid4
 
 import httpx
 
-from orchestration.local_server import problem_lines
+from orchestration.server.local_server import problem_lines
 from tests.fakes.s3 import free_port
 from tests.system import debian_program
 

@@ -26,7 +26,7 @@ from orchestration.config.blocks import api_unreachable
 from orchestration.config.load import load_env_domains, snowflake_missing
 from orchestration.config.sources import Problems, read_environment
 from orchestration.errors import ConfigError
-from orchestration.local_server import use_local_server
+from orchestration.server.local_server import use_local_server
 
 # Every block type this project saves, nested ones first (the classes of saved.BLOCK_TYPES).
 BLOCK_CLASSES: tuple[type[Block], ...] = tuple(block_class(slug) for slug in BLOCK_TYPES)

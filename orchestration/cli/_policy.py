@@ -106,8 +106,8 @@ def report_failures(action: Callable[[], T]) -> T:
 
 def use_local_server() -> None:
     """The shared local Prefect server, when no PREFECT_API_URL is set (started if needed)."""
-    from orchestration.local_server import use_local_server as use
-    from orchestration.lost_runs import end_lost_runs
+    from orchestration.server.local_server import use_local_server as use
+    from orchestration.server.lost_runs import end_lost_runs
 
     guarded(lambda: use(status))
     guarded(lambda: end_lost_runs(status))  # runs whose process died: Crashed, not Running
@@ -169,11 +169,11 @@ def run_flow(config: Config, action: Callable[[], T]) -> T:
     """Run a flow on the configuration already loaded (blocks are not loaded again), with the
     garbage collector back on (see `orchestration.runtime.collector`), without a wait for the
     heartbeat thread at the end (see `orchestration.runtime.heartbeats`), ended in one line if its
-    Prefect server is lost (see `orchestration.server_watch`)."""
+    Prefect server is lost (see `orchestration.server.watch`)."""
     from orchestration.config import config_scope
     from orchestration.runtime.heartbeats import end_runs_without_waiting_for_heartbeats
     from orchestration.runtime.logs import terminal_says_failures
-    from orchestration.server_watch import watching_prefect_server
+    from orchestration.server.watch import watching_prefect_server
 
     end_runs_without_waiting_for_heartbeats()  # elt's runs end without a heartbeat's wait
     terminal_says_failures()  # its one `error:` line, not the engine's records of it too

@@ -20,8 +20,8 @@ app = typer.Typer(
 def apply(dry_run: DryRun = False) -> None:
     """Create or update every automation by name (applying twice changes nothing). The alert
     webhook comes from ALERT_WEBHOOK_URL, saved as the Webhook block `elt-alerts`."""
-    from orchestration.automations import apply as apply_automations
     from orchestration.config.blocks import require_api_url
+    from orchestration.server.automations import apply as apply_automations
 
     config = configure(None, uses_server=True)
     guarded(lambda: require_api_url("elt automations apply"))
@@ -35,7 +35,7 @@ def apply(dry_run: DryRun = False) -> None:
 @app.command("show")
 def show() -> None:
     """List the automations on the Prefect server."""
-    from orchestration.automations import show as automations
+    from orchestration.server.automations import show as automations
 
     use_local_server()
     rows = guarded(automations)

@@ -20,7 +20,7 @@ app = typer.Typer(
 @app.command("status")
 def status() -> None:
     """Where the local Prefect server runs, and whether its services are failing."""
-    from orchestration.local_server import home, running, service_failures
+    from orchestration.server.local_server import home, running, service_failures
 
     server = guarded(running)
     if server is None:
@@ -38,8 +38,8 @@ def status() -> None:
 @app.command("stop")
 def stop() -> None:
     """Stop the local Prefect server (the next elt command starts a new one on its port)."""
-    from orchestration.local_server import processes_left
-    from orchestration.local_server import stop as stop_server
+    from orchestration.server.local_server import processes_left
+    from orchestration.server.local_server import stop as stop_server
 
     stopped = guarded(stop_server)
     if stopped is None:

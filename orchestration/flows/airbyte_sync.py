@@ -220,7 +220,7 @@ def airbyte_sync(
 
 
 if __name__ == "__main__":
-    from orchestration.local_server import use_local_server
+    from orchestration.server.local_server import use_local_server
 
     use_local_server()  # the shared local server, as `elt` commands use
     airbyte_sync()

@@ -273,7 +273,7 @@ def earlier_attempt_left_results(config: Config) -> bool:
 
 
 if __name__ == "__main__":
-    from orchestration.local_server import use_local_server
+    from orchestration.server.local_server import use_local_server
 
     use_local_server()  # the shared local server, as `elt` commands use
     dbt_transform()

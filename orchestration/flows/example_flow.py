@@ -22,7 +22,7 @@ def example_flow(target: str | None = None) -> list[DbtRunResult]:
 
 
 if __name__ == "__main__":
-    from orchestration.local_server import use_local_server
+    from orchestration.server.local_server import use_local_server
 
     use_local_server()  # the shared local server, as `elt` commands use
     example_flow()

@@ -103,7 +103,7 @@ def freshness_check(
 
 
 if __name__ == "__main__":
-    from orchestration.local_server import use_local_server
+    from orchestration.server.local_server import use_local_server
 
     use_local_server()  # the shared local server, as `elt` commands use
     freshness_check()

@@ -135,7 +135,7 @@ def full_pipeline(
 
 
 if __name__ == "__main__":
-    from orchestration.local_server import use_local_server
+    from orchestration.server.local_server import use_local_server
 
     use_local_server()  # the shared local server, as `elt` commands use
     for line in full_pipeline().lines():

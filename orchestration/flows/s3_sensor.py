@@ -121,7 +121,7 @@ def s3_sensor(
 
 
 if __name__ == "__main__":
-    from orchestration.local_server import use_local_server
+    from orchestration.server.local_server import use_local_server
 
     use_local_server()  # the shared local server, as `elt` commands use
     s3_sensor()

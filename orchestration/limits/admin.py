@@ -15,10 +15,10 @@ from prefect.client.schemas.actions import (
 from prefect.client.schemas.responses import GlobalConcurrencyLimitResponse
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
-from orchestration.applying import Applied, apply_each
 from orchestration.config import Config
 from orchestration.limits.holders import Holder, alive, forget, holders_of
 from orchestration.limits.names import AIRBYTE_LIMIT, LEASE_GONE, LEASE_SECONDS, warehouse_limit
+from orchestration.server.applying import Applied, apply_each
 
 __all__ = [
     "Repaired",

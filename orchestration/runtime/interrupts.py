@@ -257,7 +257,7 @@ _flow_run_hooks: list[Callable[[str], None]] = []
 
 def on_flow_run_start(hook: Callable[[str], None]) -> None:
     """Call `hook(flow_run_id)` as each flow run of this process starts its body (once per
-    hook): the one wrapper every flow of this project has (`orchestration.lost_runs` records
+    hook): the one wrapper every flow of this project has (`orchestration.server.lost_runs` records
     the runs of a process this way)."""
     if hook not in _flow_run_hooks:
         _flow_run_hooks.append(hook)

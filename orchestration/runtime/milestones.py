@@ -1,7 +1,7 @@
 """What a command has finished so far, for the line that ends it early.
 
 A command cut short by something outside it (its Prefect server lost, see
-`orchestration.server_watch`) says what was done and what was not: the flows declare the steps
+`orchestration.server.watch`) says what was done and what was not: the flows declare the steps
 they will take (`expect`) and mark each as its work ends (`reached`), before Prefect records
 the run's state, which needs the server. Plain module state: one command per process.
 """

@@ -24,8 +24,8 @@ import httpx
 import pytest
 
 from bench.microbatch_project import generate_raw, microbatch_project
-from orchestration.local_server import SQLITE_CONTENTION
-from orchestration.server_watch import LOST_AFTER_SECONDS
+from orchestration.server.local_server import SQLITE_CONTENTION
+from orchestration.server.watch import LOST_AFTER_SECONDS
 from tests.conftest import (
     CONNECTOR_CACHE,
     REPO,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestration.local_server import SQLITE_CONTENTION, problem_lines
+from orchestration.server.local_server import SQLITE_CONTENTION, problem_lines
 
 LOG = """\
 12:00:00.000 | INFO    | prefect.server.services.scheduler - Scheduled 3 runs.

@@ -9,7 +9,7 @@ events go to *that* server.
 
 So while a command runs flows (`watching_prefect_server`), a thread watches its server:
 
-- the local server (this checkout's, `orchestration.local_server`): its process, by pid and
+- the local server (this checkout's, `orchestration.server.local_server`): its process, by pid and
   start time, every half second. Gone, the command ends at once, before any other server can
   have started on its port (a Prefect server takes seconds to start);
 - any server: `GET /health` every `CHECK_EVERY_SECONDS`. When none has answered for
@@ -20,8 +20,8 @@ Ending is a crash on purpose: one line on stderr naming the server, what the com
 (`orchestration.runtime.milestones`) and how to resume; the processes it started (the embedded
 connector) are killed and it exits (status 1) without cleanup, since cleanup needs the
 server. Everything the project does survives a crash by design: the next command marks the
-runs Crashed (`orchestration.lost_runs`), a rerun attaches to the Airbyte job still running, a
-backfill's retry resumes it from its journal.
+runs Crashed (`orchestration.server.lost_runs`), a rerun attaches to the Airbyte job still
+running, a backfill's retry resumes it from its journal.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import httpx
 from orchestration.runtime import milestones
 
 if TYPE_CHECKING:
-    from orchestration.local_server import LocalServer
+    from orchestration.server.local_server import LocalServer
 
 __all__ = ["CHECK_EVERY_SECONDS", "LOST_AFTER_SECONDS", "watching_prefect_server"]
 
@@ -61,7 +61,7 @@ def watching_prefect_server(say: Callable[[str], None]) -> Iterator[None]:
     if not api_url:  # Prefect's temporary server, which lives in this process
         yield
         return
-    from orchestration.local_server import is_local_api, recorded
+    from orchestration.server.local_server import is_local_api, recorded
 
     local = recorded() if is_local_api() else None
     resume = f"elt {shlex.join(sys.argv[1:])}".strip()
@@ -85,7 +85,7 @@ class _Watcher:
         self.done = threading.Event()
 
     def run(self) -> None:
-        from orchestration.local_server import process_alive
+        from orchestration.server.local_server import process_alive
 
         answered = time.monotonic()
         said = 0.0

@@ -23,9 +23,9 @@ from prefect.client.orchestration import get_client
 from prefect.events.schemas.automations import AutomationCore
 from pydantic import SecretStr, ValidationError
 
-from orchestration.applying import Applied, apply_each
 from orchestration.config import REPO_ROOT
 from orchestration.errors import ConfigError, first_line
+from orchestration.server.applying import Applied, apply_each
 
 AUTOMATIONS_DIR = REPO_ROOT / "automations"
 BLOCK_REF = "block:webhook/"

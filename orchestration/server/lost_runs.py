@@ -38,7 +38,7 @@ LOST_RUN_AUTOMATION = "elt-flow-run-lost"
 
 def apply_lost_run_automation() -> None:
     """The shipped `elt-flow-run-lost` automation, on this process's Prefect server."""
-    from orchestration.automations import apply
+    from orchestration.server.automations import apply
 
     apply(None, only={LOST_RUN_AUTOMATION})
 
@@ -47,8 +47,8 @@ def end_lost_runs(say: Callable[[str], None]) -> None:
     """On the local server, for a command: its flow runs recorded from now on, the runs of dead
     processes marked Crashed (said through `say`), the automation applied when this process
     started the server."""
-    from orchestration.local_server import is_local_api, started_by_this_process
     from orchestration.runtime import interrupts
+    from orchestration.server.local_server import is_local_api, started_by_this_process
 
     if not is_local_api():
         return
@@ -64,13 +64,13 @@ def end_lost_runs(say: Callable[[str], None]) -> None:
 
 
 def _runs_dir() -> Path:
-    from orchestration.local_server import home
+    from orchestration.server.local_server import home
 
     return home() / "runs"
 
 
 def _this_process() -> tuple[int, str]:
-    from orchestration.local_server import process_identity
+    from orchestration.server.local_server import process_identity
 
     return os.getpid(), process_identity(os.getpid())
 
@@ -78,7 +78,7 @@ def _this_process() -> tuple[int, str]:
 def record_flow_run(flow_run_id: str) -> None:
     """Note that this process runs `flow_run_id`, when its API is the local server. Never
     fails: a folder it cannot write only loses this early notice (the automation remains)."""
-    from orchestration.local_server import is_local_api
+    from orchestration.server.local_server import is_local_api
 
     if not is_local_api():
         return
@@ -97,7 +97,7 @@ def record_flow_run(flow_run_id: str) -> None:
 def crash_runs_of_dead_processes() -> list[str]:
     """Mark Crashed the runs, not final yet, of recorded processes that are gone; forget
     those processes. Returns the ids of the runs it marked."""
-    from orchestration.local_server import process_alive
+    from orchestration.server.local_server import process_alive
 
     folder = _runs_dir()
     crashed: list[str] = []
