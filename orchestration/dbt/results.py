@@ -22,7 +22,7 @@ class NodeResult:
     duration_s: float
     rows_affected: int | None = None
     message: str = ""
-    has_sla: bool = False  # the model's meta declares an `sla` (see orchestration.freshness_rules)
+    has_sla: bool = False  # the model's meta declares an `sla` (see orchestration.checks.freshness)
 
     @property
     def failed(self) -> bool:

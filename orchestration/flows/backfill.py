@@ -26,6 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 
+from orchestration.checks.warehouse import rows_per_day
 from orchestration.config import Config, DbtTarget
 from orchestration.dbt.backfill import (
     Batch,
@@ -49,7 +50,6 @@ from orchestration.flows.dbt_transform import (
 from orchestration.runtime import interrupts, milestones
 from orchestration.runtime.artifacts import publish_table
 from orchestration.runtime.logs import get_logger
-from orchestration.warehouse import rows_per_day
 
 DAY_FAILED_EVENT = "elt.backfill.day.failed"
 

@@ -9,21 +9,21 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from orchestration.airbyte.results import SyncResult
+from orchestration.checks.freshness import SlaResult
+from orchestration.checks.warehouse import RAW_ONLY_FIX, raw_only_tables
 from orchestration.config import config_scope, load_config
 from orchestration.dbt.results import DbtRunResult
 from orchestration.errors import ConfigError, FreshnessBreached
 from orchestration.flows.airbyte_sync import airbyte_sync
 from orchestration.flows.dbt_transform import check_dbt_selection, dbt_transform
-from orchestration.flows.freshness import freshness_check
+from orchestration.flows.freshness_check import freshness_check
 from orchestration.flows.schema_drift import DriftReport, drift_check
-from orchestration.freshness_rules import SlaResult
 from orchestration.lineage import record as lineage
 from orchestration.lineage.graph import Graph
 from orchestration.lineage.graph import markdown as lineage_markdown
 from orchestration.runtime import interrupts, milestones
 from orchestration.runtime.artifacts import publish_markdown
 from orchestration.runtime.logs import get_logger
-from orchestration.warehouse import RAW_ONLY_FIX, raw_only_tables
 
 
 @dataclass

@@ -17,14 +17,7 @@ from typing import Any
 from prefect import flow
 from prefect.events import emit_event
 
-from orchestration.config import Config, DbtTarget, load_config
-from orchestration.errors import StepFailed, UserError
-from orchestration.flows.dbt_transform import parsed_project
-from orchestration.lineage import naming
-from orchestration.runtime import interrupts
-from orchestration.runtime.artifacts import publish_table
-from orchestration.runtime.logs import get_logger
-from orchestration.schema_drift import (
+from orchestration.checks.drift import (
     Change,
     SourceTable,
     compare,
@@ -33,8 +26,15 @@ from orchestration.schema_drift import (
     source_tables,
     values_changed,
 )
-from orchestration.schema_snapshot import Columns, load_snapshot, save_snapshot
-from orchestration.warehouse import airbyte_changes, column_types
+from orchestration.checks.snapshot import Columns, load_snapshot, save_snapshot
+from orchestration.checks.warehouse import airbyte_changes, column_types
+from orchestration.config import Config, DbtTarget, load_config
+from orchestration.errors import StepFailed, UserError
+from orchestration.flows.dbt_transform import parsed_project
+from orchestration.lineage import naming
+from orchestration.runtime import interrupts
+from orchestration.runtime.artifacts import publish_table
+from orchestration.runtime.logs import get_logger
 
 DRIFT_EVENT = "elt.schema.drift"
 

@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestration.airbyte.results import SyncResult
+from orchestration.checks.freshness import SlaResult
 from orchestration.config import Config, DbtTarget
 from orchestration.dbt.runner import exported_env
-from orchestration.freshness_rules import SlaResult
 from orchestration.lineage.naming import (
     PREFECT_NAMESPACE,
     PRODUCER,

@@ -10,12 +10,12 @@ from contextvars import ContextVar
 from typing import Any
 
 from orchestration.airbyte.results import SyncResult
+from orchestration.checks.freshness import SlaResult
+from orchestration.checks.warehouse import column_types
 from orchestration.config import Config, DbtTarget
-from orchestration.freshness_rules import SlaResult
 from orchestration.lineage import events, naming, transport
 from orchestration.lineage.assets import emit_asset_events
 from orchestration.runtime.logs import get_logger
-from orchestration.warehouse import column_types
 
 # The collectors of the runs recording now (`collecting`): each gets every event built inside
 # it, in this context and the task threads Prefect copies it into.

@@ -8,7 +8,12 @@ import duckdb
 import pytest
 
 from orchestration.errors import StepFailed
-from orchestration.flows.freshness import BREACHED_EVENT, OK_EVENT, WARN_EVENT, freshness_check
+from orchestration.flows.freshness_check import (
+    BREACHED_EVENT,
+    OK_EVENT,
+    WARN_EVENT,
+    freshness_check,
+)
 from tests.conftest import REPO, read_events, run_elt, wait_until
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from orchestration.warehouse import raw_only_tables
+from orchestration.checks.warehouse import raw_only_tables
 from tests.conftest import REPO, query, run_elt
 from tests.fakes.airbyte_server import FakeAirbyte
 

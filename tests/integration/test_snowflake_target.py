@@ -25,7 +25,7 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 
 from orchestration.flows.dbt_transform import dbt_transform
-from orchestration.flows.freshness import freshness_check
+from orchestration.flows.freshness_check import freshness_check
 from orchestration.limits import warehouse_limit
 from tests.conftest import FAKER_COUNT, REPO, dbt_target
 

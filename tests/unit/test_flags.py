@@ -15,7 +15,7 @@ from orchestration.config.load import BLOCK_DOMAINS, ENV_DOMAINS, LAZY_BLOCK_DOM
 from orchestration.flags import SETTINGS, from_parameters
 from orchestration.flows.airbyte_sync import airbyte_sync
 from orchestration.flows.dbt_transform import dbt_transform
-from orchestration.flows.freshness import freshness_check
+from orchestration.flows.freshness_check import freshness_check
 from orchestration.flows.s3_sensor import s3_sensor
 
 MODELS = {

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from orchestration.checks.freshness import Deadline, mart_deadlines
 from orchestration.errors import ConfigError
-from orchestration.freshness_rules import Deadline, mart_deadlines
 
 DAILY_7 = Deadline("daily_revenue", "0 7 * * *", "UTC")
 
@@ -79,7 +79,7 @@ def test_a_threshold_of_a_fraction_of_an_hour_is_counted_in_minutes(tmp_path, mo
 
 
 def test_a_deadline_is_said_in_words():
-    from orchestration.freshness_rules import cron_in_words
+    from orchestration.checks.freshness import cron_in_words
 
     assert cron_in_words("0 7 * * *", "UTC") == "07:00 UTC daily"
     assert cron_in_words("30 6 * * 1", "Europe/Paris") == "06:30 Europe/Paris on Mondays"

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.dbt.runner import exported_env
-from orchestration.schema_drift import (
+from orchestration.checks.drift import (
     ChangesLimit,
     compare,
     compatible,
@@ -18,6 +17,7 @@ from orchestration.schema_drift import (
     source_tables,
     values_changed,
 )
+from orchestration.dbt.runner import exported_env
 from tests.conftest import REPO
 
 PROJECT = REPO / "dbt_project"

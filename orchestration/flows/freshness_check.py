@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from prefect import flow
 from prefect.events import emit_event
 
+from orchestration.checks.freshness import SlaResult, breach_message, mart_deadlines, source_results
 from orchestration.config import Config, DbtTarget, load_config
 from orchestration.dbt.builds import load_builds
 from orchestration.dbt.runner import run_dbt
 from orchestration.errors import FreshnessBreached
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters
-from orchestration.freshness_rules import SlaResult, breach_message, mart_deadlines, source_results
 from orchestration.lineage import record as lineage
 from orchestration.runtime import interrupts, milestones
 from orchestration.runtime.artifacts import publish_table
