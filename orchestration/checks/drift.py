@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from orchestration.errors import StepFailed
+
 Kind = Literal["table missing", "column dropped", "type changed", "column added", "values changed"]
 Severity = Literal["error", "warn"]
 
@@ -272,3 +274,63 @@ __all__ = [
     "source_tables",
     "values_changed",
 ]
+
+
+@dataclass
+class DriftReport:
+    target: str
+    changes: list[Change] = field(default_factory=list)
+    held_back: list[str] = field(default_factory=list)  # unique ids left out of the build
+    exclude: list[str] = field(default_factory=list)  # dbt selectors that leave them out
+    warn_only: set[str] = field(default_factory=set)  # tables declared `on_drift: warn`
+
+    @property
+    def breaking(self) -> list[Change]:
+        return [c for c in self.changes if c.breaking]
+
+    @property
+    def failing(self) -> list[Change]:
+        return [c for c in self.breaking if c.table not in self.warn_only]
+
+    def line(self) -> str:
+        if not self.changes:
+            return f"schema drift: none on target {self.target}"
+        held = ", ".join(uid.split(".")[-1] for uid in self.held_back if uid.startswith("model."))
+        return (
+            f"schema drift on target {self.target}: "
+            + "; ".join(c.describe() for c in self.changes)
+            + (f"; held back: {held}" if held else "")
+        )
+
+    @property
+    def warnings(self) -> list[Change]:
+        """What the run reports as a warning: over a `warn` limit, or breaking in a table
+        declared `on_drift: warn`."""
+        return [c for c in self.changes if c.warning or (c.breaking and c not in self.failing)]
+
+    def failure(self, also: str = "") -> StepFailed:
+        """The run's failure: each change, what was held back, the fix (then `also`: what
+        else failed after the build, e.g. the freshness of a table that went missing)."""
+        missing = sorted({c.table for c in self.failing if c.kind == "table missing"})
+        schema = sorted(
+            {c.table for c in self.failing if c.kind not in ("values changed", "table missing")}
+        )
+        values = sorted({c.table for c in self.failing if c.kind == "values changed"})
+        fixes = []
+        if missing:  # nothing to accept: the table must come back (or leave the sources)
+            fixes.append(
+                f"sync again to recreate {', '.join(missing)} (`elt sync`), or remove "
+                f"{'it' if len(missing) == 1 else 'them'} from the project's dbt sources"
+            )
+        if schema:
+            fixes.append(
+                "fix the source or the models, or accept the new schema with "
+                + " ".join(f"`elt drift accept {t}`" for t in schema)
+            )
+        if values:
+            fixes.append(
+                f"read _airbyte_meta.changes in {', '.join(values)} (values the destination could"
+                " not type), fix the stream's schema and sync again, or raise max_share in the"
+                " source's meta.airbyte_changes"
+            )
+        return StepFailed(f"{self.line()}: {'; '.join(fixes)}" + (f"; also {also}" if also else ""))

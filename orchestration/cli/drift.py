@@ -25,7 +25,8 @@ def check(ctx: typer.Context, block: BlockName = None) -> None:
     breaking change fails the run (exit 1) with the fix, as `elt run` does."""
     if ctx.invoked_subcommand is not None:
         return
-    from orchestration.flows.schema_drift import DriftReport, drift_check
+    from orchestration.checks.drift import DriftReport
+    from orchestration.flows.schema_drift import drift_check
 
     config = configure(block, warehouse=True, uses_server=True)
     report: DriftReport = run_flow(config, lambda: drift_check(block_name=block))
@@ -46,7 +47,7 @@ def accept(
     block: BlockName = None,
 ) -> None:
     """Accept a source table's schema as the warehouse holds it now: it stops being drift."""
-    from orchestration.flows.schema_drift import accept as accept_schema
+    from orchestration.tasks.drift_steps import accept as accept_schema
 
     config = configure(block, warehouse=True, uses_server=True)
     columns = run_flow(config, lambda: accept_schema(source_table, block))

@@ -17,7 +17,8 @@ def freshness(settings: Settings, block: BlockName = None) -> None:
     """Check every freshness SLA of the dbt project: source tables (dbt source freshness) and
     mart deadlines (meta.sla.deadline_cron); warn shows, error fails."""
     # imported before the first guarded action, with the collector paused (_policy)
-    from orchestration.flows.freshness_check import SlaResult, freshness_check
+    from orchestration.checks.freshness import SlaResult
+    from orchestration.flows.freshness_check import freshness_check
 
     config = configure(block, overrides(settings), FLAG_ORIGINS, warehouse=True, uses_server=True)
 

@@ -24,7 +24,8 @@ __all__ = ["run"]
 def run(settings: Settings, select: Select = None, block: BlockName = None) -> None:
     """Run the full pipeline: sync, dbt build, freshness check."""
     # imported before the first guarded action, with the collector paused (_policy)
-    from orchestration.flows.full_pipeline import PipelineSummary, full_pipeline
+    from orchestration.flows.full_pipeline import full_pipeline
+    from orchestration.tasks.pipeline_steps import PipelineSummary
 
     config = configure(
         block, overrides(settings), FLAG_ORIGINS, warehouse=True, airbyte=True, uses_server=True

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from orchestration.errors import UserError
+from orchestration.errors import StepFailed, UserError
 
 # The selection when a backfill names none: every microbatch model and what depends on them.
 DEFAULT_SELECTION = "config.incremental_strategy:microbatch+"
@@ -240,3 +240,46 @@ __all__ = [
     "selection",
     "time_models",
 ]
+
+
+@dataclass
+class BackfillResult:
+    target: str
+    days: Days
+    models: list[str]  # the time-partitioned models backfilled
+    batches: list[Batch] = field(default_factory=list)
+    skipped_models: list[str] = field(default_factory=list)
+    retried: bool = False
+    dbt_error: str = ""  # dbt's own failure, when a node other than a batch failed
+    built_earlier: int = 0  # a retry's batches that an earlier attempt had built
+    nothing_left: bool = False  # a retry of a backfill that had built everything
+
+    @property
+    def failed(self) -> list[Batch]:
+        return [b for b in self.batches if b.status == "error"]
+
+    def line(self) -> str:
+        built = sum(1 for b in self.batches if b.status == "success")
+        what = "retried" if self.retried else "backfilled"
+        text = (
+            f"{what} {self.days} ({len(self.days)} days) of {', '.join(self.models)} on target"
+            f" {self.target}: {built} of {len(self.batches)} batches built"
+        )
+        if self.nothing_left:
+            return f"{text}: nothing to retry, the last backfill had built every batch"
+        if self.retried:
+            text += f" (the unfinished ones; {self.built_earlier} built before)"
+        if self.failed:
+            text += f", {len(self.failed)} failed"
+        if self.skipped_models:
+            text += f"; skipped by dbt after a failure: {', '.join(self.skipped_models)}"
+        return text
+
+    def failure(self) -> StepFailed:
+        shown = "; ".join(f"{b.model} {b.day}: {b.error}" for b in self.failed[:10])
+        more = f" (and {len(self.failed) - 10} more)" if len(self.failed) > 10 else ""
+        why = f"{shown}{more}" if self.failed else self.dbt_error
+        return StepFailed(
+            f"{self.line()}: {why}: fix the cause, then `elt backfill --retry` rebuilds only"
+            " what failed"
+        )

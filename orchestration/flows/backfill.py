@@ -15,260 +15,33 @@ only the days no attempt built, then what depends on them.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
-from prefect.events import emit_event
+from prefect import flow
 from prefect.runtime import flow_run
 
-from orchestration.checks.warehouse import rows_per_day
-from orchestration.config import Config, DbtTarget
 from orchestration.dbt.backfill import (
-    Batch,
-    BatchLog,
+    BackfillResult,
     Days,
-    TimeModel,
     check_begin,
     selection,
     time_models,
 )
-from orchestration.dbt.backfill_journal import Journal, Rebuild, journal_folder
-from orchestration.dbt.results import DbtRunResult
-from orchestration.dbt.runner import run_dbt
-from orchestration.errors import StepFailed, UserError
-from orchestration.flows.dbt_transform import (
+from orchestration.dbt.backfill_journal import Journal, journal_folder
+from orchestration.errors import UserError
+from orchestration.runtime import interrupts, milestones
+from orchestration.runtime.logs import get_logger
+from orchestration.tasks.backfill_steps import (
+    backfill_to_retry,
+    finishing_selection,
+    run_backfill,
+)
+from orchestration.tasks.dbt_commands import (
     install_packages,
     parsed_project,
-    run_dbt_command,
+    selected_ids,
     transform_config,
 )
-from orchestration.runtime import interrupts, milestones
-from orchestration.runtime.artifacts import publish_table
-from orchestration.runtime.logs import get_logger
-
-DAY_FAILED_EVENT = "elt.backfill.day.failed"
-
-
-@dataclass
-class BackfillResult:
-    target: str
-    days: Days
-    models: list[str]  # the time-partitioned models backfilled
-    batches: list[Batch] = field(default_factory=list)
-    skipped_models: list[str] = field(default_factory=list)
-    retried: bool = False
-    dbt_error: str = ""  # dbt's own failure, when a node other than a batch failed
-    built_earlier: int = 0  # a retry's batches that an earlier attempt had built
-    nothing_left: bool = False  # a retry of a backfill that had built everything
-
-    @property
-    def failed(self) -> list[Batch]:
-        return [b for b in self.batches if b.status == "error"]
-
-    def line(self) -> str:
-        built = sum(1 for b in self.batches if b.status == "success")
-        what = "retried" if self.retried else "backfilled"
-        text = (
-            f"{what} {self.days} ({len(self.days)} days) of {', '.join(self.models)} on target"
-            f" {self.target}: {built} of {len(self.batches)} batches built"
-        )
-        if self.nothing_left:
-            return f"{text}: nothing to retry, the last backfill had built every batch"
-        if self.retried:
-            text += f" (the unfinished ones; {self.built_earlier} built before)"
-        if self.failed:
-            text += f", {len(self.failed)} failed"
-        if self.skipped_models:
-            text += f"; skipped by dbt after a failure: {', '.join(self.skipped_models)}"
-        return text
-
-    def failure(self) -> StepFailed:
-        shown = "; ".join(f"{b.model} {b.day}: {b.error}" for b in self.failed[:10])
-        more = f" (and {len(self.failed) - 10} more)" if len(self.failed) > 10 else ""
-        why = f"{shown}{more}" if self.failed else self.dbt_error
-        return StepFailed(
-            f"{self.line()}: {why}: fix the cause, then `elt backfill --retry` rebuilds only"
-            " what failed"
-        )
-
-
-def selected_ids(config: Config, target: DbtTarget, select: Sequence[str]) -> list[str]:
-    """The unique ids dbt's own `ls` selects."""
-    args = config.dbt.args("ls", select=select)
-    args += ["--resource-type", "model", "--output", "json", "--output-keys", "unique_id"]
-    result = run_dbt(args, config.dbt_env(target))
-    if not result.success:
-        raise result.failure()
-    return [json.loads(line)["unique_id"] for line in result.raw or []]
-
-
-def emit_day_failed(batch: Batch, target: str) -> None:
-    emit_event(
-        event=DAY_FAILED_EVENT,
-        resource={
-            "prefect.resource.id": f"elt.backfill.{target}.{batch.model}.{batch.day}",
-            "prefect.resource.name": f"{batch.model} {batch.day}",
-        },
-        payload={"model": batch.model, "day": batch.day, "error": batch.error[:2000]},
-    )
-
-
-def days_table(
-    days: Days,
-    models: Sequence[TimeModel],
-    log: BatchLog,
-    rows: dict[str, dict[str, int]],
-    journal: Journal | None = None,
-) -> list[dict[str, Any]]:
-    """One row per day, three columns per model: status, rows, seconds. A day an earlier
-    attempt of a retried backfill built is `built before`."""
-    by_key = {(b.model, b.day[:10]): b for b in log.batches}
-    table = []
-    for day in days:
-        row: dict[str, Any] = {"day": day.isoformat()}
-        for model in models:
-            batch = by_key.get((model.name, day.isoformat()))
-            if batch:
-                status = batch.status
-            elif journal and day in journal.built.get(model.name, set()):
-                status = "built before"
-            else:
-                status = "skipped" if model.name in log.skipped_models else "not run"
-            row[f"{model.name} status"] = status
-            row[f"{model.name} rows"] = rows.get(model.name, {}).get(day.isoformat(), 0)
-            row[f"{model.name} s"] = round(batch.seconds, 2) if batch else ""
-        table.append(row)
-    return table
-
-
-def rebuild_unfinished(
-    config: Config,
-    target: DbtTarget,
-    rebuilds: list[Rebuild],
-    then: list[str],
-    batches: BatchLog,
-) -> DbtRunResult | None:
-    """A retry's dbt invocations: `dbt run` of each range of unfinished days of its models, in
-    dbt's order, then `dbt build` of `then` (what depends on them, the tests of them) once
-    they are all built. It stops at the first that fails: a dependent must not build on a day
-    that failed."""
-    log = get_logger()
-    result = None
-    for step in rebuilds:
-        log.info("backfill: rebuilding %s of %s", step.days, ", ".join(step.models))
-        options = {"select": list(step.models), "event_time": step.days.event_time}
-        result = run_dbt_command("run", config, target, options, [batches])
-        if not result.success:
-            return result
-    if then:
-        log.info("backfill: building and testing what depends on them")
-        result = run_dbt_command("build", config, target, {"select": then}, [batches])
-    return result
-
-
-def finishing_selection(manifest: Any, ids: list[str], models: list[TimeModel]) -> list[str]:
-    """What a retry builds after the days: the selected models that are not time-partitioned
-    and the tests of the selected nodes (a test is named by its node's name)."""
-    time_ids = {m.unique_id for m in models}
-    others = [uid for uid in ids if uid not in time_ids]
-    selected = set(ids)
-    tests = [
-        node.name
-        for uid, node in manifest.nodes.items()
-        if uid.startswith("test.") and selected & set(getattr(node.depends_on, "nodes", []))
-    ]
-    return sorted({uid.split(".")[-1] for uid in others} | set(tests))
-
-
-@task(name="dbt-backfill", cache_policy=NO_CACHE, task_run_name="dbt backfill {days}")
-@interrupts.cancel_on_interrupt
-def run_backfill(
-    config: Config,
-    target: DbtTarget,
-    days: Days,
-    select: list[str],
-    models: list[TimeModel],
-    then: list[str],
-    journal: Journal,
-    rebuilds: list[Rebuild] | None,
-) -> BackfillResult:
-    """Build `days` of the selection, or, for a retry, only `rebuilds`, then `then`."""
-    log = get_logger()
-    retried = rebuilds is not None
-    total = sum(len(r.days) * len(r.models) for r in rebuilds or []) if retried else None
-    total = total if total is not None else len(days) * len(models)
-    finished: list[Batch] = []
-
-    def on_batch(batch: Batch) -> None:
-        journal.record(batch)  # first: the retry of a kill must know it
-        finished.append(batch)
-        where = f"({len(finished)}/{total})"
-        if batch.status == "error":
-            log.warning("backfill: %s %s failed %s: %s", batch.model, batch.day, where, batch.error)
-            emit_day_failed(batch, target.name)
-        else:
-            log.info("backfill: %s %s %s in %.2fs %s", batch.model, batch.day, batch.status,
-                     batch.seconds, where)  # fmt: skip
-
-    batches = BatchLog(on_batch=on_batch)
-    built_before = journal.built_count()
-    if rebuilds is None:
-        options = {"select": select, "event_time": days.event_time}
-        result: DbtRunResult | None = run_dbt_command("build", config, target, options, [batches])
-    else:
-        result = rebuild_unfinished(config, target, rebuilds, then, batches)
-    names = {m.name for m in models}
-    rows: dict[str, dict[str, int]] = {}
-    with config.warehouse(target) as conn:
-        for model in models:
-            if model.name not in batches.skipped_models:
-                rows[model.name] = rows_per_day(
-                    conn, model.schema, model.identifier, model.relation, model.event_time,
-                    *days.event_time,
-                )  # fmt: skip
-    publish_table(
-        "backfill",
-        days_table(days, models, batches, rows, journal if retried else None),
-        f"Backfill {days} on target {target.name}: each day of each time-partitioned model",
-    )
-    outcome = BackfillResult(
-        target.name,
-        days,
-        [m.name for m in models],
-        [b for b in batches.batches if b.model in names],
-        sorted(batches.skipped_models & names),
-        retried=retried,
-        dbt_error="" if result is None or result.success else result.failure_message(),
-        built_earlier=built_before if retried else 0,
-    )
-    if not (outcome.failed or outcome.dbt_error):
-        journal.finish()
-        milestones.reached(f"days {days} backfilled")
-    log.info(outcome.line())
-    return outcome
-
-
-def backfill_to_retry(folder: Any, retry: bool) -> Journal | None:
-    """The backfill a retry resumes: this flow run's own on Prefect's retry of it (its earlier
-    attempt failed or its process was killed), else with `retry` the last one started."""
-    if (flow_run.run_count or 1) > 1:
-        own = Journal.latest(folder, str(flow_run.id))
-        if own is not None:
-            return own
-    if not retry:
-        return None
-    last = Journal.latest(folder)
-    if last is None:
-        raise UserError(
-            f"no backfill was started with the dbt target path {folder.parents[1]}: nothing to"
-            " retry; run `elt backfill --start DATE --end DATE`"
-        )
-    return last
 
 
 @flow(name="backfill", log_prints=True)
@@ -329,4 +102,4 @@ def backfill(
     return outcome
 
 
-__all__ = ["DAY_FAILED_EVENT", "BackfillResult", "backfill"]
+__all__ = ["backfill"]

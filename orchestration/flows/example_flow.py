@@ -5,8 +5,8 @@ from __future__ import annotations
 from prefect import flow
 
 from orchestration.dbt.results import DbtRunResult
-from orchestration.flows.dbt_transform import dbt_command, install_packages, transform_config
 from orchestration.runtime import interrupts
+from orchestration.tasks.dbt_commands import dbt_command, install_packages, transform_config
 
 
 @flow(name="example-flow", log_prints=True)

@@ -2,71 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
-from orchestration.airbyte.results import SyncResult
-from orchestration.checks.freshness import SlaResult
-from orchestration.checks.warehouse import RAW_ONLY_FIX, raw_only_tables
+from orchestration.checks.drift import DriftReport
 from orchestration.config import config_scope, load_config
-from orchestration.dbt.results import DbtRunResult
-from orchestration.errors import ConfigError, FreshnessBreached
+from orchestration.errors import FreshnessBreached
 from orchestration.flows.airbyte_sync import airbyte_sync
-from orchestration.flows.dbt_transform import check_dbt_selection, dbt_transform
+from orchestration.flows.dbt_transform import dbt_transform
 from orchestration.flows.freshness_check import freshness_check
-from orchestration.flows.schema_drift import DriftReport, drift_check
+from orchestration.flows.schema_drift import drift_check
 from orchestration.lineage import record as lineage
 from orchestration.lineage.graph import Graph
 from orchestration.lineage.graph import markdown as lineage_markdown
 from orchestration.runtime import interrupts, milestones
 from orchestration.runtime.artifacts import publish_markdown
 from orchestration.runtime.logs import get_logger
-
-
-@dataclass
-class PipelineSummary:
-    syncs: list[SyncResult] = field(default_factory=list)
-    drift: DriftReport | None = None
-    build: DbtRunResult | None = None
-    freshness: list[SlaResult] = field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        out = []
-        for s in self.syncs:
-            streams = ", ".join(f"{k} {v}" for k, v in s.streams.items())
-            mode = "embedded PyAirbyte" if s.backend == "embedded" else "Airbyte API"
-            out.append(
-                f"synced {s.rows_synced} rows from {s.connection_id}"
-                + (f" ({streams})" if streams else "")
-                + f" with the {mode}"
-            )
-        if self.drift and self.drift.changes:
-            out.append(self.drift.line())
-        if self.build:
-            b = self.build
-            out.append(
-                f"dbt {b.command}: {b.summary(ok_only=True)} OK in {b.elapsed_s:.1f}s"
-                + (f" on target {b.target}" if b.target else "")
-            )
-        if self.freshness:
-            verdict = "PASS" if all(r.passed for r in self.freshness) else "FAIL"
-            out.append(f"freshness {verdict}: " + ", ".join(r.describe() for r in self.freshness))
-        return out
-
-
-@task(name="check-typed-raw-tables", cache_policy=NO_CACHE)
-@interrupts.cancel_on_interrupt
-def check_typed_raw_tables(block_name: str | None = None) -> None:
-    """Stop before dbt when the destination wrote raw JSON only: staging would otherwise fail
-    deep inside dbt on columns that do not exist."""
-    config = load_config(block_name)
-    with config.warehouse() as conn:
-        raw_only = raw_only_tables(conn, config.airbyte.raw_schema, config.airbyte.streams)
-    if raw_only:
-        raise ConfigError(f"{'; '.join(raw_only)}: {RAW_ONLY_FIX}")
+from orchestration.tasks.dbt_commands import check_dbt_selection
+from orchestration.tasks.pipeline_steps import PipelineSummary, check_typed_raw_tables
 
 
 @flow(name="full-pipeline", log_prints=True)

@@ -12,7 +12,8 @@ import pytest
 
 from bench.generate_dbt_project import generate
 from orchestration.errors import StepFailed
-from orchestration.flows.dbt_transform import NODE_FAILED_EVENT, dbt_transform
+from orchestration.flows.dbt_transform import dbt_transform
+from orchestration.tasks.dbt_commands import NODE_FAILED_EVENT
 from tests.conftest import (
     dbt_target,
     flow_run_artifacts,

@@ -131,7 +131,7 @@ def test_the_held_back_set_is_what_dbt_selects_downstream_of_the_table(manifest)
 
 
 def test_a_source_declared_on_drift_warn_is_held_back_but_does_not_fail(manifest):
-    from orchestration.flows.schema_drift import DriftReport
+    from orchestration.checks.drift import DriftReport
 
     declared = json.loads(json.dumps(manifest["manifest"]))  # a copy, its yml saying `warn`
     declared["sources"]["source.elt.airbyte.users"]["meta"] = {"on_drift": "warn"}
@@ -146,7 +146,7 @@ def test_a_source_declared_on_drift_warn_is_held_back_but_does_not_fail(manifest
 
 
 def test_values_airbyte_nulled_over_the_declared_share_break_what_reads_them(manifest):
-    from orchestration.flows.schema_drift import DriftReport
+    from orchestration.checks.drift import DriftReport
 
     users = users_table(manifest["manifest"])  # the shipped yml: 5%, severity error
     assert users.limit_for("email") == ChangesLimit(0.05, "error")
@@ -166,7 +166,7 @@ def test_values_airbyte_nulled_over_the_declared_share_break_what_reads_them(man
 
 
 def test_a_column_may_declare_its_own_limit_and_severity(manifest):
-    from orchestration.flows.schema_drift import DriftReport
+    from orchestration.checks.drift import DriftReport
 
     declared = json.loads(json.dumps(manifest["manifest"]))
     columns = declared["sources"]["source.elt.airbyte.users"]["columns"]
