@@ -33,7 +33,7 @@ import boto3
 from moto.s3.models import s3_backends
 
 from orchestration.sensors.cursor import Cursor, S3Object
-from orchestration.sensors.events import EventQueue, setup_events
+from orchestration.sensors.notifications import EventQueue, setup_events
 from orchestration.sensors.s3 import S3Sensor
 from tests.fakes.s3 import free_port, moto_server
 

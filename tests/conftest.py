@@ -272,7 +272,7 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
             monkeypatch.setenv(name, value)
         from typer.testing import CliRunner
 
-        from orchestration.cli import app
+        from orchestration.cli.main import app
 
         result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
         if result.exception and not isinstance(result.exception, SystemExit):

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from prefect import flow, task
 
-from orchestration.limits import fleet_slot, lease
+import orchestration.limits.renewal as lease
+from orchestration.limits import fleet_slot
 
 
 @task(task_run_name="hold {what}")

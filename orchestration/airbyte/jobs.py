@@ -16,7 +16,7 @@ from prefect.events import emit_event
 
 from orchestration.airbyte.client import AirbyteClient
 from orchestration.airbyte.models import Job, JobStatus
-from orchestration.airbyte.results import SyncResult
+from orchestration.airbyte.sync_results import SyncResult
 from orchestration.errors import (
     AirbyteApiError,
     AirbyteJobFailed,

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestration.airbyte.results import SyncResult
+from orchestration.airbyte.sync_results import SyncResult
 from orchestration.errors import ConfigError, StepFailed
 from orchestration.runtime.logs import get_logger
 from orchestration.runtime.ticker import Ticker

@@ -22,7 +22,7 @@ from orchestration.config import (
     S3SensorConfig,
     SnowflakeConnection,
 )
-from orchestration.config.blocks import api_unreachable
+from orchestration.config.block_loading import api_unreachable
 from orchestration.config.load import load_env_domains, snowflake_missing
 from orchestration.config.sources import Problems, read_environment
 from orchestration.errors import ConfigError

@@ -14,19 +14,19 @@ from typing import Any, cast
 from prefect.blocks.core import Block, BlockNotSavedError
 from pydantic import BaseModel, SecretBytes, SecretStr
 
-from orchestration.config.blocks import api_unreachable
+from orchestration.config.block_loading import api_unreachable
 
 MASK = "********"
 
 # Every block type this project saves, nested ones first: slug -> "module:class".
 BLOCK_TYPES: dict[str, str] = {
-    "elt-airbyte-connection": "orchestration.config.airbyte:AirbyteConnection",
+    "elt-airbyte-connection": "orchestration.config.airbyte_settings:AirbyteConnection",
     "snowflake-credentials": "prefect_snowflake.credentials:SnowflakeCredentials",
-    "elt-snowflake-connection": "orchestration.config.snowflake:SnowflakeConnection",
-    "elt-dbt-config": "orchestration.config.dbt:DbtConfig",
+    "elt-snowflake-connection": "orchestration.config.snowflake_settings:SnowflakeConnection",
+    "elt-dbt-config": "orchestration.config.dbt_settings:DbtConfig",
     "aws-credentials": "prefect_aws.credentials:AwsCredentials",
     "s3-bucket": "prefect_aws.s3:S3Bucket",
-    "elt-s3-sensor": "orchestration.config.s3:S3SensorConfig",
+    "elt-s3-sensor": "orchestration.config.s3_settings:S3SensorConfig",
 }
 
 

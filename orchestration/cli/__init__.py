@@ -1,7 +1,4 @@
-"""`elt`, the command line: `main.py` composes one module per command group; `_policy.py` is
-the error policy they share, `_output.py` how they print, `_options.py` the options several
-take."""
-
-from orchestration.cli.main import app, main
-
-__all__ = ["app", "main"]
+"""`elt`, the command line (`main.py`, its entry point `main`): one `cmd_<group>.py` per command
+or command group; `_policy.py` is the error policy they share, `_output.py` how they print,
+`_options.py` the options several take, `_prepare.py` the work `elt prepare` does ahead of runs.
+"""

@@ -95,7 +95,7 @@ def report_failures(action: Callable[[], T]) -> T:
             raise
         # the Prefect API, not reachable: a request of ours, or Prefect's check before a run
         if isinstance(exc, httpx.TransportError) or str(exc).startswith("Failed to reach API"):
-            from orchestration.config.blocks import api_unreachable
+            from orchestration.config.block_loading import api_unreachable
 
             error(str(api_unreachable(exc)))
             raise typer.Exit(1) from None

@@ -11,22 +11,21 @@ from typing import Annotated
 
 import typer
 
-from orchestration.cli import (
-    automations,
-    backfill,
-    blocks,
-    drift,
-    freshness,
-    limits,
-    lineage,
-    run,
-    sensor,
-    serve,
-    server,
-    sync,
-    transform,
-)
 from orchestration.cli._policy import set_debug, start_loading_ticker, stop_loading_ticker
+from orchestration.cli.cmd_automations import app as automations_app
+from orchestration.cli.cmd_backfill import backfill
+from orchestration.cli.cmd_blocks import app as blocks_app
+from orchestration.cli.cmd_drift import app as drift_app
+from orchestration.cli.cmd_freshness import freshness
+from orchestration.cli.cmd_limits import app as limits_app
+from orchestration.cli.cmd_lineage import lineage
+from orchestration.cli.cmd_run import run
+from orchestration.cli.cmd_sensor import app as sensor_app
+from orchestration.cli.cmd_serve import prepare, serve
+from orchestration.cli.cmd_server import app as server_app
+from orchestration.cli.cmd_server import ui
+from orchestration.cli.cmd_sync import sync
+from orchestration.cli.cmd_transform import transform
 from orchestration.runtime import collector, interrupts
 
 __all__ = ["app", "main"]
@@ -46,24 +45,14 @@ def main_options(
     set_debug(debug)
 
 
-for command in (
-    run.run,
-    sync.sync,
-    transform.transform,
-    backfill.backfill,
-    freshness.freshness,
-    lineage.lineage,
-    server.ui,
-    serve.serve,
-    serve.prepare,
-):
+for command in (run, sync, transform, backfill, freshness, lineage, ui, serve, prepare):
     app.command()(command)
-app.add_typer(sensor.app, name="sensor")
-app.add_typer(blocks.app, name="blocks")
-app.add_typer(drift.app, name="drift")
-app.add_typer(automations.app, name="automations")
-app.add_typer(limits.app, name="limits")
-app.add_typer(server.app, name="server")
+app.add_typer(sensor_app, name="sensor")
+app.add_typer(blocks_app, name="blocks")
+app.add_typer(drift_app, name="drift")
+app.add_typer(automations_app, name="automations")
+app.add_typer(limits_app, name="limits")
+app.add_typer(server_app, name="server")
 
 
 def main() -> None:

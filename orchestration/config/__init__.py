@@ -6,9 +6,9 @@ a name; `elt blocks register` saves these same objects.
 
 from typing import TYPE_CHECKING
 
-from orchestration.config.airbyte import AirbyteConnection
-from orchestration.config.dbt import DbtConfig, DbtTarget
-from orchestration.config.embedded import REPO_ROOT, EmbeddedConfig
+from orchestration.config.airbyte_settings import AirbyteConnection
+from orchestration.config.dbt_settings import DbtConfig, DbtTarget
+from orchestration.config.embedded_settings import REPO_ROOT, EmbeddedConfig
 from orchestration.config.fleet_limits import FleetLimits
 from orchestration.config.load import (
     Config,
@@ -19,8 +19,8 @@ from orchestration.config.load import (
 )
 
 if TYPE_CHECKING:
-    from orchestration.config.s3 import S3SensorConfig
-    from orchestration.config.snowflake import SnowflakeConnection
+    from orchestration.config.s3_settings import S3SensorConfig
+    from orchestration.config.snowflake_settings import SnowflakeConnection
 
 __all__ = [
     "REPO_ROOT",
@@ -43,11 +43,11 @@ def __getattr__(name: str) -> object:
     """S3SensorConfig and SnowflakeConnection on first use: they import prefect-aws and
     prefect-snowflake, which take seconds most commands do not need to spend."""
     if name == "S3SensorConfig":
-        from orchestration.config.s3 import S3SensorConfig
+        from orchestration.config.s3_settings import S3SensorConfig
 
         return S3SensorConfig
     if name == "SnowflakeConnection":
-        from orchestration.config.snowflake import SnowflakeConnection
+        from orchestration.config.snowflake_settings import SnowflakeConnection
 
         return SnowflakeConnection
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from orchestration.airbyte.pyairbyte import FakerSync
-from orchestration.config.airbyte import AirbyteConnection
-from orchestration.config.blocks import load_block
-from orchestration.config.dbt import DbtConfig, DbtTarget
-from orchestration.config.embedded import EmbeddedConfig
+from orchestration.config.airbyte_settings import AirbyteConnection
+from orchestration.config.block_loading import load_block
+from orchestration.config.dbt_settings import DbtConfig, DbtTarget
+from orchestration.config.embedded_settings import EmbeddedConfig
 from orchestration.config.fleet_limits import FleetLimits
-from orchestration.config.local import LocalSettings
+from orchestration.config.local_settings import LocalSettings
 from orchestration.config.sources import EnvMap, Problems, read_environment, validate
 from orchestration.errors import ConfigError
 
 if TYPE_CHECKING:
-    from orchestration.config.s3 import S3SensorConfig
-    from orchestration.config.snowflake import SnowflakeConnection
+    from orchestration.config.s3_settings import S3SensorConfig
+    from orchestration.config.snowflake_settings import SnowflakeConnection
 
 __all__ = ["Config", "PipelineOptions", "config_scope", "load_config", "setting_variables"]
 
@@ -60,13 +60,13 @@ PipelineOptions.env = EnvMap.derived(PipelineOptions, "")
 
 
 def s3_model() -> type[S3SensorConfig]:
-    from orchestration.config.s3 import S3SensorConfig
+    from orchestration.config.s3_settings import S3SensorConfig
 
     return S3SensorConfig
 
 
 def snowflake_model() -> type[SnowflakeConnection]:
-    from orchestration.config.snowflake import SnowflakeConnection
+    from orchestration.config.snowflake_settings import SnowflakeConnection
 
     return SnowflakeConnection
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from orchestration.errors import ConfigError
 
 if TYPE_CHECKING:
-    from orchestration.config import Config, DbtTarget
+    from orchestration.config.dbt_settings import DbtTarget
+    from orchestration.config.load import Config
 
 __all__ = ["check_writable"]
 

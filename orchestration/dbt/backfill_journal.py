@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from orchestration.dbt.backfill import Batch, Days
+from orchestration.dbt.microbatch import Batch, Days
 
 __all__ = ["MAX_RANGES", "Journal", "Rebuild", "journal_folder"]
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from prefect.variables import Variable
 
-from orchestration.dbt.results import NodeResult
+from orchestration.dbt.run_results import NodeResult
 
 
 def variable_name(target_name: str) -> str:

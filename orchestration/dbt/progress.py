@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from orchestration.dbt.results import FAILED_STATUSES
+from orchestration.dbt.run_results import FAILED_STATUSES
 from orchestration.runtime import interrupts
 from orchestration.runtime.logs import get_logger
 from orchestration.runtime.ticker import Ticker

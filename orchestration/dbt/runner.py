@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from dbt.cli.main import dbtRunner
 
-from orchestration.dbt.results import DbtRunResult, NodeResult
+from orchestration.dbt.run_results import DbtRunResult, NodeResult
 from orchestration.runtime import interrupts
 
 

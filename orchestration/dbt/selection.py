@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from orchestration.dbt.results import DbtRunResult
+from orchestration.dbt.run_results import DbtRunResult
 from orchestration.errors import UserError
 
 # graph operators and a `method:` prefix around a node's name: `2+model:dim_users+`, `@x`

@@ -24,7 +24,7 @@ from orchestration.airbyte.client import AirbyteClient
 from orchestration.airbyte.jobs import SyncInterrupted, check_connection_ids, sync_one
 from orchestration.airbyte.models import Connection
 from orchestration.airbyte.pyairbyte import FakerSync, run_embedded_sync
-from orchestration.airbyte.results import SyncResult
+from orchestration.airbyte.sync_results import SyncResult
 from orchestration.airbyte.workspace import (
     describe_all,
     with_endpoint_names,

@@ -20,14 +20,14 @@ from datetime import UTC, date, datetime
 from prefect import flow
 from prefect.runtime import flow_run
 
-from orchestration.dbt.backfill import (
+from orchestration.dbt.backfill_journal import Journal, journal_folder
+from orchestration.dbt.microbatch import (
     BackfillResult,
     Days,
     check_begin,
     selection,
     time_models,
 )
-from orchestration.dbt.backfill_journal import Journal, journal_folder
 from orchestration.errors import UserError
 from orchestration.runtime import interrupts, milestones
 from orchestration.runtime.logs import get_logger

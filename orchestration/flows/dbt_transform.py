@@ -18,7 +18,7 @@ from prefect.runtime import flow_run
 
 from orchestration.config import Config, DbtConfig, DbtTarget
 from orchestration.dbt.builds import record_builds
-from orchestration.dbt.results import DbtRunResult, run_results_since
+from orchestration.dbt.run_results import DbtRunResult, run_results_since
 from orchestration.dbt.runner import run_dbt
 from orchestration.runtime import interrupts, milestones
 from orchestration.runtime.logs import get_logger

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from orchestration.dbt.results import DbtRunResult
+from orchestration.dbt.run_results import DbtRunResult
 from orchestration.runtime import interrupts
 from orchestration.tasks.dbt_commands import dbt_command, install_packages, transform_config
 

@@ -16,8 +16,8 @@ from orchestration.lineage import record as lineage
 from orchestration.lineage.events import PrefectRun
 from orchestration.runtime import interrupts
 from orchestration.sensors.cursor import S3Object
-from orchestration.sensors.events import EventQueue
 from orchestration.sensors.lease import SensorLease
+from orchestration.sensors.notifications import EventQueue
 from orchestration.sensors.s3 import PollStats, S3Sensor, SensorOptions, stop_on_signals
 from orchestration.sensors.store import PrefectCursorStore
 from orchestration.sensors.triggers import deployment_trigger, print_batch

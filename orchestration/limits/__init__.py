@@ -17,7 +17,6 @@ died. Losing contact with the Prefect API never stops the work: abandoning (and 
 cancelling) an Airbyte job that runs fine would be worse than exceeding a bound for a while.
 """
 
-from orchestration.limits import lease
 from orchestration.limits.admin import (
     Repaired,
     WantedLimit,
@@ -37,7 +36,6 @@ __all__ = [
     "WantedLimit",
     "apply",
     "fleet_slot",
-    "lease",
     "limit_exists",
     "limits_to_repair",
     "repair",

@@ -14,10 +14,15 @@ from prefect.exceptions import ObjectNotFound
 
 from orchestration.config import Config, DbtTarget
 from orchestration.errors import SlotWaitTimedOut
-from orchestration.limits import lease as leases
 from orchestration.limits.holders import current_holder, holders_of, record
-from orchestration.limits.lease import API_ERRORS, HeldSlot, ask, give_back_once
 from orchestration.limits.names import warehouse_limit
+from orchestration.limits.renewal import (
+    API_ERRORS,
+    RENEW_SECONDS,
+    HeldSlot,
+    ask,
+    give_back_once,
+)
 from orchestration.runtime import interrupts
 from orchestration.runtime.logs import get_logger
 
@@ -85,7 +90,7 @@ def _take(name: str, what: str, wait_seconds: float | None) -> HeldSlot | None:
             give_back_once(client, lease.lease_id)
             log.debug("%s: no global concurrency limit %r: not bounded", what, name)
             return None
-        holder = current_holder(name, lease.lease_id, what, leases.RENEW_SECONDS)
+        holder = current_holder(name, lease.lease_id, what, RENEW_SECONDS)
         try:
             record(client, holder)
         except API_ERRORS:

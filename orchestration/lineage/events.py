@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestration.airbyte.results import SyncResult
+from orchestration.airbyte.sync_results import SyncResult
 from orchestration.checks.freshness import SlaResult
 from orchestration.config import Config, DbtTarget
 from orchestration.dbt.runner import exported_env

@@ -9,11 +9,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from orchestration.airbyte.results import SyncResult
+import orchestration.lineage.events as events
+import orchestration.lineage.naming as naming
+import orchestration.lineage.transport as transport
+from orchestration.airbyte.sync_results import SyncResult
 from orchestration.checks.freshness import SlaResult
 from orchestration.checks.warehouse import column_types
 from orchestration.config import Config, DbtTarget
-from orchestration.lineage import events, naming, transport
 from orchestration.lineage.assets import emit_asset_events
 from orchestration.runtime.logs import get_logger
 

@@ -82,7 +82,7 @@ def served_deployments(
 
 def serve_stop_seconds() -> float:
     """ELT_SERVE_STOP_SECONDS (the environment, then .env), else 25."""
-    from orchestration.config.local import local_settings
+    from orchestration.config.local_settings import local_settings
 
     return local_settings().elt_serve_stop_seconds
 

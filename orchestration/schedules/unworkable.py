@@ -20,7 +20,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 
 from orchestration.config import load_config
-from orchestration.config.s3 import S3SensorConfig
+from orchestration.config.s3_settings import S3SensorConfig
 
 __all__ = ["SENSOR_DEPLOYMENT", "landing_zone_configured", "pause", "pause_if_unworkable"]
 

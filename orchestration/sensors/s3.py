@@ -22,8 +22,8 @@ from orchestration.errors import UserError, first_line
 from orchestration.runtime import interrupts
 from orchestration.runtime.logs import get_logger
 from orchestration.sensors.cursor import DEFAULT_LOOKBACK, Cursor, S3Object, batch_key
-from orchestration.sensors.events import EventQueue
 from orchestration.sensors.listing import KeyLayout, Lister
+from orchestration.sensors.notifications import EventQueue
 from orchestration.sensors.triggers import Trigger
 
 PERMANENT_S3_ERRORS = {

@@ -85,14 +85,14 @@ class LocalServer:
 def home() -> Path:
     """ELT_HOME (environment, then .env), relative to the repository, not the working folder:
     `elt` run from `dbt_project/` finds the same server as from the root."""
-    from orchestration.config.local import local_settings
+    from orchestration.config.local_settings import local_settings
 
     return local_settings().elt_home
 
 
 def local_server_enabled() -> bool:
     """True unless ELT_LOCAL_SERVER is off or a Prefect API is already configured."""
-    from orchestration.config.local import local_settings
+    from orchestration.config.local_settings import local_settings
 
     if not local_settings().elt_local_server:
         return False

@@ -14,15 +14,15 @@ from prefect.runtime import flow_run
 
 from orchestration.checks.warehouse import rows_per_day
 from orchestration.config import Config, DbtTarget
-from orchestration.dbt.backfill import (
+from orchestration.dbt.backfill_journal import Journal, Rebuild
+from orchestration.dbt.microbatch import (
     BackfillResult,
     Batch,
     BatchLog,
     Days,
     TimeModel,
 )
-from orchestration.dbt.backfill_journal import Journal, Rebuild
-from orchestration.dbt.results import DbtRunResult
+from orchestration.dbt.run_results import DbtRunResult
 from orchestration.errors import UserError
 from orchestration.runtime import interrupts, milestones
 from orchestration.runtime.artifacts import publish_table

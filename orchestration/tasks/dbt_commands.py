@@ -21,7 +21,7 @@ from orchestration.config import Config, DbtTarget, load_config
 from orchestration.dbt.builds import record_builds
 from orchestration.dbt.deps import deps_needed, record_deps
 from orchestration.dbt.progress import FinishedNode, NodeProgress
-from orchestration.dbt.results import DbtRunResult, node_table
+from orchestration.dbt.run_results import DbtRunResult, node_table
 from orchestration.dbt.runner import run_dbt
 from orchestration.dbt.selection import selection_error, unmatched
 from orchestration.flags import PARAMETER_ORIGINS, from_parameters

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from orchestration.airbyte.results import SyncResult
+from orchestration.airbyte.sync_results import SyncResult
 from orchestration.checks.drift import DriftReport
 from orchestration.checks.freshness import SlaResult
 from orchestration.checks.warehouse import RAW_ONLY_FIX, raw_only_tables
 from orchestration.config import load_config
-from orchestration.dbt.results import DbtRunResult
+from orchestration.dbt.run_results import DbtRunResult
 from orchestration.errors import ConfigError
 from orchestration.runtime import interrupts
 

@@ -17,8 +17,9 @@ import pytest
 from prefect import flow, task
 from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
+import orchestration.limits.renewal as lease
 from orchestration.errors import SlotWaitTimedOut
-from orchestration.limits import LEASE_SECONDS, fleet_slot, lease, repair
+from orchestration.limits import LEASE_SECONDS, fleet_slot, repair
 from tests.conftest import wait_until
 from tests.servers import TcpProxy
 

@@ -17,7 +17,7 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.variables import Variable
 
-from orchestration.sensors.events import setup_events
+from orchestration.sensors.notifications import setup_events
 from orchestration.sensors.store import cursor_name
 from tests.conftest import cli_env, wait_until
 

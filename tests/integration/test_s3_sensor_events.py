@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from orchestration.errors import UserError
-from orchestration.sensors.events import EventQueue, setup_events
+from orchestration.sensors.notifications import EventQueue, setup_events
 from orchestration.sensors.s3 import S3Sensor
 from orchestration.sensors.store import PrefectCursorStore
 from tests.conftest import run_elt

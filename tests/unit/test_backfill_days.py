@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from orchestration.dbt.backfill import Days, TimeModel, check_begin, project_switch, selection
+from orchestration.dbt.microbatch import Days, TimeModel, check_begin, project_switch, selection
 from orchestration.errors import UserError
 from tests.conftest import REPO
 

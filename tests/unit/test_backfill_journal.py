@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from orchestration.dbt.backfill import Batch, Days
 from orchestration.dbt.backfill_journal import MAX_RANGES, Journal, Rebuild
+from orchestration.dbt.microbatch import Batch, Days
 
 MARCH = Days(date(2026, 3, 1), date(2026, 3, 31))
 

@@ -133,7 +133,7 @@ def test_every_command_works_with_the_garbage_collector_on(tmp_path, monkeypatch
 
     from typer.testing import CliRunner
 
-    from orchestration.cli import app
+    from orchestration.cli.main import app
     from orchestration.runtime import collector
     from tests.conftest import apply_env
 

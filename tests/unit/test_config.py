@@ -220,7 +220,7 @@ def test_only_what_the_user_set_reaches_a_foreign_projects_profile(clean_env, mo
 def test_elt_home_is_the_repositorys_from_any_folder_set_or_not(tmp_path, monkeypatch):
     """One local server per checkout: `elt` run from another folder must not start a second
     one under that folder's `.elt` (seen: a server per working folder when ELT_HOME was unset)."""
-    from orchestration.config.local import local_settings
+    from orchestration.config.local_settings import local_settings
 
     monkeypatch.chdir(tmp_path)
     assert local_settings({}).elt_home == REPO / ".elt"

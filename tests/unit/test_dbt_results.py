@@ -1,7 +1,7 @@
 import json
 
 from orchestration.dbt.deps import deps_needed, record_deps
-from orchestration.dbt.results import DbtRunResult, NodeResult
+from orchestration.dbt.run_results import DbtRunResult, NodeResult
 
 
 def node(name: str, status: str) -> NodeResult:
@@ -39,7 +39,7 @@ def test_a_retry_uses_only_run_results_written_by_an_earlier_attempt(tmp_path):
     count."""
     from datetime import UTC, datetime, timedelta
 
-    from orchestration.dbt.results import run_results_since
+    from orchestration.dbt.run_results import run_results_since
 
     started = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
     assert not run_results_since(tmp_path, started)  # none: a new pod

@@ -77,7 +77,7 @@ def test_a_name_that_sets_no_setting_is_refused():
 
 
 def test_the_cli_takes_each_flag_with_its_declared_help():
-    from orchestration.cli import app
+    from orchestration.cli.main import app
 
     runner = CliRunner()
     for command, keys in {

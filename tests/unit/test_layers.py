@@ -63,7 +63,8 @@ def test_full_pipeline_takes_only_flows_from_the_flows_it_composes():
     taken = [
         alias.asname or alias.name
         for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("orchestration.flows.")
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("orchestration.flows.")
         for alias in node.names
     ]
     assert len(taken) == 4

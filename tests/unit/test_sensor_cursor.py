@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from orchestration.sensors.cursor import Cursor, S3Object
-from orchestration.sensors.events import parse_message
+from orchestration.sensors.notifications import parse_message
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 

@@ -26,7 +26,7 @@ def apply(dry_run: DryRun = False, block: BlockName = None) -> None:
     """Create or resize the limits runs take slots of (applying twice changes nothing):
     airbyte-api (ELT_LIMIT_AIRBYTE_SYNCS) and, with Snowflake settings, the warehouse's
     (ELT_LIMIT_WAREHOUSE_BUILDS)."""
-    from orchestration.config.blocks import require_api_url
+    from orchestration.config.block_loading import require_api_url
     from orchestration.limits import apply as apply_limits
     from orchestration.limits import wanted_limits
 
@@ -45,7 +45,7 @@ def repair(dry_run: DryRun = False, block: BlockName = None) -> None:
     """Free the slots no live run holds: those left by a Prefect server restart that lost its
     leases, or by a run that ended without giving its slot back. A live run's slot is never
     freed."""
-    from orchestration.config.blocks import require_api_url
+    from orchestration.config.block_loading import require_api_url
     from orchestration.limits import wanted_limits
 
     config = configure(block, uses_server=True)
@@ -68,7 +68,7 @@ def _print_repairs(wanted: list[WantedLimit], dry_run: bool, *, quiet: bool) -> 
 def show() -> None:
     """List the global concurrency limits on the Prefect server, with the slots in use and
     the runs holding them."""
-    from orchestration.config.blocks import require_api_url
+    from orchestration.config.block_loading import require_api_url
     from orchestration.limits import show as limits
 
     use_local_server()

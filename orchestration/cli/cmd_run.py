@@ -14,7 +14,7 @@ from orchestration.cli._options import (
 )
 from orchestration.cli._output import console, line
 from orchestration.cli._policy import configure, run_flow
-from orchestration.cli.sync import show_syncs
+from orchestration.cli.cmd_sync import show_syncs
 from orchestration.errors import AirbyteSyncFailed
 
 __all__ = ["run"]

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, Field, field_validator
 
-from orchestration.config.embedded import REPO_ROOT
+from orchestration.config.embedded_settings import REPO_ROOT
 from orchestration.config.sources import EnvMap, Problems, read_environment, validate
 
 __all__ = ["LocalSettings", "local_settings"]

@@ -20,7 +20,7 @@ from orchestration.cli._policy import configure, guarded, run_flow
 from orchestration.errors import UserError
 
 if TYPE_CHECKING:
-    from orchestration.dbt.results import DbtRunResult
+    from orchestration.dbt.run_results import DbtRunResult
 
 __all__ = ["check_vars", "transform"]
 

@@ -20,7 +20,7 @@ app = typer.Typer(
 def apply(dry_run: DryRun = False) -> None:
     """Create or update every automation by name (applying twice changes nothing). The alert
     webhook comes from ALERT_WEBHOOK_URL, saved as the Webhook block `elt-alerts`."""
-    from orchestration.config.blocks import require_api_url
+    from orchestration.config.block_loading import require_api_url
     from orchestration.server.automations import apply as apply_automations
 
     config = configure(None, uses_server=True)

@@ -45,7 +45,7 @@ def prepare(
     ] = False,
 ) -> None:
     """Install dbt packages and parse the project (and the embedded Airbyte) ahead of runs."""
-    from orchestration.prepare import prepare_dbt, prepare_embedded
+    from orchestration.cli._prepare import prepare_dbt, prepare_embedded
 
     line(guarded(prepare_dbt))
     if embedded:

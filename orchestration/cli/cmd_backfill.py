@@ -38,7 +38,7 @@ def backfill(
     """Rebuild days START through END of the time-partitioned models (dbt microbatch; all of
     them unless --select) and what depends on them: one dbt build, a line per day and model."""
     # imported before the first guarded action, with the collector paused (_policy)
-    from orchestration.dbt.backfill import BackfillResult, Days
+    from orchestration.dbt.microbatch import BackfillResult, Days
     from orchestration.flows.backfill import backfill as backfill_flow
 
     first, last = (start.date() if start else None), (end.date() if end else None)

@@ -37,7 +37,7 @@ def lineage(
 ) -> None:
     """Print the lineage of a table (up to its Airbyte stream, down to the marts) and write
     the whole graph as an HTML page that opens offline."""  # fmt: skip
-    from orchestration.config.local import local_settings
+    from orchestration.config.local_settings import local_settings
     from orchestration.lineage.graph import Graph, read_events
     from orchestration.lineage.page import render
     from orchestration.lineage.transport import events_file

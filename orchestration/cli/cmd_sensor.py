@@ -85,7 +85,7 @@ def setup_events(
 ) -> None:
     """Send the bucket's s3:ObjectCreated:* events under the prefix to an SQS queue
     (idempotent: run it again, nothing changes)."""
-    from orchestration.sensors.events import setup_events as set_up
+    from orchestration.sensors.notifications import setup_events as set_up
 
     s3_config = configure(block, overrides(settings), FLAG_ORIGINS).s3
 
