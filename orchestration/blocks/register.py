@@ -7,15 +7,13 @@ Output never shows a secret, only whether it is set.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 from typing import Any, cast
 
 from prefect.blocks.core import Block
 from pydantic import BaseModel
 
-from orchestration.blocks.saved import BLOCK_TYPES, block_class, describe
+from orchestration.blocks.saved import BLOCK_TYPES, block_class
 from orchestration.config import (
     AirbyteConnection,
     DbtConfig,
@@ -25,8 +23,6 @@ from orchestration.config import (
 from orchestration.config.block_loading import api_unreachable
 from orchestration.config.load import load_env_domains, snowflake_missing
 from orchestration.config.sources import Problems, read_environment
-from orchestration.errors import ConfigError
-from orchestration.server.local_server import use_local_server
 
 # Every block type this project saves, nested ones first (the classes of saved.BLOCK_TYPES).
 BLOCK_CLASSES: tuple[type[Block], ...] = tuple(block_class(slug) for slug in BLOCK_TYPES)
@@ -136,22 +132,3 @@ def _is_connect_error(exc: BaseException) -> bool:
     import httpx
 
     return isinstance(exc, httpx.TransportError)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m orchestration.blocks.connections",
-        description="Save the Airbyte, Snowflake, dbt and S3 blocks from the environment/.env.",
-    )
-    parser.add_argument("--name", default="default", help="Block name (default: default).")
-    args = parser.parse_args(argv)
-    try:
-        blocks = validated_blocks()
-        use_local_server(lambda line: print(line, file=sys.stderr))  # as `elt blocks register`
-        results = register_blocks(blocks, args.name)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for saved in results:
-        print(f"{saved.status:<9} {describe(saved.ref, saved.block)}")
-    return 0

@@ -54,13 +54,9 @@ def elt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return elt_process(*args, env=env)
 
 
-def register(name: str, env: dict[str, str], *, script: bool = False) -> dict[str, str]:
+def register(name: str, env: dict[str, str]) -> dict[str, str]:
     """Register the blocks; returns {block ref: status} as printed."""
-    command = (
-        [sys.executable, "-m", "orchestration.blocks.connections", "--name", name]
-        if script
-        else [sys.executable, "-m", "orchestration.cli", "blocks", "register", "--name", name]
-    )
+    command = [sys.executable, "-m", "orchestration.cli", "blocks", "register", "--name", name]
     proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     statuses = {}
@@ -116,7 +112,7 @@ def test_block_registration_is_idempotent_and_never_shows_a_secret(prefect_serve
 
     first = register(name, env)
     saved = block_documents(api, name)
-    second = register(name, env, script=True)
+    second = register(name, env)
 
     assert {k: v for k, v in first.items() if k != "_output"} == dict.fromkeys(refs, "created")
     assert {k: v for k, v in second.items() if k != "_output"} == dict.fromkeys(refs, "unchanged")

@@ -1,10 +1,7 @@
 """The `elt` commands as a user runs them, in-process (typer's runner): exit codes, stdout and
 stderr as the terminal shows them. `tests/integration/` runs `elt` as a process."""
 
-import subprocess
-import sys
-
-from tests.conftest import REPO, cli_env
+from tests.conftest import REPO
 
 PROJECT = REPO / "dbt_project"
 
@@ -74,21 +71,6 @@ def test_block_registration_lists_every_missing_and_invalid_variable_at_once(tmp
         assert name in message
     assert "SNOWFLAKE_PASSWORD" not in message  # set: not missing
     assert secret not in message
-
-
-def test_the_registration_script_fails_the_same_way(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestration.blocks.connections", "--name", "production"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=cli_env(SNOWFLAKE_ACCOUNT="a", DBT_PROJECT_DIR=str(tmp_path / "nowhere")),
-        timeout=120,
-    )
-    assert proc.returncode == 1
-    assert proc.stdout == ""
-    assert proc.stderr.startswith("error: cannot register the blocks: ")
-    assert "DBT_PROJECT_DIR: no dbt_project.yml in" in proc.stderr
 
 
 def test_without_the_embedded_airbyte_the_fix_is_named_before_any_work(tmp_path, cli):
