@@ -46,20 +46,19 @@ RETRY_SECONDS = (1.0, 30.0)  # a failing destination, tried again: after 1 s, do
 EVENTS_FILE = "lineage/events.jsonl"
 
 
-def configured() -> bool:
-    """Whether the user configured an OpenLineage transport (the standard ways)."""
-    if any(name.startswith("OPENLINEAGE__TRANSPORT") for name in os.environ):
-        return True
-    if os.environ.get("OPENLINEAGE_URL") or os.environ.get("OPENLINEAGE_CONFIG"):
-        return True
-    return any(
-        (folder / "openlineage.yml").is_file()
-        for folder in (Path.cwd(), Path.home() / ".openlineage")
-    )
+def discovered() -> tuple[bool, bool]:
+    """`(configured, disabled)` as the OpenLineage client itself decides them: its own
+    discovery (`OPENLINEAGE_CONFIG`, `openlineage.yml` here or in `~/.openlineage/`,
+    `OPENLINEAGE__*` variables, `OPENLINEAGE_URL`) and its own `OPENLINEAGE_DISABLED` rule.
+    A client given a transport resolves none of its own, but still discovers the configuration
+    and still swaps the given transport for a no-op one when lineage is disabled; so nothing is
+    sent and no "no configuration, printing to the console" warning is logged."""
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.transport.noop import NoopConfig, NoopTransport
 
-
-def disabled() -> bool:
-    return os.environ.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true"
+    given = NoopTransport(NoopConfig())
+    probe = OpenLineageClient(transport=given)
+    return bool(probe.config.transport), probe.transport is not given
 
 
 def events_file(home: Path) -> Path:
@@ -299,9 +298,10 @@ _lock = threading.Lock()
 
 def _configuration(home: Path, embedded: bool) -> tuple[str, ...] | None:
     """What decides where events go now (None: nowhere)."""
-    if disabled():
+    configured, disabled = discovered()
+    if disabled:
         return None
-    if configured():
+    if configured:
         chosen = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("OPENLINEAGE"))
         return ("configured", str(events_file(home).resolve()), *chosen, str(Path.cwd()))
     if embedded:
@@ -343,5 +343,5 @@ def flush_all(seconds: float = FLUSH_SECONDS) -> bool:
 
 __all__ = [
     "FLUSH_SECONDS", "REQUEST_SECONDS", "Delivery", "EventLog", "LocalOnly", "Sender",
-    "configured", "events_file", "flush_all", "sender",
+    "discovered", "events_file", "flush_all", "sender",
 ]  # fmt: skip
