@@ -1,6 +1,8 @@
-"""The same lineage as Prefect asset events: each table a sync or a dbt node wrote is reported
-as `prefect.asset.materialization.succeeded` (or `.failed`) with its upstream tables as related
-assets, the events Prefect's own `@materialize` emits, so that Prefect Cloud draws the same
+"""The same lineage as Prefect asset events, emitted by Prefect's own code: each table a sync
+or a dbt node wrote is an asset materialization (`prefect.asset.materialization.succeeded`,
+or `.failed`) with its upstream tables as related assets, and each upstream table a
+`prefect.asset.referenced` event, exactly as `@materialize` reports them (Prefect's
+`AssetContext.emit_events`, the method its task engine calls), so that Prefect draws the same
 graph with no extra setup. An asset's key is its OpenLineage identity, `<namespace>/<name>`."""
 
 from __future__ import annotations
@@ -22,36 +24,33 @@ def asset_key(dataset: dict[str, Any]) -> str | None:
 
 
 def emit_asset_events(events: list[dict[str, Any]]) -> int:
-    """The asset events of the finished runs among `events`; returns how many."""
-    from prefect.events import emit_event
+    """The asset events of the finished runs among `events`; returns how many assets were
+    materialized."""
+    from prefect.assets import Asset, AssetProperties
+    from prefect.context import AssetContext
+    from prefect.states import Completed, Failed
 
     sent = 0
     for event in events:
         state = event.get("eventType")
         if state not in ("COMPLETE", "FAIL") or not event.get("outputs"):
             continue
-        upstream = [key for d in event.get("inputs") or [] if (key := asset_key(d))]
-        related = [
-            {"prefect.resource.id": key, "prefect.resource.role": "asset"} for key in upstream
-        ]
-        related.append(
-            {
-                "prefect.resource.id": MATERIALIZED_BY,
-                "prefect.resource.role": "asset-materialized-by",
-            }
-        )
-        status = "succeeded" if state == "COMPLETE" else "failed"
-        for output in event["outputs"]:
-            key = asset_key(output)
-            if key is None:
-                continue
-            emit_event(
-                event=f"prefect.asset.materialization.{status}",
-                resource={"prefect.resource.id": key, "prefect.resource.name": output["name"]},
-                related=related,
-                payload={"openlineage_run_id": event["run"]["runId"], "job": event["job"]["name"]},
-            )
-            sent += 1
+        upstream = {Asset(key=key) for d in event.get("inputs") or [] if (key := asset_key(d))}
+        written = {
+            key: Asset(key=key, properties=AssetProperties(name=output["name"]))
+            for output in event["outputs"]
+            if (key := asset_key(output))
+        }
+        if not written:
+            continue
+        payload = {"openlineage_run_id": event["run"]["runId"], "job": event["job"]["name"]}
+        AssetContext(
+            direct_asset_dependencies=upstream,
+            downstream_assets=set(written.values()),
+            materialized_by=MATERIALIZED_BY,
+            materialization_metadata=dict.fromkeys(written, payload),
+        ).emit_events(Completed() if state == "COMPLETE" else Failed())
+        sent += len(written)
     return sent
 
 

@@ -94,17 +94,27 @@ def test_a_run_sends_lineage_whose_graph_is_the_projects_exactly(
 
     dim_users = f"duckdb://{warehouse.resolve()}/warehouse.analytics.dim_users"
 
-    def materialized() -> list[dict]:  # Prefect's own asset events, as Cloud draws them
-        body = {"filter": {"event": {"prefix": ["prefect.asset.materialization.succeeded"]},
-                           "any_resource": {"id": [dim_users]}}, "limit": 50}  # fmt: skip
+    def events_of(name: str, asset: str) -> list[dict]:  # Prefect's own asset events
+        body = {"filter": {"event": {"name": [name]}, "any_resource": {"id": [asset]}},
+                "limit": 50}  # fmt: skip
         with get_client(sync_client=True) as client:
             return client.request("POST", "/events/filter", json=body).json()["events"]
 
+    def materialized() -> list[dict]:
+        return events_of("prefect.asset.materialization.succeeded", dim_users)
+
     wait_until(lambda: materialized(), "dim_users's asset materialization event", timeout=60)
-    related = {r["prefect.resource.id"] for r in materialized()[0]["related"]}
+    (event,) = materialized()[:1]
+    assert event["resource"]["prefect.resource.name"] == "warehouse.analytics.dim_users"
+    related = {r["prefect.resource.id"]: r["prefect.resource.role"] for r in event["related"]}
+    assert related["elt-orchestration"] == "asset-materialized-by"
     assert {key.rsplit(".", 1)[-1] for key in related if "warehouse.analytics" in key} == {
         "fct_purchases", "stg_users"
     }  # fmt: skip
+    stg_users = dim_users.replace("dim_users", "stg_users")  # an upstream: referenced, as
+    wait_until(  # @materialize reports the assets a materialization read
+        lambda: events_of("prefect.asset.referenced", stg_users), "stg_users referenced", 60
+    )
 
     log = warehouse.parent / "events.jsonl"  # the same events as a file transport keeps them
     log.write_text("".join(json.dumps(e) + "\n" for e in events))
