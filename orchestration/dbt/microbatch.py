@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from dbt.artifacts.schemas.results import NodeStatus
 
 from orchestration.errors import StepFailed, UserError
 
@@ -202,10 +203,15 @@ class BatchLog:
             with self._lock:
                 self._errors[threading.get_ident()] = str(event.data.exc)
         elif name == "LogBatchResult":
-            status = str(event.data.status).lower()
-            status = status if status in ("error", "skipped") else "success"
+            said = str(event.data.status).lower()
+            kept = (NodeStatus.Error, NodeStatus.Skipped)
+            status = said if said in kept else NodeStatus.Success.value
             with self._lock:
-                error = self._errors.pop(threading.get_ident(), "") if status == "error" else ""
+                error = (
+                    self._errors.pop(threading.get_ident(), "")
+                    if status == NodeStatus.Error
+                    else ""
+                )
                 batch = Batch(
                     event.data.node_info.unique_id.split(".")[-1],
                     str(event.data.description).split()[1],
@@ -256,10 +262,10 @@ class BackfillResult:
 
     @property
     def failed(self) -> list[Batch]:
-        return [b for b in self.batches if b.status == "error"]
+        return [b for b in self.batches if b.status == NodeStatus.Error]
 
     def line(self) -> str:
-        built = sum(1 for b in self.batches if b.status == "success")
+        built = sum(1 for b in self.batches if b.status == NodeStatus.Success)
         what = "retried" if self.retried else "backfilled"
         text = (
             f"{what} {self.days} ({len(self.days)} days) of {', '.join(self.models)} on target"

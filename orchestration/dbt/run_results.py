@@ -8,9 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dbt.artifacts.schemas.results import NodeStatus
+
 from orchestration.errors import StepFailed
 
-FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+# dbt's own statuses (a `NodeStatus` is its string: "error", "fail", "runtime error")
+FAILED_STATUSES = frozenset({NodeStatus.Error, NodeStatus.Fail, NodeStatus.RuntimeErr})
 
 
 @dataclass(frozen=True)

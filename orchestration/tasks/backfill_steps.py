@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dbt.artifacts.schemas.results import NodeStatus
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
@@ -135,7 +136,7 @@ def run_backfill(
         journal.record(batch)  # first: the retry of a kill must know it
         finished.append(batch)
         where = f"({len(finished)}/{total})"
-        if batch.status == "error":
+        if batch.status == NodeStatus.Error:
             log.warning("backfill: %s %s failed %s: %s", batch.model, batch.day, where, batch.error)
             emit_day_failed(batch, target.name)
         else:
