@@ -12,8 +12,6 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from prefect.events import emit_event
-
 from orchestration.airbyte.client import AirbyteClient
 from orchestration.airbyte.models import Job, JobStatus
 from orchestration.airbyte.sync_results import SyncResult
@@ -25,6 +23,7 @@ from orchestration.errors import (
     UserError,
 )
 from orchestration.runtime import interrupts
+from orchestration.runtime.elt_events import EltEvent, emit_elt_event
 from orchestration.runtime.logs import SAID_BY_THE_COMMAND, get_logger
 
 
@@ -36,7 +35,6 @@ CANCEL_TIMEOUT_SECONDS = 60.0  # how long a cancel (DELETE, then read back) may 
 # When the process is told to stop (Ctrl-C, SIGTERM), it must end within seconds: the cancel
 # then gets this long, and says so if it could not be confirmed.
 INTERRUPT_CANCEL_TIMEOUT_SECONDS = 5.0
-CANCEL_FAILED_EVENT = "elt.airbyte.cancel_failed"
 
 
 def start_sync(client: AirbyteClient, connection_id: str, *, deadline: float | None = None) -> Job:
@@ -312,13 +310,11 @@ def _cancel_job(
     message = f"could not cancel Airbyte job {job_id}: it may still be running ({reason})"
     # a warning: the run was cancelled as asked; what is left is for somebody to look at
     log.warning("%s (connection %s)", message, connection_id)
-    emit_event(
-        event=CANCEL_FAILED_EVENT,
-        resource={
-            "prefect.resource.id": f"airbyte.job.{job_id}",
-            "prefect.resource.name": f"Airbyte job {job_id}",
-        },
-        payload={"job_id": str(job_id), "connection_id": connection_id, "reason": reason[:2000]},
+    emit_elt_event(
+        EltEvent.AIRBYTE_CANCEL_FAILED,
+        ("airbyte", "job", str(job_id)),
+        f"Airbyte job {job_id}",
+        {"job_id": str(job_id), "connection_id": connection_id, "reason": reason},
     )
     return message, job
 

@@ -11,7 +11,6 @@ import json
 from datetime import UTC, datetime
 
 from prefect import flow
-from prefect.events import emit_event
 
 from orchestration.checks.freshness import SlaResult, breach_message, mart_deadlines, source_results
 from orchestration.config import Config, DbtTarget, load_config
@@ -22,24 +21,24 @@ from orchestration.flags import PARAMETER_ORIGINS, from_parameters
 from orchestration.lineage import record as lineage
 from orchestration.runtime import interrupts, milestones
 from orchestration.runtime.artifacts import publish_table
+from orchestration.runtime.elt_events import EltEvent, emit_elt_event
 from orchestration.runtime.logs import get_logger
 
-OK_EVENT = "elt.freshness.ok"
-WARN_EVENT = "elt.freshness.warn"
-BREACHED_EVENT = "elt.freshness.breached"
-EVENTS = {"ok": OK_EVENT, "warn": WARN_EVENT, "breached": BREACHED_EVENT}
+EVENTS = {
+    "ok": EltEvent.FRESHNESS_OK,
+    "warn": EltEvent.FRESHNESS_WARN,
+    "breached": EltEvent.FRESHNESS_BREACHED,
+}
 
 
 def emit_freshness_event(result: SlaResult, target: DbtTarget) -> None:
     """One event per table or mart; its resource id is stable across runs, so automations can
     act per table (`for_each: prefect.resource.id`)."""
-    emit_event(
-        event=EVENTS[result.severity],
-        resource={
-            "prefect.resource.id": f"elt.freshness.{target.name}.{result.kind}.{result.name}",
-            "prefect.resource.name": result.name,
-        },
-        payload={
+    emit_elt_event(
+        EVENTS[result.severity],
+        ("freshness", target.name, result.kind, result.name),
+        result.name,
+        {
             **result.as_row(),
             "table": result.name,
             "target": target.name,

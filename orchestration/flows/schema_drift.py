@@ -13,10 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from prefect import flow
-from prefect.events import emit_event
 
 from orchestration.checks.drift import (
-    Change,
     DriftReport,
     compare,
     exclusions,
@@ -30,30 +28,7 @@ from orchestration.lineage import naming
 from orchestration.runtime import interrupts
 from orchestration.runtime.artifacts import publish_table
 from orchestration.runtime.logs import get_logger
-from orchestration.tasks.drift_steps import parsed_manifest, read_warehouse
-
-DRIFT_EVENT = "elt.schema.drift"
-
-
-def emit_drift_event(change: Change, target: str, held: list[str]) -> None:
-    emit_event(
-        event=DRIFT_EVENT,
-        resource={
-            "prefect.resource.id": f"elt.schema.{target}.{change.table}",
-            "prefect.resource.name": change.table,
-            "elt.schema.breaking": "true" if change.breaking else "false",  # what alerts match
-        },
-        payload={
-            "change": change.kind,
-            "column": change.column,
-            "old_type": change.old_type,
-            "new_type": change.new_type,
-            "share": change.share,
-            "breaking": change.breaking,
-            "models_held_back": [u.split(".")[-1] for u in held if u.startswith("model.")],
-            "message": change.describe(),
-        },
-    )
+from orchestration.tasks.drift_steps import emit_drift_event, parsed_manifest, read_warehouse
 
 
 @flow(name="schema-drift", log_prints=True)

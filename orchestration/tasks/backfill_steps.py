@@ -10,7 +10,6 @@ from typing import Any
 from dbt.artifacts.schemas.results import NodeStatus
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.events import emit_event
 from prefect.runtime import flow_run
 
 from orchestration.checks.warehouse import rows_per_day
@@ -27,22 +26,19 @@ from orchestration.dbt.run_results import DbtRunResult
 from orchestration.errors import UserError
 from orchestration.runtime import interrupts, milestones
 from orchestration.runtime.artifacts import publish_table
+from orchestration.runtime.elt_events import EltEvent, emit_elt_event
 from orchestration.runtime.logs import get_logger
 from orchestration.tasks.dbt_commands import (
     run_dbt_command,
 )
 
-DAY_FAILED_EVENT = "elt.backfill.day.failed"
-
 
 def emit_day_failed(batch: Batch, target: str) -> None:
-    emit_event(
-        event=DAY_FAILED_EVENT,
-        resource={
-            "prefect.resource.id": f"elt.backfill.{target}.{batch.model}.{batch.day}",
-            "prefect.resource.name": f"{batch.model} {batch.day}",
-        },
-        payload={"model": batch.model, "day": batch.day, "error": batch.error[:2000]},
+    emit_elt_event(
+        EltEvent.BACKFILL_DAY_FAILED,
+        ("backfill", target, batch.model, batch.day),
+        f"{batch.model} {batch.day}",
+        {"model": batch.model, "day": batch.day, "error": batch.error},
     )
 
 

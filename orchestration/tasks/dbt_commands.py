@@ -15,7 +15,6 @@ from uuid import UUID
 from prefect import task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.events import emit_event
 
 from orchestration.config import Config, DbtTarget, load_config
 from orchestration.dbt.builds import record_builds
@@ -29,24 +28,17 @@ from orchestration.limits import warehouse_slot
 from orchestration.lineage import record as lineage
 from orchestration.runtime import interrupts, milestones
 from orchestration.runtime.artifacts import publish_table
+from orchestration.runtime.elt_events import EltEvent, emit_elt_event
 from orchestration.runtime.logs import get_logger
 from orchestration.runtime.ticker import Ticker
 
-NODE_FAILED_EVENT = "elt.dbt.node.failed"
-
 
 def emit_node_failed(node: FinishedNode, target: DbtTarget) -> None:
-    emit_event(
-        event=NODE_FAILED_EVENT,
-        resource={
-            "prefect.resource.id": f"dbt.{target.name}.{node.unique_id}",
-            "prefect.resource.name": node.name,
-        },
-        payload={
-            "status": node.status,
-            "resource_type": node.resource_type,
-            "message": node.message[:2000],
-        },
+    emit_elt_event(
+        EltEvent.DBT_NODE_FAILED,
+        ("dbt", target.name, node.unique_id),
+        node.name,
+        {"status": node.status, "resource_type": node.resource_type, "message": node.message},
     )
 
 

@@ -18,6 +18,7 @@ from orchestration.checks.warehouse import airbyte_changes, column_types
 from orchestration.config import Config, DbtTarget, load_config
 from orchestration.errors import UserError
 from orchestration.lineage import naming
+from orchestration.runtime.elt_events import EltEvent, emit_elt_event
 from orchestration.tasks.dbt_commands import parsed_project
 
 
@@ -96,3 +97,22 @@ def accept(table: str, block_name: str | None = None) -> Columns:
     snapshot[table] = columns
     save_snapshot(target.name, where, snapshot)
     return columns
+
+
+def emit_drift_event(change: Change, target: str, held: list[str]) -> None:
+    emit_elt_event(
+        EltEvent.SCHEMA_DRIFT,
+        ("schema", target, change.table),
+        change.table,
+        labels={"elt.schema.breaking": "true" if change.breaking else "false"},  # alerts match
+        payload={
+            "change": change.kind,
+            "column": change.column,
+            "old_type": change.old_type,
+            "new_type": change.new_type,
+            "share": change.share,
+            "breaking": change.breaking,
+            "models_held_back": [u.split(".")[-1] for u in held if u.startswith("model.")],
+            "message": change.describe(),
+        },
+    )

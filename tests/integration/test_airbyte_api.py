@@ -128,7 +128,7 @@ def test_a_cancel_that_fails_says_the_job_may_still_run_and_emits_an_event(fake,
         "an elt.airbyte.cancel_failed event",
         timeout=60,
     )
-    assert events[0]["resource"]["prefect.resource.id"] == "airbyte.job.1001"
+    assert events[0]["resource"]["prefect.resource.id"] == "elt.airbyte.job.1001"
     assert events[0]["payload"]["connection_id"] == CONN
 
 

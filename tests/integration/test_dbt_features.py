@@ -13,7 +13,7 @@ import pytest
 from bench.generate_dbt_project import generate
 from orchestration.errors import StepFailed
 from orchestration.flows.dbt_transform import dbt_transform
-from orchestration.tasks.dbt_commands import NODE_FAILED_EVENT
+from orchestration.runtime.elt_events import EltEvent
 from tests.conftest import (
     dbt_target,
     flow_run_artifacts,
@@ -112,7 +112,7 @@ def test_failed_node_emits_an_event_and_progress_reaches_100(warehouse, elt_env,
     while not events and time.monotonic() < deadline:
         events = [
             e
-            for e in read_events(NODE_FAILED_EVENT, since)
+            for e in read_events(EltEvent.DBT_NODE_FAILED, since)
             if e["resource"]["prefect.resource.id"].endswith("model.elt.broken_totals")
         ]
         time.sleep(0.5)

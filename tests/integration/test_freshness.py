@@ -8,12 +8,8 @@ import duckdb
 import pytest
 
 from orchestration.errors import StepFailed
-from orchestration.flows.freshness_check import (
-    BREACHED_EVENT,
-    OK_EVENT,
-    WARN_EVENT,
-    freshness_check,
-)
+from orchestration.flows.freshness_check import freshness_check
+from orchestration.runtime.elt_events import EltEvent
 from tests.conftest import REPO, read_events, run_elt, wait_until
 
 
@@ -55,7 +51,7 @@ def test_fresh_warehouse_passes_and_emits_ok_events(warehouse):
     assert by_name["products"].sla == "warn 2 days, error 7 days"
     assert by_name["daily_revenue"].sla == "built by 07:00 UTC daily"
     assert all(0 <= r.age_hours < 1 for r in results)
-    (event,) = events_named(OK_EVENT, since, ".source.users")
+    (event,) = events_named(EltEvent.FRESHNESS_OK, since, ".source.users")
     assert event["resource"]["prefect.resource.id"] == "elt.freshness.local.source.users"
     assert event["payload"]["target"] == "local" and event["payload"]["severity"] == "ok"
 
@@ -73,7 +69,7 @@ def test_stale_table_fails_names_it_and_emits_a_breach_event(warehouse):
     assert message.startswith("freshness SLA breached by 1: users (48.")
     assert "SLA error 25 hours" in message
     assert "products" not in message and "purchases" not in message
-    (event,) = events_named(BREACHED_EVENT, since, ".users")
+    (event,) = events_named(EltEvent.FRESHNESS_BREACHED, since, ".users")
     payload = event["payload"]
     assert (payload["table"], payload["status"], payload["severity"]) == (
         "users",
@@ -82,10 +78,10 @@ def test_stale_table_fails_names_it_and_emits_a_breach_event(warehouse):
     )
     assert 48 <= payload["age_hours"] < 49 and payload["sla"] == "error 25 hours"
     # products' one event of this run is the OK one (one event per table): no breach for it
-    assert events_named(OK_EVENT, since, ".products")
+    assert events_named(EltEvent.FRESHNESS_OK, since, ".products")
     assert not [
         e
-        for e in read_events(BREACHED_EVENT, since)
+        for e in read_events(EltEvent.FRESHNESS_BREACHED, since)
         if e["resource"]["prefect.resource.id"].endswith(".products")
     ]
 
@@ -95,7 +91,7 @@ def test_a_warning_is_published_and_emitted_but_does_not_fail(warehouse):
     since = utc_now()
     results = freshness_check()
     assert {r.name: r.status for r in results}["purchases"] == "warn"
-    assert events_named(WARN_EVENT, since, ".purchases")
+    assert events_named(EltEvent.FRESHNESS_WARN, since, ".purchases")
 
 
 def test_threshold_override_and_missing_table(warehouse):
