@@ -89,11 +89,11 @@ def full_pipeline(
 
 
 if __name__ == "__main__":
-    from prefect.logging import get_logger
+    from prefect.logging import get_logger as prefect_logger
 
     from orchestration.server.local_server import use_local_server
 
     use_local_server()  # the shared local server, as `elt` commands use
     summary = full_pipeline()
     for line in summary.lines():  # what `elt run` prints, through Prefect's console handler
-        get_logger("full_pipeline").info(line)
+        prefect_logger("full_pipeline").info(line)
