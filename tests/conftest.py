@@ -20,7 +20,13 @@ from typing import Any, TypeVar
 import duckdb
 import pytest
 
-from orchestration.config import setting_variables
+from orchestration.runtime import process_defaults
+
+# As `elt` starts: the settings our processes run with, before anything imports Prefect, for
+# the flows the tests run in this process and the processes they start.
+process_defaults.apply_to_environment()
+
+from orchestration.config import setting_variables  # noqa: E402  (imports Prefect)
 
 T = TypeVar("T")
 

@@ -26,7 +26,7 @@ from orchestration.cli.cmd_server import app as server_app
 from orchestration.cli.cmd_server import ui
 from orchestration.cli.cmd_sync import sync
 from orchestration.cli.cmd_transform import transform
-from orchestration.runtime import collector, interrupts
+from orchestration.runtime import collector, interrupts, process_defaults
 
 __all__ = ["app", "main"]
 
@@ -59,6 +59,7 @@ def main() -> None:
     """The `elt` entry point. The garbage collector waits until the imports are done (the
     first guarded action of every command resumes it) and skips its exit pass (see
     `orchestration.runtime.collector`)."""
+    process_defaults.apply_to_environment()  # before anything imports Prefect
     collector.pause_for_imports()
     interrupts.install()
     start_loading_ticker()

@@ -220,7 +220,6 @@ def airbyte_sync(
 
 
 if __name__ == "__main__":
-    from orchestration.server.local_server import use_local_server
+    from orchestration.server.local_server import run_as_script
 
-    use_local_server()  # the shared local server, as `elt` commands use
-    airbyte_sync()
+    run_as_script(airbyte_sync)

@@ -122,7 +122,6 @@ def earlier_attempt_left_results(config: Config) -> bool:
 
 
 if __name__ == "__main__":
-    from orchestration.server.local_server import use_local_server
+    from orchestration.server.local_server import run_as_script
 
-    use_local_server()  # the shared local server, as `elt` commands use
-    dbt_transform()
+    run_as_script(dbt_transform)

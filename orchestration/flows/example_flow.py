@@ -22,7 +22,6 @@ def example_flow(target: str | None = None) -> list[DbtRunResult]:
 
 
 if __name__ == "__main__":
-    from orchestration.server.local_server import use_local_server
+    from orchestration.server.local_server import run_as_script
 
-    use_local_server()  # the shared local server, as `elt` commands use
-    example_flow()
+    run_as_script(example_flow)

@@ -102,7 +102,6 @@ def freshness_check(
 
 
 if __name__ == "__main__":
-    from orchestration.server.local_server import use_local_server
+    from orchestration.server.local_server import run_as_script
 
-    use_local_server()  # the shared local server, as `elt` commands use
-    freshness_check()
+    run_as_script(freshness_check)

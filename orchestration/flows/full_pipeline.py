@@ -91,9 +91,7 @@ def full_pipeline(
 if __name__ == "__main__":
     from prefect.logging import get_logger as prefect_logger
 
-    from orchestration.server.local_server import use_local_server
+    from orchestration.server.local_server import run_as_script
 
-    use_local_server()  # the shared local server, as `elt` commands use
-    summary = full_pipeline()
-    for line in summary.lines():  # what `elt run` prints, through Prefect's console handler
+    for line in run_as_script(full_pipeline).lines():  # what `elt run` prints
         prefect_logger("full_pipeline").info(line)

@@ -121,7 +121,6 @@ def s3_sensor(
 
 
 if __name__ == "__main__":
-    from orchestration.server.local_server import use_local_server
+    from orchestration.server.local_server import run_as_script
 
-    use_local_server()  # the shared local server, as `elt` commands use
-    s3_sensor()
+    run_as_script(s3_sensor)

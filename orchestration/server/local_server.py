@@ -34,11 +34,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 from orchestration.errors import ConfigError, LocalServerNotAnswering
 from orchestration.runtime.ticker import Ticker
+
+T = TypeVar("T")
 
 __all__ = [
     "LocalServer",
@@ -50,6 +53,7 @@ __all__ = [
     "process_identity",
     "processes_left",
     "recorded",
+    "run_as_script",
     "running",
     "service_failures",
     "started_by_this_process",
@@ -107,6 +111,17 @@ def use_local_server(say: Callable[[str], None] = print) -> None:
     `python -m orchestration.flows.*` call first."""
     if local_server_enabled():
         ensure_local_server(say)
+
+
+def run_as_script(flow: Callable[[], T]) -> T:
+    """`python -m orchestration.flows.<name>`: `flow` on the shared local server, as `elt`
+    commands run it, with the settings our processes run with (this process imported Prefect
+    before it could apply them as environment defaults)."""
+    from orchestration.runtime import process_defaults
+
+    use_local_server()  # first: it refreshes the settings the defaults are then laid over
+    with process_defaults.as_prefect_defaults():
+        return flow()
 
 
 def ensure_local_server(say: Callable[[str], None] = print) -> LocalServer:

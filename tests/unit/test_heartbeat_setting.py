@@ -29,15 +29,55 @@ def test_both_work_pools_give_their_runs_the_heartbeat_and_so_does_the_image():
     assert f"{SETTING}={HEARTBEAT_SECONDS}" in (REPO / "Dockerfile").read_text()
 
 
-def test_a_process_that_imports_us_first_runs_flows_with_the_heartbeat():
-    """As `elt`, `elt serve` and `python -m orchestration.flows...` start: ours, then Prefect."""
-    probe = (
-        "import orchestration.flows.full_pipeline as m; "
-        "from prefect.flow_engine import FlowRunEngine; "
-        "print(FlowRunEngine(flow=m.full_pipeline).heartbeat_seconds)"
-    )
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(REPO)}  # nothing of ours set
+def probe(code: str, **env: str) -> str:
+    clean = {"PATH": "/usr/bin:/bin", "HOME": str(REPO), **env}  # nothing of ours set
     out = subprocess.run(
-        [sys.executable, "-c", probe], env=env, cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-c", code], env=clean, cwd=REPO, capture_output=True, text=True
     )
-    assert out.stdout.strip().splitlines()[-1] == str(HEARTBEAT_SECONDS), out.stderr
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()[-1]
+
+
+HEARTBEAT = (
+    "import orchestration.flows.full_pipeline as f; "
+    "from prefect.flow_engine import FlowRunEngine; "
+    "print(FlowRunEngine(flow=f.full_pipeline).heartbeat_seconds)"
+)
+
+
+def test_importing_the_package_writes_no_environment():
+    code = (
+        "import os, json, orchestration.flows.full_pipeline, orchestration.cli.main; "
+        "from orchestration.runtime.process_defaults import DEFAULTS; "
+        "print(json.dumps(sorted(k for k in DEFAULTS if k in os.environ)))"
+    )
+    assert probe(code) == "[]"
+    assert probe(HEARTBEAT) == "180"  # Prefect's own, untouched
+
+
+def test_elt_runs_its_flows_with_the_heartbeat():
+    """Through `elt`'s own entry point (`main`), with a command added that reads the setting
+    the flow engine will use."""
+    code = (
+        "import sys\n"
+        "import orchestration.cli.main as elt\n"
+        "@elt.app.command('probe')\n"
+        "def probe():\n"
+        f"    exec({HEARTBEAT!r})\n"
+        "sys.argv = ['elt', 'probe']\n"
+        "elt.main()\n"
+    )
+    assert probe(code) == str(HEARTBEAT_SECONDS)
+    assert probe(code, **{SETTING: "45"}) == "45"  # the user's own value stays
+
+
+def test_a_flow_run_as_a_script_runs_with_the_heartbeat():
+    """`python -m orchestration.flows...` imported Prefect first: the defaults are laid over
+    its settings for the run (`run_as_script`)."""
+    code = (
+        "from orchestration.runtime import process_defaults\n"
+        "with process_defaults.as_prefect_defaults():\n"
+        f"    exec({HEARTBEAT!r})\n"
+    )
+    assert probe(code) == str(HEARTBEAT_SECONDS)
+    assert probe(code, **{SETTING: "45"}) == "45"
