@@ -17,11 +17,12 @@ export DO_NOT_TRACK := 1
 # Python would otherwise compile prefect and dbt from source in every process (+1-3 s each).
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help setup run test test-lowest lock-lowest bench parity parity-smoke lint format clean image test-image deploy-local deploy-local-stop check-chart
+.PHONY: help setup run test test-fast test-lowest lock-lowest bench parity parity-smoke lint format clean image test-image deploy-local deploy-local-stop check-chart
 
 help:
 	@echo "make run    - set up, then run full_pipeline on the embedded defaults"
 	@echo "make test   - set up, then run the whole test suite"
+	@echo "make test-fast - the unit tests: in-process, no server, about a minute"
 	@echo "make test-lowest - the quick tests on the lowest versions pyproject.toml allows"
 	@echo "make bench  - benchmarks in bench/ (ratios against their targets)"
 	@echo "make parity - each piece beside its Dagster equivalent (own env in parity/), one table"
@@ -70,6 +71,9 @@ run: setup
 
 test: setup
 	.venv/bin/python -m pytest
+
+test-fast: .venv/.synced
+	ELT_TEST_TIER=fast .venv/bin/python -m pytest tests/unit
 
 test-lowest: .venv-lowest/.synced embedded/.venv/.synced
 	.venv-lowest/bin/python -m pytest -m "not slow"

@@ -38,6 +38,15 @@ FAKER_SEED = 42
 
 # Under pytest-xdist each worker process has dbt write its own target/ and logs/ (dbt's own
 # variables, relative to each project), so parallel runs of one project never mix manifests.
+# `make test-fast`: the tests of plain logic, in-process, under a minute. The tier starts no
+# Prefect server, installs nothing and opens no browser: a test that asks for a server, the
+# pipeline's run or a browser is refused at collection, and the Prefect API is an address that
+# refuses connections, so a test that would start Prefect's temporary server fails instead.
+FAST_TIER = os.environ.get("ELT_TEST_TIER") == "fast"
+NOT_IN_THE_FAST_TIER = {"prefect_api", "prefect_server", "postgres", "pipeline_run", "browser"}
+if FAST_TIER:
+    os.environ["PREFECT_API_URL"] = "http://127.0.0.1:9/api"
+
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 if XDIST_WORKER:
     os.environ["DBT_TARGET_PATH"] = f"target/{XDIST_WORKER}"
@@ -56,7 +65,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     parity pieces' smoke runs). Nothing to do when they are there."""
     from orchestration.dbt.deps import deps_needed
 
-    if hasattr(session.config, "workerinput"):
+    if hasattr(session.config, "workerinput") or FAST_TIER:
         return
     if "not slow" not in (session.config.getoption("markexpr") or ""):
         dagster = subprocess.run(
@@ -83,8 +92,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     assert proc.returncode == 0, f"elt {' '.join(command)}:\n{proc.stdout}\n{proc.stderr}"
 
 
-os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 # Every variable a setting is read from, as the configuration models declare them: a
@@ -127,8 +134,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test on the pipeline's warehouse needs a whole run on the embedded Airbyte connector
     (`pipeline_run`): it is slow (see the marker in pyproject.toml). Slow tests run first."""
     for item in items:
-        if "pipeline_run" in getattr(item, "fixturenames", ()):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "pipeline_run" in fixtures:
             item.add_marker(pytest.mark.slow)
+        if FAST_TIER and fixtures & NOT_IN_THE_FAST_TIER:
+            raise pytest.UsageError(
+                f"{item.nodeid} needs {', '.join(sorted(fixtures & NOT_IN_THE_FAST_TIER))}:"
+                " the fast tier starts no server; move it to tests/integration"
+            )
     # The slow ones first (a stable sort): started last, a two-minute journey would leave the
     # other worker idle at the end of the run.
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)

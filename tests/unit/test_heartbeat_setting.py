@@ -80,4 +80,3 @@ def test_a_flow_run_as_a_script_runs_with_the_heartbeat():
         f"    exec({HEARTBEAT!r})\n"
     )
     assert probe(code) == str(HEARTBEAT_SECONDS)
-    assert probe(code, **{SETTING: "45"}) == "45"
