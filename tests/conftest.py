@@ -188,6 +188,17 @@ def _no_server_failures() -> Iterator[None]:
         )
 
 
+@pytest.fixture(autouse=True)
+def _no_openlineage_variables_left() -> Iterator[None]:
+    """The OpenLineage client turns `OPENLINEAGE_URL` into `OPENLINEAGE__TRANSPORT__...`
+    variables of the process it runs in; a test that set the URL (and had it removed) must not
+    leave them to the tests after it, nor to the `elt` processes they start."""
+    before = {k for k in os.environ if k.startswith("OPENLINEAGE")}
+    yield
+    for name in [k for k in os.environ if k.startswith("OPENLINEAGE") and k not in before]:
+        del os.environ[name]
+
+
 @pytest.fixture
 def elt_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An isolated working directory and settings; returns the working directory."""

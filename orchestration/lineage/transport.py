@@ -49,16 +49,20 @@ EVENTS_FILE = "lineage/events.jsonl"
 def discovered() -> tuple[bool, bool]:
     """`(configured, disabled)` as the OpenLineage client itself decides them: its own
     discovery (`OPENLINEAGE_CONFIG`, `openlineage.yml` here or in `~/.openlineage/`,
-    `OPENLINEAGE__*` variables, `OPENLINEAGE_URL`) and its own `OPENLINEAGE_DISABLED` rule.
-    A client given a transport resolves none of its own, but still discovers the configuration
-    and still swaps the given transport for a no-op one when lineage is disabled; so nothing is
-    sent and no "no configuration, printing to the console" warning is logged."""
+    `OPENLINEAGE__*` variables) and its own `OPENLINEAGE_DISABLED` rule. A client given a
+    transport resolves none of its own, but still discovers the configuration and still swaps
+    the given transport for a no-op one when lineage is disabled; so nothing is sent and no
+    "no configuration, printing to the console" warning is logged. Configured means what the
+    client resolves before that fallback: a transport with a `type`, or `OPENLINEAGE_URL`."""
     from openlineage.client import OpenLineageClient
     from openlineage.client.transport.noop import NoopConfig, NoopTransport
 
     given = NoopTransport(NoopConfig())
     probe = OpenLineageClient(transport=given)
-    return bool(probe.config.transport), probe.transport is not given
+    configured = bool(
+        (probe.config.transport or {}).get("type") or os.environ.get("OPENLINEAGE_URL")
+    )
+    return configured, probe.transport is not given
 
 
 def events_file(home: Path) -> Path:
