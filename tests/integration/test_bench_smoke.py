@@ -32,6 +32,10 @@ SMOKE = {
         ["--runs", "1", "--days", "3"],
         ["3-day backfill of fct_purchases", "backfill/dbt median ratio: "],
     ),
+    "interrupt_stress": (
+        ["--moments", "1", "--busy", "0", "--models", "5", "--faker-count", "100"],
+        ["5-model tree: 1 signals at random", "shipped project: 1 signals", "slowest exit after"],
+    ),
     "dbt_overhead": (
         ["--smoke", "--skip-node-tasks"],  # those modes and Dagster's: parity's dbt piece
         ["5-model tree: ", "jaffle_shop_duckdb: ", "dbt_transform/cli median ratio: "],
