@@ -1,3 +1,3 @@
-from orchestration.cli.main import main
+from orchestration.cli.entry import main
 
 main()

@@ -1,4 +1,5 @@
-"""`elt`: the root command, composed of one module per command group.
+"""`elt`: the root command, composed of one module per command group (its entry point, which
+runs it, is `orchestration.cli.entry`).
 
 Every command prints a short summary and exits 0 only on success; a failure prints one line
 (`error: ...`) unless `--debug` asks for the traceback (see `orchestration.cli._policy`).
@@ -6,12 +7,11 @@ Every command prints a short summary and exits 0 only on success; a failure prin
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from orchestration.cli._policy import set_debug, start_loading_ticker, stop_loading_ticker
+from orchestration.cli._policy import set_debug
 from orchestration.cli.cmd_automations import app as automations_app
 from orchestration.cli.cmd_backfill import backfill
 from orchestration.cli.cmd_blocks import app as blocks_app
@@ -26,9 +26,8 @@ from orchestration.cli.cmd_server import app as server_app
 from orchestration.cli.cmd_server import ui
 from orchestration.cli.cmd_sync import sync
 from orchestration.cli.cmd_transform import transform
-from orchestration.runtime import collector, interrupts, process_defaults
 
-__all__ = ["app", "main"]
+__all__ = ["app"]
 
 app = typer.Typer(
     help="ELT orchestration: Airbyte sync -> dbt build -> freshness SLA, on Prefect.",
@@ -53,18 +52,3 @@ app.add_typer(drift_app, name="drift")
 app.add_typer(automations_app, name="automations")
 app.add_typer(limits_app, name="limits")
 app.add_typer(server_app, name="server")
-
-
-def main() -> None:
-    """The `elt` entry point. The garbage collector waits until the imports are done (the
-    first guarded action of every command resumes it) and skips its exit pass (see
-    `orchestration.runtime.collector`)."""
-    process_defaults.apply_to_environment()  # before anything imports Prefect
-    collector.pause_for_imports()
-    interrupts.install()
-    start_loading_ticker()
-    try:
-        sys.exit(app())
-    finally:
-        stop_loading_ticker()
-        collector.skip_at_exit()

@@ -60,12 +60,13 @@ def test_elt_runs_its_flows_with_the_heartbeat():
     the flow engine will use."""
     code = (
         "import sys\n"
-        "import orchestration.cli.main as elt\n"
-        "@elt.app.command('probe')\n"
+        "import orchestration.cli.main as commands\n"
+        "from orchestration.cli.entry import main\n"
+        "@commands.app.command('probe')\n"
         "def probe():\n"
         f"    exec({HEARTBEAT!r})\n"
         "sys.argv = ['elt', 'probe']\n"
-        "elt.main()\n"
+        "main()\n"
     )
     assert probe(code) == str(HEARTBEAT_SECONDS)
     assert probe(code, **{SETTING: "45"}) == "45"  # the user's own value stays
