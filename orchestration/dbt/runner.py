@@ -20,6 +20,8 @@ from dbt.cli.main import dbtRunner
 from orchestration.dbt.run_results import DbtRunResult, NodeResult
 from orchestration.runtime import interrupts
 
+LOST_AFTER = 1.0  # seconds after a stop: a node dbt starts then never saw the interruption
+
 
 def run_dbt(
     args: list[str],
@@ -45,11 +47,11 @@ def run_dbt(
     with (
         exported_env(env),
         interrupts.signals_as_keyboard_interrupt(),
-        cancelling_late_queries_once_stopped(),
+        cancelling_late_queries_once_stopped() as note_late_start,
     ):
         try:
             if runner is None:
-                all_callbacks = [note_unmatched, *callbacks]
+                all_callbacks = [note_unmatched, note_late_start, *callbacks]
                 res = dbtRunner(callbacks=all_callbacks).invoke([*args, *terminal_log_args()])
             else:
                 res = runner.invoke(args)
@@ -57,6 +59,9 @@ def run_dbt(
             release_duckdb()
     if isinstance(res.exception, KeyboardInterrupt):  # dbt cancelled its queries, wrote results
         raise res.exception
+    if not res.success and interrupts.STOP.is_set():  # its failure is the cancel's doing (a
+        raise interrupts.Interrupted(interrupts.last_signal())  # query cancelled, a closed
+        # connection) when the interrupt landed where dbt does not take it as one
     elapsed = time.monotonic() - started
     nodes = node_results(res.result)
     error = None
@@ -77,20 +82,37 @@ def run_dbt(
 
 
 @contextmanager
-def cancelling_late_queries_once_stopped(every: float = 0.5) -> Iterator[None]:
+def cancelling_late_queries_once_stopped(every: float = 0.5) -> Iterator[Callable[[Any], None]]:
     """On Ctrl-C dbt cancels the queries open at that moment, then waits for its node threads
     (`_cancel_connections`). A thread that opens its connection a moment later (dbt opens them
     lazily) runs its query to the end, minutes, while dbt waits and the user sees nothing. So,
     once the process is told to stop, the open queries are cancelled again every `every`
-    seconds until dbt returns (a cancel of an idle connection does nothing)."""
+    seconds until dbt returns (a cancel of an idle connection does nothing).
+
+    And a signal whose exception dbt never saw (it landed in a finalizer while dbt parsed)
+    would leave dbt starting node after node, each cancelled under it: a node that starts
+    `LOST_AFTER` seconds after the stop (dbt, interrupted, starts none) has the interruption
+    raised in the main thread again. Yields the dbt callback that watches for such a start."""
     from dbt.adapters.factory import FACTORY
 
     returned = threading.Event()
+    started_late = threading.Event()
+    stopped_at: list[float] = []
+
+    def note_start(event: Any) -> None:  # a dbt callback, in whichever thread fires it
+        late = stopped_at and time.monotonic() - stopped_at[0] >= LOST_AFTER
+        if late and event.info.name == "NodeStart":
+            started_late.set()
 
     def watch() -> None:
         while not returned.wait(every):
             if not interrupts.STOP.is_set():
                 continue
+            if not stopped_at:
+                stopped_at.append(time.monotonic())
+            if started_late.is_set():
+                started_late.clear()
+                interrupts.redeliver()
             for adapter in list(FACTORY.adapters.values()):
                 try:
                     cast(Any, adapter).cancel_open_connections()  # BaseAdapter's, public
@@ -100,7 +122,7 @@ def cancelling_late_queries_once_stopped(every: float = 0.5) -> Iterator[None]:
     watcher = threading.Thread(target=watch, name="dbt-late-cancel", daemon=True)
     watcher.start()
     try:
-        yield
+        yield note_start
     finally:
         returned.set()
         watcher.join(timeout=5)

@@ -43,6 +43,8 @@ __all__ = [
     "handle",
     "install",
     "is_interruption",
+    "last_signal",
+    "redeliver",
     "shielded",
     "signal_name",
     "signals_as_keyboard_interrupt",
@@ -78,9 +80,53 @@ def install() -> None:
 
 def handle(signum: int, frame: Any) -> None:
     """The handler `install` sets: record the signal, stop the work, interrupt the main
-    thread; exit at once when told twice."""
-    _note(signum)
-    raise Interrupted(signum)
+    thread; exit at once when told twice.
+
+    Not while the main thread is in Prefect's engine between two bodies of ours (starting a
+    run, setting a state, finishing a task): an exception there makes the engine end the run
+    Crashed. The stop is then taken at the next body's start or end, or by the flow's next
+    task call (`unless_cancelled`), and the run ends Cancelled."""
+    if _redelivering.is_set():  # ours (`redeliver`), not the user's second signal
+        _redelivering.clear()
+    else:
+        _note(signum)
+    if not _in_prefect_engine(frame):
+        raise Interrupted(signum)
+
+
+_redelivering = threading.Event()
+
+
+def redeliver() -> None:
+    """Raise the stop in the main thread again, as its signal did, for work that lost the
+    exception the signal raised there (it landed in a finalizer or a weakref callback, where
+    Python prints "Exception ignored" and goes on). It is not a second signal: the process is
+    not ended at once. Only where `handle` is the main thread's handler."""
+    if signal.getsignal(last_signal()) is handle:
+        _redelivering.set()  # a real signal, to the main thread: it wakes a blocked wait
+        signal.pthread_kill(threading.main_thread().ident or 0, last_signal())
+
+
+ENGINE_MODULES = ("prefect.flow_engine", "prefect.task_engine")
+
+
+def _in_prefect_engine(frame: Any) -> bool:
+    """Whether the innermost of our bodies and Prefect's engine around `frame` is the engine
+    (a body's own calls into Prefect, e.g. an artifact, are the body's)."""
+    engine = {
+        module.__file__ for name in ENGINE_MODULES if (module := sys.modules.get(name)) is not None
+    }
+    while frame is not None:
+        if frame.f_code is _BODY_CODE:
+            return False
+        if frame.f_code.co_filename in engine:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def last_signal() -> int:
+    return _received[-1] if _received else signal.SIGINT
 
 
 def _note(signum: int) -> None:
@@ -236,7 +282,12 @@ def cancel_on_interrupt(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         _announce_flow_run()
         try:
-            return fn(*args, **kwargs)
+            if STOP.is_set():  # told to stop while the engine started this run
+                raise Interrupted(last_signal())
+            result = fn(*args, **kwargs)
+            if STOP.is_set() and _received:  # told while the engine finished a task of it
+                raise Interrupted(last_signal())
+            return result
         except BaseException as exc:
             if not is_interruption(exc):
                 raise
@@ -291,3 +342,6 @@ def _resolve_annotations(wrapper: Callable[..., Any], fn: Callable[..., Any]) ->
         parameters=parameters, return_annotation=returns
     )
     wrapper.__annotations__ = hints
+
+
+_BODY_CODE = cancel_on_interrupt(lambda: None).__code__  # every body's wrapper shares it
