@@ -189,6 +189,16 @@ def _no_server_failures() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _no_stop_left() -> Iterator[None]:
+    """A test whose in-process code was told to stop (a KeyboardInterrupt it raised on
+    purpose) leaves no stop to the tests after it: every later run would end Cancelled."""
+    from orchestration.runtime import interrupts
+
+    yield
+    interrupts.forget_stop()
+
+
+@pytest.fixture(autouse=True)
 def _no_openlineage_variables_left() -> Iterator[None]:
     """The OpenLineage client turns `OPENLINEAGE_URL` into `OPENLINEAGE__TRANSPORT__...`
     variables of the process it runs in; a test that set the URL (and had it removed) must not

@@ -39,6 +39,7 @@ __all__ = [
     "calling_on_signals",
     "cancel_on_interrupt",
     "exit_when_stop_overruns",
+    "forget_stop",
     "handed_over",
     "handle",
     "install",
@@ -127,6 +128,15 @@ def _in_prefect_engine(frame: Any) -> bool:
 
 def last_signal() -> int:
     return _received[-1] if _received else signal.SIGINT
+
+
+def forget_stop() -> None:
+    """Forget a stop that was handled, for a process that goes on to other work afterwards (a
+    test session running many commands' flows in one process): once told to stop, every
+    later run of this process would end Cancelled at its start."""
+    STOP.clear()
+    _received.clear()
+    _redelivering.clear()
 
 
 def _note(signum: int) -> None:
