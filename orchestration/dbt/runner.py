@@ -60,7 +60,7 @@ def run_dbt(
     if isinstance(res.exception, KeyboardInterrupt):  # dbt cancelled its queries, wrote results
         raise res.exception
     if not res.success and interrupts.STOP.is_set():  # its failure is the cancel's doing (a
-        raise interrupts.Interrupted(interrupts.last_signal())  # query cancelled, a closed
+        raise interrupts.Interrupted(interrupts.stop_signal())  # query cancelled, a closed
         # connection) when the interrupt landed where dbt does not take it as one
     elapsed = time.monotonic() - started
     nodes = node_results(res.result)

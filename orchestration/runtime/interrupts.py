@@ -44,11 +44,11 @@ __all__ = [
     "handle",
     "install",
     "is_interruption",
-    "last_signal",
     "redeliver",
     "shielded",
     "signal_name",
     "signals_as_keyboard_interrupt",
+    "stop_signal",
     "wait",
 ]
 
@@ -103,9 +103,9 @@ def redeliver() -> None:
     exception the signal raised there (it landed in a finalizer or a weakref callback, where
     Python prints "Exception ignored" and goes on). It is not a second signal: the process is
     not ended at once. Only where `handle` is the main thread's handler."""
-    if signal.getsignal(last_signal()) is handle:
+    if signal.getsignal(stop_signal()) is handle:
         _redelivering.set()  # a real signal, to the main thread: it wakes a blocked wait
-        signal.pthread_kill(threading.main_thread().ident or 0, last_signal())
+        signal.pthread_kill(threading.main_thread().ident or 0, stop_signal())
 
 
 ENGINE_MODULES = ("prefect.flow_engine", "prefect.task_engine")
@@ -126,8 +126,9 @@ def _in_prefect_engine(frame: Any) -> bool:
     return False
 
 
-def last_signal() -> int:
-    return _received[-1] if _received else signal.SIGINT
+def stop_signal() -> int:
+    """The signal that told the process to stop (SIGINT when it was told another way)."""
+    return _received[0] if _received else signal.SIGINT
 
 
 def forget_stop() -> None:
@@ -202,7 +203,7 @@ def signal_name() -> str:
 
 def exit_code() -> int:
     """128 + the signal's number, as a shell reports a process ended by it."""
-    return 128 + (_received[0] if _received else signal.SIGINT)
+    return 128 + stop_signal()
 
 
 def wait(seconds: float) -> None:
@@ -293,10 +294,10 @@ def cancel_on_interrupt(fn: Callable[P, R]) -> Callable[P, R]:
         _announce_flow_run()
         try:
             if STOP.is_set():  # told to stop while the engine started this run
-                raise Interrupted(last_signal())
+                raise Interrupted(stop_signal())
             result = fn(*args, **kwargs)
             if STOP.is_set() and _received:  # told while the engine finished a task of it
-                raise Interrupted(last_signal())
+                raise Interrupted(stop_signal())
             return result
         except BaseException as exc:
             if not is_interruption(exc):
