@@ -1,11 +1,12 @@
-"""The settings this project's own processes run with unless the user set them: telemetry
-off; room for an ephemeral Prefect API's first start, which migrates its database and takes
+"""The Prefect settings this project's own processes run with unless the user set them:
+Prefect's telemetry off (dbt's is turned off where dbt runs, `orchestration.dbt.runner`);
+room for an ephemeral Prefect API's first start, which migrates its database and takes
 longer than Prefect's 20 s default on a small machine; and a flow-run heartbeat every
 `HEARTBEAT_SECONDS` (Prefect's default is 180 s), which `automations/flow-run-lost.yaml`
 relies on.
 
 Nothing is set when the package is imported. A process of ours applies them when it starts:
-`elt` (`orchestration.cli.main.main`, before anything imports Prefect) writes them as
+`elt` (`orchestration.cli.entry.main`, before anything imports Prefect) writes them as
 environment defaults, which the processes it starts (a local server, the runs of `elt serve`)
 inherit; `python -m orchestration.flows.<name>`, which imported Prefect first, runs its flow
 with them as Prefect settings defaults (`as_prefect_defaults`). A worker's flow runs get them
@@ -21,7 +22,6 @@ from contextlib import contextmanager
 from orchestration.runtime.heartbeats import HEARTBEAT_SECONDS
 
 DEFAULTS: dict[str, str] = {
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS),
@@ -45,11 +45,7 @@ def as_prefect_defaults() -> Iterator[None]:
     ours = {
         getattr(prefect.settings, name): value  # the settings by their variable's name
         for name, value in DEFAULTS.items()
-        if name.startswith("PREFECT_")
     }
-    for name, value in DEFAULTS.items():
-        if not name.startswith("PREFECT_"):
-            os.environ.setdefault(name, value)  # read by dbt when it runs, not at import
     with temporary_settings(set_defaults=ours):
         yield
 
