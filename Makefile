@@ -17,12 +17,13 @@ export DO_NOT_TRACK := 1
 # Python would otherwise compile prefect and dbt from source in every process (+1-3 s each).
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help setup run test test-fast test-lowest lock-lowest bench parity parity-smoke lint format clean image test-image deploy-local deploy-local-stop check-chart
+.PHONY: help setup run test test-fast test-lowest coverage lock-lowest bench parity parity-smoke lint format clean image test-image deploy-local deploy-local-stop check-chart
 
 help:
 	@echo "make run    - set up, then run full_pipeline on the embedded defaults"
 	@echo "make test   - set up, then run the whole test suite"
 	@echo "make test-fast - the unit tests: in-process, no server, about a minute"
+	@echo "make coverage - the whole suite under coverage.py, every process it starts included"
 	@echo "make test-lowest - the quick tests on the lowest versions pyproject.toml allows"
 	@echo "make bench  - benchmarks in bench/ (ratios against their targets)"
 	@echo "make parity - each piece beside its Dagster equivalent (own env in parity/), one table"
@@ -74,6 +75,14 @@ test: setup
 
 test-fast: .venv/.synced
 	ELT_TEST_TIER=fast .venv/bin/python -m pytest tests/unit
+
+# The whole suite's line coverage of orchestration/, every process it starts included
+# (pyproject.toml's [tool.coverage.run]); slower than `make test`, so not part of it.
+coverage: setup
+	rm -f .coverage .coverage.*
+	.venv/bin/coverage run -m pytest $(PYTEST_ARGS)
+	.venv/bin/coverage combine --quiet
+	.venv/bin/coverage report --sort=cover
 
 test-lowest: .venv-lowest/.synced embedded/.venv/.synced
 	.venv-lowest/bin/python -m pytest -m "not slow"
