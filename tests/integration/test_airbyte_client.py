@@ -281,9 +281,11 @@ def test_a_failed_post_is_judged_by_the_servers_clock_never_the_clients(skew, fa
         assert job.job_id == "1002" and len(fake.jobs) == 2
 
 
-@pytest.mark.slow  # waits out two real outages, 35 s and 90 s
-def test_outages_of_35_and_90_seconds_are_waited_out_and_nothing_is_cancelled(caplog):
-    """The API stops answering (connections dropped) while jobs run: both syncs succeed."""
+def test_outages_longer_than_every_retry_are_waited_out_and_nothing_is_cancelled(caplog):
+    """The API stops answering (connections dropped) while jobs run: both syncs succeed. The
+    client's retries here give up after about 0.2 s of attempts; outages 15 and 40 times as long
+    are ridden out by the sync's deadline alone. (tests/unit/test_retry_budget.py checks that the
+    shipped retries give up within 31 s: the same holds for real outages of minutes.)"""
     caplog.set_level(logging.INFO, logger="elt")
     results: dict[int, object] = {}
 
@@ -304,7 +306,7 @@ def test_outages_of_35_and_90_seconds_are_waited_out_and_nothing_is_cancelled(ca
     with FakeAirbyte() as short, FakeAirbyte() as long:
         threads = [
             threading.Thread(target=sync_through_outage, args=(fake, seconds))
-            for fake, seconds in ((short, 35), (long, 90))
+            for fake, seconds in ((short, 3), (long, 8))
         ]
         for thread in threads:
             thread.start()
