@@ -210,6 +210,16 @@ def _no_openlineage_variables_left() -> Iterator[None]:
 
 
 @pytest.fixture
+def fake() -> Iterator[Any]:
+    """A fake Airbyte server on loopback that speaks the public API (checked against the
+    official models); its requests are asserted on."""
+    from tests.fakes.airbyte_server import FakeAirbyte
+
+    with FakeAirbyte() as server:
+        yield server
+
+
+@pytest.fixture
 def elt_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An isolated working directory and settings; returns the working directory."""
     apply_env(monkeypatch, tmp_path)

@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from orchestration.airbyte.client import AirbyteClient, RetryPolicy
+from orchestration.config import AirbyteConnection
 from tests.fakes.airbyte_spec import check_request, check_response
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -660,3 +662,35 @@ def _json_or_raw(raw: bytes) -> Any:
         return json.loads(raw) if raw else None
     except ValueError:
         return raw
+
+
+# A connection id in the shape Airbyte gives them.
+CONN = "9f3a1c2e-0000-4000-8000-000000000001"
+
+
+RETRY_FIELDS = {"backoff_initial", "backoff_max", "max_attempts", "request_timeout"}
+
+
+def client_for(fake: FakeAirbyte, sleeps: list[float] | None = None, **config) -> AirbyteClient:
+    """A client from the Airbyte block (auth fields in `config`), with fast retries."""
+
+    def sleep(seconds: float) -> None:
+        if sleeps is not None:
+            sleeps.append(seconds)
+        time.sleep(min(seconds, 0.05))
+
+    retry = {"backoff_initial": 0.01, "backoff_max": 0.05, "max_attempts": 4}
+    retry.update({k: v for k, v in config.items() if k in RETRY_FIELDS})
+    auth = {k: v for k, v in config.items() if k not in RETRY_FIELDS}
+    block = AirbyteConnection(server_url=fake.url, **auth)
+    return block.client(retry=RetryPolicy(**retry), sleep=sleep)
+
+
+def ours_then_a_newer_run(fake: FakeAirbyte, ours_status: str) -> tuple[Any, Any]:
+    """Our job (in `ours_status`), then a run of the same connection started since (running)."""
+    fake.add_connection(CONN, Script(statuses=["running"]))
+    ours = fake.start_job(CONN)
+    ours.set_status(ours_status)
+    newer = fake.start_job(CONN)
+    newer.set_status("running")
+    return ours, newer

@@ -10,7 +10,6 @@ import pytest
 
 from orchestration.config import S3SensorConfig
 from tests.conftest import cli_env
-from tests.fakes.airbyte_server import FakeAirbyte
 from tests.fakes.s3 import moto_server
 from tests.servers import fresh_database
 from tests.servers import prefect_server as start_prefect_server
@@ -24,14 +23,6 @@ def _prefect_api_for_integration_tests(request: pytest.FixtureRequest) -> str | 
     if getattr(request.module, "NEEDS_PREFECT_API", True) is False:
         return None
     return request.getfixturevalue("prefect_api")
-
-
-@pytest.fixture
-def fake():
-    """A fake Airbyte server on loopback that speaks the public API (checked against the
-    official models); its requests are asserted on."""
-    with FakeAirbyte() as server:
-        yield server
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,11 @@ import time
 
 import pytest
 
-from orchestration.airbyte.jobs import sync_one
+from orchestration.airbyte.jobs import cancel_job, sync_one
 from orchestration.errors import AirbyteSyncFailed, StepFailed, UserError
 from orchestration.flows.airbyte_sync import airbyte_sync
 from tests.conftest import cli_env, flow_run_artifacts, run_elt, wait_until
-from tests.fakes.airbyte_server import Script
-from tests.integration.test_airbyte_client import CONN, client_for
+from tests.fakes.airbyte_server import CONN, Script, client_for, ours_then_a_newer_run
 
 
 @pytest.mark.parametrize("final", ["failed", "cancelled"])
@@ -313,3 +312,15 @@ def test_a_workspace_selection_that_finds_nothing_lists_what_is_there(fake, monk
         "has 1: 'Postgres -> Snowflake'): check AIRBYTE_CONNECTIONS and AIRBYTE_WORKSPACE_ID"
     )
     assert not fake.jobs
+
+
+def test_a_job_that_is_not_the_connections_running_one_is_never_cancelled(fake, prefect_api):
+    """Our job still reads `running` but the connection runs another (its workflow moved on):
+    a DELETE would stop that one, so none is sent, and the report says why (and an event,
+    on the session's Prefect API, says the job may still run)."""
+    ours, other = ours_then_a_newer_run(fake, "running")
+    with client_for(fake) as client:
+        outcome = cancel_job(client, str(ours.job_id), CONN, cancel_timeout=5)
+    assert outcome.startswith(f"could not cancel Airbyte job {ours.job_id}: it may still be")
+    assert f"the connection runs job {other.job_id} now" in outcome
+    assert other.status == "running" and fake.calls("DELETE") == []

@@ -18,8 +18,7 @@ import pytest
 from bench.microbatch_project import microbatch_project
 from orchestration.schedules.daily import DAILY_SCHEDULE
 from tests.conftest import CONNECTOR_CACHE, REPO, Running, cli_env, elt_process, query
-from tests.fakes.airbyte_server import Script
-from tests.integration.test_airbyte_client import CONN
+from tests.fakes.airbyte_server import CONN, Script
 from tests.integration.test_backfill import table_rows
 from tests.servers import fresh_database
 from tests.servers import prefect_server as start_prefect_server

@@ -1,5 +1,5 @@
 """The shipped retry policy of the Airbyte client, in numbers: how long its attempts last
-before it gives up. The outage test (tests/integration/test_airbyte_client.py) proves with a
+before it gives up. The outage test (tests/unit/test_airbyte_client.py) proves with a
 scaled-down policy that polling a running job outlasts any such budget; this checks that the
 shipped policy gives up within half a minute: a longer outage is outlasted only by the
 deadline, the mechanism the outage test proves."""
