@@ -8,7 +8,7 @@ from html import escape
 from itertools import pairwise
 
 from orchestration.lineage.graph import Graph, Key, Node
-from orchestration.lineage.layout import NODE_H, lay_out
+from orchestration.lineage.layout import NODE_H, Layout, lay_out
 
 COLOURS = {"COMPLETE": "#d7f5dd", "FAIL": "#fbd5d5", "RUNNING": "#fdf1c7", "": "#eceff3"}
 NAME_PX, SMALL_PX, INSET = 13, 11, 10
@@ -34,14 +34,21 @@ def lines_of(node: Node) -> tuple[str, str, str]:
     return where, name, " · ".join(part for part in detail if part)
 
 
-def render(graph: Graph, title: str = "Lineage") -> str:
-    lines = {key: lines_of(node) for key, node in graph.nodes.items()}
+def drawing(graph: Graph) -> Layout:
+    """Where each node's box and each edge's route go, every box as wide as its text needs."""
     widths = {
         key: 2 * INSET + max(text_width(where, SMALL_PX), text_width(name, NAME_PX, bold=True),
                              text_width(detail, SMALL_PX))
-        for key, (where, name, detail) in lines.items()
+        for key, (where, name, detail) in (
+            (key, lines_of(node)) for key, node in graph.nodes.items()
+        )
     }  # fmt: skip
-    layout = lay_out(graph.layers(), sorted(graph.edges), widths)
+    return lay_out(graph.layers(), sorted(graph.edges), widths)
+
+
+def render(graph: Graph, title: str = "Lineage") -> str:
+    lines = {key: lines_of(node) for key, node in graph.nodes.items()}
+    layout = drawing(graph)
     edges = []
     for (a, b), points in sorted(layout.routes.items()):
         path = [f"M{points[0][0]:.1f},{points[0][1]:.1f}"]
@@ -99,4 +106,4 @@ def _id(key: Key) -> str:
     return f"{key[0]}/{key[1]}"
 
 
-__all__ = ["render", "text_width"]
+__all__ = ["drawing", "render", "text_width"]

@@ -5,56 +5,10 @@ same. The graphs are built as `elt lineage` builds them, from the datasets' iden
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
-from orchestration.lineage.graph import Graph, Node
 from orchestration.lineage.page import render
-from tests.lineage_checks import shipped_edges
-
-WAREHOUSE = "duckdb:///home/data/warehouse.duckdb"
-WRITTEN = "2026-12-06T17:59:31.123456+00:00"
-
-
-def graph_of(edges: set[tuple[str, str]]) -> Graph:
-    """Labelled edges ("conn / stream", "schema.table") as the graph of their datasets, each
-    written OK and fresh: the longest detail line a node can have."""
-    graph = Graph()
-
-    def key(label: str) -> tuple[str, str]:
-        connection, _, stream = label.partition(" / ")
-        if stream:
-            return (f"airbyte://{connection}", stream)
-        return (WAREHOUSE, f"warehouse.{label}")
-
-    for a, b in edges:
-        for label in (a, b):
-            k = key(label)
-            graph.nodes.setdefault(k, Node(*k, state="COMPLETE", written_at=WRITTEN, fresh=True))
-        graph.edges.add((key(a), key(b)))
-    return graph
-
-
-def generated_edges(seed: int = 7) -> set[tuple[str, str]]:
-    """60 datasets in five tiers, each model reading from one to three of any earlier tier (so
-    many edges skip tiers): 6 streams, 6 raw tables, 14 staging, 18 intermediate, 16 marts."""
-    rng = random.Random(seed)
-    streams = [f"embedded:source-faker / stream_{i:02d}" for i in range(6)]
-    raw = [f"raw.stream_{i:02d}" for i in range(6)]
-    tiers = [
-        [f"analytics.stg_{rng.choice(['orders', 'users', 'payments'])}_{i:02d}" for i in range(14)],
-        [f"analytics.int_customer_orders_by_region_{i:02d}" for i in range(18)],
-        [f"analytics.fct_daily_revenue_{i:02d}" for i in range(16)],
-    ]  # fmt: skip
-    edges = set(zip(streams, raw, strict=True))
-    earlier = list(raw)
-    for tier in tiers:
-        for model in tier:
-            edges.update((parent, model) for parent in rng.sample(earlier, rng.randint(1, 3)))
-        earlier += tier
-    return edges
-
+from tests.lineage_checks import generated_edges, graph_of, shipped_edges
 
 GRAPHS = {
     "shipped": graph_of(shipped_edges("embedded:source-faker")),
