@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from orchestration.runtime import collector, interrupts, process_defaults
+from orchestration.runtime import collector, interrupts, process_defaults, ticker
 
 __all__ = ["main"]
 
@@ -23,6 +23,7 @@ def main() -> None:
     process_defaults.apply_to_environment()  # before anything imports Prefect
     collector.pause_for_imports()
     interrupts.install()
+    ticker.listen()  # before Prefect's log handlers take the streams
     try:
         from orchestration.cli._policy import start_loading_ticker, stop_loading_ticker
 

@@ -39,3 +39,42 @@ def test_a_step_that_must_not_slow_down_keeps_its_pace_past_the_long_step_mark(m
     with Ticker(lambda seconds: f"({seconds:.2f}s)", lines.append, every=0.05, slows_down=False):
         wait_until(lambda: len(lines) >= 5, "lines past the long-step mark", timeout=30)
     assert float(lines[-1].strip("(s)")) > 0.1
+
+
+def test_the_quiet_before_a_ticker_started_counts_once_the_terminal_is_watched(monkeypatch):
+    """In `elt`, the terminal is watched (`listen`): a ticker started 10 s after the last line
+    anyone printed speaks at once, not `every` seconds later; a line printed by anyone while it
+    runs (Prefect's logs) starts the quiet again."""
+    import io
+    import sys
+
+    from orchestration.runtime import ticker
+
+    monkeypatch.setattr(ticker, "_heard", [None])
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    ticker.listen()
+    print("the last line the user saw")
+    assert ticker.last_heard() is not None and sys.stdout.getvalue().endswith("saw\n")
+    monkeypatch.setattr(ticker, "_heard", [time.monotonic() - 10])  # ten seconds ago
+
+    lines: list[str] = []
+    started = time.monotonic()
+    with Ticker(lambda seconds: "still working", lines.append, every=3):
+        wait_until(lambda: lines, "the ticker's first line", timeout=30, interval=0.01)
+        first_after = time.monotonic() - started
+        print("a line of somebody else's")  # the quiet starts again: nothing for 3 s
+        said = len(lines)
+        time.sleep(0.5)
+        assert len(lines) == said
+    assert first_after < 2.5  # at once, not after `every` (3 s): only a frozen machine fails
+
+
+def test_without_a_watched_terminal_each_ticker_counts_from_its_own_start(monkeypatch):
+    from orchestration.runtime import ticker
+
+    monkeypatch.setattr(ticker, "_heard", [None])  # a deployed run's process, a test's
+    lines: list[str] = []
+    with Ticker(lambda seconds: "still working", lines.append, every=1):
+        time.sleep(0.3)
+    assert lines == []
