@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.dbt_overhead import report, rounds, run
 from bench.microbatch_project import generate_raw, microbatch_project
-from tests.servers import prefect_server
+from tests.servers import bench_server
 
 BIN = Path(sys.executable).parent
 TARGET = 1.10
@@ -44,7 +44,7 @@ def main() -> int:
     after = first + timedelta(days=args.days)
     with (
         tempfile.TemporaryDirectory() as tmp,
-        prefect_server(Path(tmp) / "prefect-home", os.environ) as server,
+        bench_server(Path(tmp) / "prefect-home", os.environ) as server,
     ):
         root = Path(tmp)
         project = microbatch_project(root, begin=first)

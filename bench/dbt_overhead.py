@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.generate_dbt_project import generate
 from bench.outside_projects import jaffle_shop, reports_with_package
-from tests.servers import prefect_server
+from tests.servers import bench_server
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -190,7 +190,7 @@ def main() -> int:
     ratios: dict[str, tuple[float, float]] = {}
     with (
         tempfile.TemporaryDirectory(prefix="dbt-bench-") as tmp,
-        prefect_server(Path(tmp) / "prefect-home", os.environ) as server,
+        bench_server(Path(tmp) / "prefect-home", os.environ) as server,
     ):
         api = server["PREFECT_API_URL"]
         for shape, models in projects:

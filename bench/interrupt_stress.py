@@ -41,7 +41,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.generate_dbt_project import generate
-from tests.servers import prefect_server
+from tests.servers import bench_server
 
 REPO = Path(__file__).resolve().parents[1]
 ELT = Path(sys.executable).parent / "elt"
@@ -207,7 +207,7 @@ def main() -> int:
     outcomes: list[Outcome] = []
     with (
         tempfile.TemporaryDirectory() as tmp,
-        prefect_server(Path(tmp) / "prefect-home", os.environ) as server,
+        bench_server(Path(tmp) / "prefect-home", os.environ) as server,
     ):
         env = {**os.environ, **server, "ELT_LOCAL_SERVER": "0"}
         folder = Path(tmp)

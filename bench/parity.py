@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import parity_airbyte, parity_backfill, parity_freshness, parity_lineage, parity_s3
 from bench.dbt_overhead import PROJECTS, measure
-from tests.servers import prefect_server
+from tests.servers import bench_server
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "parity" / "results.md"
@@ -73,7 +73,7 @@ def dbt_rows(
     ]
     with (
         tempfile.TemporaryDirectory(prefix="parity-dbt-") as tmp,
-        prefect_server(Path(tmp) / "prefect-home", os.environ) as server,
+        bench_server(Path(tmp) / "prefect-home", os.environ) as server,
     ):
         api = server["PREFECT_API_URL"]
         for shape, models in projects:

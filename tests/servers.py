@@ -291,6 +291,25 @@ def prefect_server(
         SERVER_LOGS.remove(watched)
 
 
+# A running Prefect server a benchmark may use instead of starting its own (`bench_server`):
+# the smoke tests give theirs, so a smoke run starts no second server. Never set for a
+# measurement: a benchmark times its own, idle server.
+BENCH_SERVER_VARIABLE = "BENCH_PREFECT_API_URL"
+
+
+@contextmanager
+def bench_server(home: Path, env: Mapping[str, str]) -> Iterator[dict[str, str]]:
+    """`prefect_server(home, env)`, or the server `BENCH_PREFECT_API_URL` names (its log is
+    the caller's to watch): `env` plus PREFECT_HOME and PREFECT_API_URL either way."""
+    given = os.environ.get(BENCH_SERVER_VARIABLE)
+    if not given:
+        with prefect_server(home, env) as server:
+            yield server
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    yield {**env, "PREFECT_HOME": str(home), "PREFECT_API_URL": given}
+
+
 @contextmanager
 def redis_server(root: Path) -> Iterator[int]:
     """A Redis server of our own on loopback (Debian's `redis-server`, installed when missing
