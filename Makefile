@@ -80,9 +80,9 @@ test-fast: .venv/.synced
 # (pyproject.toml's [tool.coverage.run]); slower than `make test`, so not part of it.
 coverage: setup
 	rm -f .coverage .coverage.*
-	.venv/bin/coverage run -m pytest $(PYTEST_ARGS)
-	.venv/bin/coverage combine --quiet
-	.venv/bin/coverage report --sort=cover
+	.venv/bin/coverage run -m pytest $(PYTEST_ARGS); status=$$?; \
+		.venv/bin/coverage combine --quiet && .venv/bin/coverage report --sort=cover; \
+		exit $$status
 
 test-lowest: .venv-lowest/.synced embedded/.venv/.synced
 	.venv-lowest/bin/python -m pytest -m "not slow"
