@@ -107,7 +107,7 @@ def test_sigkill_mid_delivery_then_restart_delivers_every_object_exactly_once(
     s3, bucket, s3_endpoint, prefect_api, deployment, tmp_path
 ):
     deployment_id, target = deployment
-    keys = [f"inbound/2026/11/{day:02d}/part-{i:03d}.csv" for day in (21, 22) for i in range(150)]
+    keys = [f"inbound/2026/11/{day:02d}/part-{i:03d}.csv" for day in (21, 22) for i in range(75)]
     put_many(s3, bucket, keys)
     env = {
         "PREFECT_API_URL": prefect_api,
