@@ -147,6 +147,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+# `ELT_TEST_TIMELINE=FILE`: each test process appends a line per test (worker, test, start,
+# end) to FILE; `scripts/test_timeline.py FILE` says where a run's wall time went.
+TIMELINE = os.environ.get("ELT_TEST_TIMELINE")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    started = time.time()
+    yield
+    if TIMELINE:
+        line = {"worker": XDIST_WORKER or "main", "test": item.nodeid, "start": started,
+                "end": time.time()}  # fmt: skip
+        with open(TIMELINE, "a", encoding="utf-8") as timeline:  # one short append: atomic
+            timeline.write(json.dumps(line) + "\n")
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Any]:
     """This test process's PostgreSQL cluster: the test Prefect servers' databases."""

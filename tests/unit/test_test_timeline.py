@@ -1,0 +1,35 @@
+"""scripts/test_timeline.py on a timeline as the tests' hook writes it (tests/conftest.py,
+`ELT_TEST_TIMELINE`): what each worker did, and how long it waited for the other at the end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_the_timeline_says_each_workers_busy_time_idle_tail_and_longest_tests(tmp_path):
+    timeline = tmp_path / "timeline.jsonl"
+    tests = [  # gw0 works 0..100 s; gw1 ends at 40 s and waits 60 s for it
+        ("gw0", "tests/a.py::test_long", 0.0, 90.0),
+        ("gw0", "tests/a.py::test_short", 90.0, 100.0),
+        ("gw1", "tests/b.py::test_one", 0.0, 40.0),
+    ]
+    timeline.write_text("".join(
+        json.dumps({"worker": w, "test": t, "start": 1e9 + s, "end": 1e9 + e}) + "\n"
+        for w, t, s, e in tests
+    ))  # fmt: skip
+    said = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "test_timeline.py"), str(timeline), "--top", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert said.returncode == 0, said.stderr
+    assert said.stdout.splitlines() == [
+        "wall 100 s, 3 tests, 2 workers",
+        "gw0: 2 tests, busy 100 s, idle 0 s at the end",
+        "    90.0 s  tests/a.py::test_long",
+        "gw1: 1 tests, busy 40 s, idle 60 s at the end",
+        "    40.0 s  tests/b.py::test_one",
+    ]
