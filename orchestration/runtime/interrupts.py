@@ -249,7 +249,27 @@ def signals_as_keyboard_interrupt() -> Iterator[None]:
 
 def is_interruption(exc: BaseException) -> bool:
     """Ctrl-C, SIGTERM (ours or Prefect's TerminationSignal), a stopped wait, or a subflow
-    that ended Cancelled because of one. Records the signal and sets STOP."""
+    that ended Cancelled because of one; or any exception raised while one of those was
+    propagating. Records the signal and sets STOP.
+
+    The last case is a signal that landed inside a lock's wait: its exception leaves
+    `threading.Condition.wait` without the lock re-acquired, and the `with` around it then
+    raises "RuntimeError: release unlocked lock", with the signal's exception only as its
+    context. The run was still told to stop, not broken."""
+    return any(_is_interruption_itself(link) for link in _raised_while_handling(exc))
+
+
+def _raised_while_handling(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then the exception it was raised while handling, and so on (cycle-safe)."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__context__
+
+
+def _is_interruption_itself(exc: BaseException) -> bool:
     from prefect.exceptions import CancelledRun, TerminationSignal
 
     if isinstance(exc, TerminationSignal):
