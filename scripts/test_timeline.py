@@ -1,6 +1,8 @@
 """Where a test run's wall time went, from the timeline `ELT_TEST_TIMELINE=FILE make test`
 writes: each worker's busy time and how long it sat idle before the run ended, and the
-longest tests of each worker (the critical path is the busiest worker's list).
+longest tests of each worker (the critical path is the busiest worker's list), and the tests
+that used the most CPU (their own process's and that of the processes they started and saw
+end: a session's servers count at the end of the session).
 
     ELT_TEST_TIMELINE=/tmp/timeline.jsonl make test
     .venv/bin/python scripts/test_timeline.py /tmp/timeline.jsonl [--top 10]
@@ -32,6 +34,12 @@ def summary(lines: list[dict], top: int = 10) -> str:
         )
         longest = sorted(tests, key=lambda t: t["start"] - t["end"])[:top]
         out += [f"  {t['end'] - t['start']:6.1f} s  {t['test']}" for t in longest]
+    if all("cpu" in line for line in lines):
+        cpu = sum(line["cpu"] for line in lines)
+        busy = sum(line["end"] - line["start"] for line in lines)
+        out.append(f"cpu {cpu:.0f} s in {busy:.0f} s of tests ({cpu / busy:.0%} of a core each)")
+        hungriest = sorted(lines, key=lambda t: -t["cpu"])[:top]
+        out += [f"  {t['cpu']:6.1f} s  {t['test']}" for t in hungriest]
     return "\n".join(out)
 
 

@@ -152,13 +152,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 TIMELINE = os.environ.get("ELT_TEST_TIMELINE")
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of every process it started that has ended (a process's
+    own children are counted once it reaps them)."""
+    import resource
+
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                          resource.RUSAGE_CHILDREN))  # fmt: skip
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    started = time.time()
+    started, cpu = time.time(), cpu_seconds()
     yield
     if TIMELINE:
         line = {"worker": XDIST_WORKER or "main", "test": item.nodeid, "start": started,
-                "end": time.time()}  # fmt: skip
+                "end": time.time(), "cpu": round(cpu_seconds() - cpu, 2)}  # fmt: skip
         with open(TIMELINE, "a", encoding="utf-8") as timeline:  # one short append: atomic
             timeline.write(json.dumps(line) + "\n")
 

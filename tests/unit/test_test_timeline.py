@@ -33,3 +33,22 @@ def test_the_timeline_says_each_workers_busy_time_idle_tail_and_longest_tests(tm
         "gw1: 1 tests, busy 40 s, idle 60 s at the end",
         "    40.0 s  tests/b.py::test_one",
     ]
+
+
+def test_with_cpu_times_it_says_the_share_of_a_core_and_the_hungriest_tests(tmp_path):
+    timeline = tmp_path / "timeline.jsonl"
+    tests = [("gw0", "tests/a.py::test_waits", 0.0, 80.0, 8.0),
+             ("gw1", "tests/b.py::test_computes", 0.0, 20.0, 20.0)]  # fmt: skip
+    timeline.write_text("".join(
+        json.dumps({"worker": w, "test": t, "start": s, "end": e, "cpu": c}) + "\n"
+        for w, t, s, e, c in tests
+    ))  # fmt: skip
+    said = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "test_timeline.py"), str(timeline), "--top", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert said.returncode == 0, said.stderr
+    assert said.stdout.splitlines()[-2:] == [
+        "cpu 28 s in 100 s of tests (28% of a core each)",
+        "    20.0 s  tests/b.py::test_computes",
+    ]
