@@ -126,6 +126,7 @@ def test_a_killed_run_is_marked_crashed_and_alerted_once_a_cancelled_one_never(
     api = env["PREFECT_API_URL"]
     applied = elt("automations", "apply", env=env, cwd=elt_env)
     assert applied.returncode == 0, applied.stdout + applied.stderr
+    shorten_the_window("elt-flow-run-lost", LOST_WINDOW_SECONDS, api)
     fake.add_connection("conn-1", Script(duration=600))  # a sync that runs for ten minutes
     airbyte = {
         "AIRBYTE_SERVER_URL": fake.url,
@@ -162,12 +163,35 @@ def test_a_killed_run_is_marked_crashed_and_alerted_once_a_cancelled_one_never(
     stopped_process.send_signal(signal.SIGTERM)
     assert stopped_process.wait(timeout=60) == 143
 
-    (call,) = receiver.wait_for(1, timeout=240)  # 90 s without a heartbeat, then the alert
+    (call,) = receiver.wait_for(1, timeout=240)  # the window without a heartbeat, the alert
     assert call["flow_run"] == killed["name"] and call["state"] == "Crashed", call
     state = httpx.get(f"{api}/flow_runs/{killed['id']}").json()["state"]
-    assert state["type"] == "CRASHED" and "No heartbeat for 90 s" in state["message"]
+    assert state["type"] == "CRASHED" and "No heartbeat for " in state["message"]
     assert httpx.get(f"{api}/flow_runs/{stopped['id']}").json()["state"]["type"] == "CANCELLED"
     assert receiver.calls_before_a_sentinel(api) == [call]  # the cancelled run alerted nobody
+
+
+# The shipped windows (tests/unit/test_automation_definitions.py) are real time: here their
+# mechanism is proven on shorter ones. A run is lost 90 s (three heartbeats) after its last
+# heartbeat; here 20 s, still longer than a stopped run's SIGTERM takes to end it Cancelled
+# after its first heartbeat (a live run must never be taken). A crashed run is retried 20 s
+# after its crash; here 10 s, still after a worker has let go of the crashed process.
+LOST_WINDOW_SECONDS = 20
+RETRY_WINDOW_SECONDS = 10  # Prefect's least for a proactive trigger
+
+
+def shorten_the_window(name: str, seconds: int, api: str) -> None:
+    """The applied automation `name`, with its trigger's `within` set to `seconds` (the rest
+    as shipped)."""
+    named = {"automations": {"name": {"any_": [name]}}}
+    (lost,) = httpx.post(f"{api}/automations/filter", json=named).json()
+    lost["trigger"]["within"] = seconds
+    updatable = {k: v for k, v in lost.items() if k not in ("id", "created", "updated",
+                                                            "owner_resource")}  # fmt: skip
+    put = httpx.put(f"{api}/automations/{lost['id']}", json=updatable)
+    assert put.status_code == 204, put.text
+    (updated,) = httpx.post(f"{api}/automations/filter", json=named).json()
+    assert updated["trigger"]["within"] == seconds
 
 
 def read_events_of(api: str, name: str, flow_run_id: str) -> list[dict]:
@@ -279,6 +303,7 @@ def test_a_deployed_sync_killed_mid_job_is_run_again_once_and_attaches_to_its_jo
     env = {**prefect_server, "ALERT_WEBHOOK_URL": receiver.url, "ELT_WORKDIR": str(REPO)}
     applied = elt("automations", "apply", env=env, cwd=elt_env)
     assert applied.returncode == 0, applied.stdout + applied.stderr
+    shorten_the_window("elt-flow-run-crashed-retry", RETRY_WINDOW_SECONDS, env["PREFECT_API_URL"])
     run = WorkerRun(env, fake, tmp_path, "elt-crash-retry")
     try:
         run.interrupt_mid_job(signal.SIGKILL)

@@ -64,3 +64,28 @@ def test_a_file_that_is_not_an_automation_is_one_line_naming_it(tmp_path, text, 
 def test_an_empty_folder_says_there_is_nothing_to_apply(tmp_path):
     with pytest.raises(ConfigError, match=r"no automation definitions \(\*\.yaml\) in "):
         definitions(tmp_path)
+
+
+def test_a_run_is_taken_for_lost_after_three_missed_heartbeats_and_says_how_long():
+    """The shipped window: the integration test proves the mechanism on a shorter one."""
+    from orchestration.runtime.heartbeats import HEARTBEAT_SECONDS
+
+    (lost,) = [
+        resolve(data, lambda name: WEBHOOK_ID, path)
+        for path, data in definitions()
+        if data["name"] == "elt-flow-run-lost"
+    ]
+    window = lost.trigger.within.total_seconds()
+    assert window == 3 * HEARTBEAT_SECONDS == 90
+    (crash,) = lost.actions
+    assert crash.state.value == "CRASHED" and f"No heartbeat for {window:.0f} s" in crash.message
+
+
+def test_a_crashed_first_attempt_is_retried_after_twenty_seconds():
+    (retry,) = [
+        resolve(data, lambda name: WEBHOOK_ID, path)
+        for path, data in definitions()
+        if data["name"] == "elt-flow-run-crashed-retry"
+    ]
+    assert retry.trigger.within.total_seconds() == 20
+    assert retry.model_dump(mode="json")["trigger"]["match"]["prefect.run-count"] == "1"
