@@ -42,6 +42,13 @@ class LocalSettings(BaseModel):
         description="What a Ctrl-C or SIGTERM gives `elt serve` before it exits anyway: "
         "inside Kubernetes' 30 s grace period.",
     )
+    elt_server_lost_seconds: float = Field(
+        default=30,
+        ge=5,
+        allow_inf_nan=False,
+        description="How long a command waits for a Prefect server that stopped answering "
+        "(frozen, or unreachable) before it ends saying so.",
+    )
 
     env: ClassVar[EnvMap]
 

@@ -13,8 +13,8 @@ So while a command runs flows (`watching_prefect_server`), a thread watches its 
   start time, every half second. Gone, the command ends at once, before any other server can
   have started on its port (a Prefect server takes seconds to start);
 - any server: `GET /health` every `CHECK_EVERY_SECONDS`. When none has answered for
-  `LOST_AFTER_SECONDS` (a frozen or unreachable server), the command ends; from the fifth
-  second of silence it says it is waiting.
+  ELT_SERVER_LOST_SECONDS (30 s by default: a frozen or unreachable server), the command
+  ends; from the fifth second of silence it says it is waiting.
 
 Ending is a crash on purpose: one line on stderr naming the server, what the command finished
 (`orchestration.runtime.milestones`) and how to resume; the processes it started (the embedded
@@ -44,9 +44,8 @@ from orchestration.runtime import milestones
 if TYPE_CHECKING:
     from orchestration.server.local_server import LocalServer
 
-__all__ = ["CHECK_EVERY_SECONDS", "LOST_AFTER_SECONDS", "watching_prefect_server"]
+__all__ = ["CHECK_EVERY_SECONDS", "watching_prefect_server"]
 
-LOST_AFTER_SECONDS = 30.0  # no answer this long: the server is lost (README, "Faults")
 CHECK_EVERY_SECONDS = 2.0
 SAY_AFTER_SECONDS = 5.0
 EXIT_CODE = 1
@@ -61,11 +60,13 @@ def watching_prefect_server(say: Callable[[str], None]) -> Iterator[None]:
     if not api_url:  # Prefect's temporary server, which lives in this process
         yield
         return
+    from orchestration.config.local_settings import local_settings
     from orchestration.server.local_server import is_local_api, recorded
 
     local = recorded() if is_local_api() else None
     resume = f"elt {shlex.join(sys.argv[1:])}".strip()
-    watcher = _Watcher(api_url, local, say, resume)
+    lost_after = local_settings().elt_server_lost_seconds  # README, "Faults"
+    watcher = _Watcher(api_url, local, say, resume, lost_after)
     thread = threading.Thread(target=watcher.run, name="prefect-server-watch", daemon=True)
     thread.start()
     try:
@@ -76,9 +77,15 @@ def watching_prefect_server(say: Callable[[str], None]) -> Iterator[None]:
 
 class _Watcher:
     def __init__(
-        self, api_url: str, local: LocalServer | None, say: Callable[[str], None], resume: str
+        self,
+        api_url: str,
+        local: LocalServer | None,
+        say: Callable[[str], None],
+        resume: str,
+        lost_after: float,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self.lost_after = lost_after
         self.local = local
         self.say = say
         self.resume = resume
@@ -101,13 +108,13 @@ class _Watcher:
                     if self.answers(client):
                         answered, said = time.monotonic(), 0.0
                     silent = time.monotonic() - answered
-                    if silent >= LOST_AFTER_SECONDS:
+                    if silent >= self.lost_after:
                         self.end(f"stopped answering {silent:.0f} s ago", restart=False)
                     if silent >= SAY_AFTER_SECONDS and silent - said >= SAY_AFTER_SECONDS:
                         said = silent
                         self.say(
                             f"... the Prefect server at {self.server_url} has not answered for"
-                            f" {silent:.0f} s (this command ends at {LOST_AFTER_SECONDS:.0f} s)"
+                            f" {silent:.0f} s (this command ends at {self.lost_after:.0f} s)"
                         )
                 self.done.wait(0.5)
 

@@ -20,7 +20,7 @@ NEEDS_PREFECT_API = False  # workers and flow runs are subprocesses on the sessi
 
 POOL = "elt-fleet"
 WORKERS = 3
-RUNS = 6
+RUNS = 4  # one more than the workers: a run also waits for a worker
 LIMIT = 2
 WAITING = "waiting for a slot of the global concurrency limit 'airbyte-api'"
 

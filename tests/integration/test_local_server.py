@@ -25,7 +25,6 @@ import pytest
 
 from bench.microbatch_project import generate_raw, microbatch_project
 from orchestration.server.local_server import SQLITE_CONTENTION
-from orchestration.server.watch import LOST_AFTER_SECONDS
 from tests.conftest import (
     CONNECTOR_CACHE,
     REPO,
@@ -430,13 +429,13 @@ def processes_naming(path: Path) -> list[str]:
     return found
 
 
-def pipeline_running(home: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
-    """`elt run` mid-sync (5,000,000 records a stream) on the local server of `home`; the
-    process (its stderr piped) and the server's API address."""
+def pipeline_running(home: Path, workdir: Path, **extra: str) -> tuple[subprocess.Popen, str]:
+    """`elt run` mid-sync (5,000,000 records a stream) on the local server of `home`, with the
+    settings `extra`; the process (its stderr piped) and the server's API address."""
     (home / "airbyte").symlink_to(CONNECTOR_CACHE / "airbyte")
     env = {"ELT_LOCAL_SERVER": "1", "ELT_HOME": str(home), "FAKER_COUNT": "5000000",
            "DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
-           "DBT_TARGET_PATH": str(workdir / "dbt-target")}  # fmt: skip
+           "DBT_TARGET_PATH": str(workdir / "dbt-target"), **extra}  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestration.cli", "run"], cwd=REPO, env=cli_env(**env),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
@@ -498,11 +497,17 @@ def test_a_local_server_replaced_mid_run_ends_the_run_in_one_line_and_gets_none_
     assert "flow run(s) Crashed: their elt process had ended" in again.stderr, again.stderr
 
 
+LOST_AFTER_SECONDS = 12  # a line at 5 s and 10 s, the end at 12 s
+
+
 def test_a_frozen_server_ends_the_run_at_its_deadline_saying_so_as_it_waits(tmp_path, local_home):
     """SIGSTOP of the local server mid-sync: `elt run` says every 5 s that the server does not
-    answer, then ends in one line at LOST_AFTER_SECONDS, naming how to resume."""
+    answer, then ends in one line at ELT_SERVER_LOST_SECONDS, naming how to resume (the
+    shipped 30 s: tests/unit/test_config.py)."""
     local_home.mkdir(parents=True)
-    process, api = pipeline_running(local_home, tmp_path)
+    process, api = pipeline_running(
+        local_home, tmp_path, ELT_SERVER_LOST_SECONDS=str(LOST_AFTER_SECONDS)
+    )
     server_pid = json.loads((local_home / "prefect-server.json").read_text())["pid"]
 
     os.killpg(server_pid, signal.SIGSTOP)

@@ -226,3 +226,14 @@ def test_elt_home_is_the_repositorys_from_any_folder_set_or_not(tmp_path, monkey
     assert local_settings({}).elt_home == REPO / ".elt"
     assert local_settings({"ELT_HOME": ".elt"}).elt_home == REPO / ".elt"
     assert local_settings({"ELT_HOME": str(tmp_path)}).elt_home == tmp_path
+
+
+def test_a_silent_server_is_waited_for_thirty_seconds_unless_set_and_never_less_than_five():
+    from orchestration.config.local_settings import local_settings
+
+    assert local_settings({}).elt_server_lost_seconds == 30
+    assert local_settings({"ELT_SERVER_LOST_SECONDS": "90"}).elt_server_lost_seconds == 90
+    with pytest.raises(ConfigError) as refused:
+        local_settings({"ELT_SERVER_LOST_SECONDS": "1"})
+    assert "ELT_SERVER_LOST_SECONDS" in str(refused.value)
+    assert "\n" not in str(refused.value)
