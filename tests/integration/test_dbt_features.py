@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,8 @@ def test_failed_node_emits_an_event_and_progress_reaches_100(warehouse, elt_env,
     project = copy_project(elt_env)
     add_broken_chain(project)
     monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
-    since = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 1))
+    # to the microsecond: the test before may have failed the same model a moment ago
+    since = datetime.now(UTC).isoformat()
 
     state = dbt_transform(return_state=True)
 
