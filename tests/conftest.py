@@ -148,7 +148,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # `ELT_TEST_TIMELINE=FILE`: each test process appends a line per test (worker, test, start,
-# end) to FILE; `scripts/test_timeline.py FILE` says where a run's wall time went.
+# end, CPU seconds) to FILE; `scripts/test_timeline.py FILE` says where a run's time went.
 TIMELINE = os.environ.get("ELT_TEST_TIMELINE")
 
 
@@ -164,13 +164,15 @@ def cpu_seconds() -> float:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    if not TIMELINE:
+        yield
+        return
     started, cpu = time.time(), cpu_seconds()
     yield
-    if TIMELINE:
-        line = {"worker": XDIST_WORKER or "main", "test": item.nodeid, "start": started,
-                "end": time.time(), "cpu": round(cpu_seconds() - cpu, 2)}  # fmt: skip
-        with open(TIMELINE, "a", encoding="utf-8") as timeline:  # one short append: atomic
-            timeline.write(json.dumps(line) + "\n")
+    line = {"worker": XDIST_WORKER or "main", "test": item.nodeid, "start": started,
+            "end": time.time(), "cpu": round(cpu_seconds() - cpu, 2)}  # fmt: skip
+    with open(TIMELINE, "a", encoding="utf-8") as timeline:  # one short append: atomic
+        timeline.write(json.dumps(line) + "\n")
 
 
 @pytest.fixture(scope="session")

@@ -184,11 +184,11 @@ def shorten_the_window(name: str, seconds: int, api: str) -> None:
     """The applied automation `name`, with its trigger's `within` set to `seconds` (the rest
     as shipped)."""
     named = {"automations": {"name": {"any_": [name]}}}
-    (lost,) = httpx.post(f"{api}/automations/filter", json=named).json()
-    lost["trigger"]["within"] = seconds
-    updatable = {k: v for k, v in lost.items() if k not in ("id", "created", "updated",
-                                                            "owner_resource")}  # fmt: skip
-    put = httpx.put(f"{api}/automations/{lost['id']}", json=updatable)
+    (applied,) = httpx.post(f"{api}/automations/filter", json=named).json()
+    applied["trigger"]["within"] = seconds
+    updatable = {k: v for k, v in applied.items() if k not in ("id", "created", "updated",
+                                                               "owner_resource")}  # fmt: skip
+    put = httpx.put(f"{api}/automations/{applied['id']}", json=updatable)
     assert put.status_code == 204, put.text
     (updated,) = httpx.post(f"{api}/automations/filter", json=named).json()
     assert updated["trigger"]["within"] == seconds

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prefect.events.schemas.automations import AutomationCore
 
 from orchestration.errors import ConfigError
 from orchestration.server.automations import AUTOMATIONS_DIR, definitions, resolve
@@ -66,15 +67,21 @@ def test_an_empty_folder_says_there_is_nothing_to_apply(tmp_path):
         definitions(tmp_path)
 
 
+def shipped(name: str) -> AutomationCore:
+    """The shipped automation `name`, as `elt automations apply` resolves it."""
+    (found,) = [
+        resolve(data, lambda _: WEBHOOK_ID, path)
+        for path, data in definitions()
+        if data["name"] == name
+    ]
+    return found
+
+
 def test_a_run_is_taken_for_lost_after_three_missed_heartbeats_and_says_how_long():
     """The shipped window: the integration test proves the mechanism on a shorter one."""
     from orchestration.runtime.heartbeats import HEARTBEAT_SECONDS
 
-    (lost,) = [
-        resolve(data, lambda name: WEBHOOK_ID, path)
-        for path, data in definitions()
-        if data["name"] == "elt-flow-run-lost"
-    ]
+    lost = shipped("elt-flow-run-lost")
     window = lost.trigger.within.total_seconds()
     assert window == 3 * HEARTBEAT_SECONDS == 90
     (crash,) = lost.actions
@@ -82,10 +89,6 @@ def test_a_run_is_taken_for_lost_after_three_missed_heartbeats_and_says_how_long
 
 
 def test_a_crashed_first_attempt_is_retried_after_twenty_seconds():
-    (retry,) = [
-        resolve(data, lambda name: WEBHOOK_ID, path)
-        for path, data in definitions()
-        if data["name"] == "elt-flow-run-crashed-retry"
-    ]
+    retry = shipped("elt-flow-run-crashed-retry")
     assert retry.trigger.within.total_seconds() == 20
     assert retry.model_dump(mode="json")["trigger"]["match"]["prefect.run-count"] == "1"
