@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from orchestration.errors import AirbyteSyncFailed
 from orchestration.flows.airbyte_sync import airbyte_sync
 from tests.fakes.airbyte_server import FakeAirbyte, Script
-from tests.servers import api_for_this_process
+from tests.servers import bench_api_for_this_process
 
 
 def main() -> int:
@@ -44,7 +44,10 @@ def main() -> int:
             AIRBYTE_POLL_INTERVAL_SECONDS=str(args.poll_interval),
             AIRBYTE_TIMEOUT_SECONDS="600",
         )
-        with tempfile.TemporaryDirectory() as home, api_for_this_process(Path(home), os.environ):
+        with (
+            tempfile.TemporaryDirectory() as home,
+            bench_api_for_this_process(Path(home), os.environ),
+        ):
             started = time.monotonic()
             try:
                 results = airbyte_sync(connection_ids=ids, max_concurrent=args.connections)

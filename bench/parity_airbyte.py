@@ -23,7 +23,7 @@ from typing import Any
 from orchestration.errors import AirbyteSyncFailed, first_line
 from orchestration.flows.airbyte_sync import airbyte_sync
 from tests.fakes.airbyte_server import TERMINAL, FakeAirbyte, Script
-from tests.servers import api_for_this_process
+from tests.servers import bench_api_for_this_process
 
 REPO = Path(__file__).resolve().parents[1]
 PARITY_PYTHON = REPO / "parity" / ".venv" / "bin" / "python"
@@ -279,5 +279,5 @@ def run_side(side: str, scenario: Scenario) -> Result:
 
 def run(scenarios: Sequence[Scenario] = ()) -> dict[str, dict[str, Result]]:
     """Every scenario (or those given) on each side."""
-    with tempfile.TemporaryDirectory() as home, api_for_this_process(Path(home), os.environ):
+    with tempfile.TemporaryDirectory() as home, bench_api_for_this_process(Path(home), os.environ):
         return {s.name: {side: run_side(side, s) for side in SIDES} for s in scenarios or SCENARIOS}

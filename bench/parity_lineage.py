@@ -23,7 +23,7 @@ from orchestration.lineage import record
 from orchestration.lineage.graph import Graph
 from tests.fakes.airbyte_server import FakeAirbyte
 from tests.lineage_checks import STREAMS, labelled_edges, shipped_edges
-from tests.servers import api_for_this_process
+from tests.servers import bench_api_for_this_process
 
 REPO = Path(__file__).resolve().parents[1]
 LINEAGE = REPO / "parity" / "dagster_lineage.py"
@@ -88,7 +88,7 @@ def run() -> dict[str, dict[str, str]]:
     stream_edges = {(f"{CONNECTION} / {s}", f"raw.{s}") for s in STREAMS}
     with (
         tempfile.TemporaryDirectory() as home,
-        api_for_this_process(Path(home), os.environ),
+        bench_api_for_this_process(Path(home), os.environ),
         FakeAirbyte(auth="client_credentials", configuration_api=True) as fake,
     ):
         fake.add_connection(CONNECTION, workspace_id=WORKSPACE)

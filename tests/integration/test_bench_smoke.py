@@ -63,9 +63,18 @@ DBT_MODES = ("dbt build", "elt transform", "dagster asset materialize")  # dbt_o
 
 
 # The benchmarks that may use the worker's session server instead of starting their own: not
-# those that count the server's flow runs (parity_backfill) or apply automations to it
-# (parity_freshness), which want a server of their own.
-SHARES_THE_SESSION_SERVER = {"backfill", "dbt_overhead", "interrupt_stress", "parity-dbt"}
+# parity_freshness, which applies automations (a lost run's window among them) that would act
+# on the other tests' runs.
+SHARES_THE_SESSION_SERVER = {
+    "airbyte_concurrency",
+    "backfill",
+    "dbt_overhead",
+    "interrupt_stress",
+    "parity-airbyte",
+    "parity-backfill",
+    "parity-dbt",
+    "parity-lineage",
+}
 
 
 def bench(script: str, args: list[str], cwd: Path, api: str | None = None, **env: str) -> str:
