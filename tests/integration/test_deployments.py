@@ -3,6 +3,7 @@ worker running the daily deployment from the blocks on the embedded defaults, an
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -40,13 +41,13 @@ PROCESS_TEMPLATE = REPO / "deploy" / "process" / "base-job-template.json"
 
 
 def create_process_pool(name: str, env: dict[str, str]) -> None:
-    """A process pool made as the README makes it: from deploy/process/, whose runs send a
-    heartbeat every 30 s (with Prefect's 180 s, the shipped `elt-flow-run-lost` automation,
-    applied on the same server by other tests, would mark a run of over 90 s Crashed)."""
-    prefect(
-        "work-pool", "create", name, "--type", "process",
-        "--base-job-template", str(PROCESS_TEMPLATE), env=env,
-    )  # fmt: skip
+    """A process pool of deploy/process/'s template, whose runs send a heartbeat every 30 s
+    (with Prefect's 180 s, the shipped `elt-flow-run-lost` automation, applied on the same
+    server by other tests, would mark a run of over 90 s Crashed). Through the API: the
+    README's `prefect work-pool create` is proven once, by the deploy-all journey."""
+    pool = {"name": name, "type": "process",
+            "base_job_template": json.loads(PROCESS_TEMPLATE.read_text())}  # fmt: skip
+    httpx.post(f"{env['PREFECT_API_URL']}/work_pools/", json=pool, timeout=30).raise_for_status()
 
 
 def elt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -176,7 +177,10 @@ def test_deploy_all_then_the_scheduler_creates_runs_and_a_worker_runs_one(prefec
             "DBT_EXCLUDE": "dim_users",
         },
     )
-    create_process_pool("elt-process", env)
+    prefect(  # as the README makes it
+        "work-pool", "create", "elt-process", "--type", "process",
+        "--base-job-template", str(PROCESS_TEMPLATE), env=env,
+    )  # fmt: skip
     prefect("--no-prompt", "deploy", "--all", env=env)
 
     deployments = httpx.post(f"{api}/deployments/filter", json={}).json()
