@@ -222,13 +222,13 @@ def test_an_invalid_bucket_name_stops_at_once(s3):
         sensor(s3, "Not A Bucket!", Recorder()).run(poll_interval=0.01, max_polls=5)
 
 
-def test_cli_prints_exactly_the_new_objects(s3, bucket, s3_endpoint, prefect_api, tmp_path):
+def test_cli_prints_exactly_the_new_objects(s3, bucket, s3_endpoint, cli, tmp_path):
     put(s3, bucket, "inbound/a.csv", "inbound/b.csv")
-    env = {"PREFECT_API_URL": prefect_api, "AWS_ENDPOINT_URL": s3_endpoint}
+    env = {"AWS_ENDPOINT_URL": s3_endpoint}
     args = ["sensor", "--bucket", bucket, "--prefix", PREFIX, "--max-polls", "1"]
 
     def run() -> list[str]:
-        proc = run_elt(*args, cwd=tmp_path, **env)
+        proc = cli(*args, cwd=tmp_path, **env)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout.splitlines()
 
@@ -237,7 +237,7 @@ def test_cli_prints_exactly_the_new_objects(s3, bucket, s3_endpoint, prefect_api
     assert run() == ["inbound/c.csv"]
     assert run() == []
 
-    missing = run_elt(*args[:2], "no-such-bucket-cli", *args[3:], cwd=tmp_path, **env)
+    missing = cli(*args[:2], "no-such-bucket-cli", *args[3:], cwd=tmp_path, **env)
     assert missing.returncode == 1
     assert missing.stdout == ""  # the key stream stays clean
     assert "Traceback" not in missing.stderr
@@ -246,7 +246,7 @@ def test_cli_prints_exactly_the_new_objects(s3, bucket, s3_endpoint, prefect_api
         "(or --bucket)"
     ]
 
-    no_poll = run_elt(*args[:-1], "0", cwd=tmp_path, **env)
+    no_poll = cli(*args[:-1], "0", cwd=tmp_path, **env)
     assert (no_poll.returncode, no_poll.stdout) == (0, "")
     assert "s3 sensor: 0 polls" in no_poll.stderr
 

@@ -22,18 +22,15 @@ def error_line(ran) -> str:
     return [line for line in ran.stderr.splitlines() if line.startswith("error: ")][-1]
 
 
-def test_a_warehouse_not_synced_yet_then_a_dropped_raw_table_each_fixed_as_told(
-    tmp_path, prefect_api
-):
+def test_a_warehouse_not_synced_yet_then_a_dropped_raw_table_each_fixed_as_told(tmp_path, cli):
     home = tmp_path / "home"
     home.mkdir()
     (home / "airbyte").symlink_to(CONNECTOR_CACHE / "airbyte")  # the installed connector
     env = {"ELT_HOME": str(home), "DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
-           "DBT_TARGET_PATH": str(tmp_path / "target"), "FAKER_COUNT": "100",
-           "PREFECT_API_URL": prefect_api, "ELT_LOCAL_SERVER": "0"}  # fmt: skip
+           "DBT_TARGET_PATH": str(tmp_path / "target"), "FAKER_COUNT": "100"}  # fmt: skip
 
     def elt(*args: str):
-        return run_elt(*args, cwd=REPO, **env)
+        return cli(*args, cwd=REPO, **env)
 
     fresh = error_line(elt("drift"))  # nothing synced into this warehouse yet
     assert "does not exist yet" in fresh, fresh
