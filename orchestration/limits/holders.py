@@ -163,21 +163,30 @@ def holders_of(client: SyncPrefectClient, limit: str | None = None) -> list[Hold
 
 
 def alive(client: SyncPrefectClient, holders: list[Holder]) -> set[UUID]:
-    """The lease ids of the holders whose runs have not ended (a run deleted has ended). A
-    holder outside any run cannot be checked: it counts as alive."""
+    """The lease ids of the holders whose runs have not ended (a flow run deleted has ended).
+    A holder outside any run cannot be checked: it counts as alive.
+
+    A task run the server does not know ends nothing while its flow run is known: the server
+    records task runs from their events, later than the client creates them, and loses those
+    in flight when it restarts with in-memory messaging, while the holder may run on."""
     task_ids = [h.task_run_id for h in holders if h.task_run_id]
     flow_ids = [h.flow_run_id for h in holders if h.flow_run_id]
     ended: set[UUID] = set()
+    unknown_tasks: set[UUID] = set()
     for chunk in _chunks(task_ids):
         runs = client.read_task_runs(
             task_run_filter=TaskRunFilter(id=TaskRunFilterId(any_=chunk)), limit=len(chunk)
         )
-        ended |= set(chunk) - {r.id for r in runs if r.state is None or not r.state.is_final()}
+        ended |= {r.id for r in runs if r.state is not None and r.state.is_final()}
+        unknown_tasks |= set(chunk) - {r.id for r in runs}
     for chunk in _chunks(flow_ids):
         flows = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)), limit=len(chunk)
         )
         ended |= set(chunk) - {r.id for r in flows if r.state is None or not r.state.is_final()}
+    ended |= {
+        h.task_run_id for h in holders if h.task_run_id in unknown_tasks and not h.flow_run_id
+    }
     return {
         h.lease_id for h in holders if h.task_run_id not in ended and h.flow_run_id not in ended
     }

@@ -170,3 +170,39 @@ def test_repair_frees_the_slot_an_ended_run_could_not_give_back(
         assert active_slots(prefect_api, name) == 1
         assert [r["what"] for r in records(prefect_api, name)] == ["a live run"]
     assert active_slots(prefect_api, name) == 0
+
+
+def test_a_holder_whose_task_run_the_server_has_not_recorded_is_alive_while_its_flow_runs(
+    prefect_api,
+):
+    """The server records task runs from their events, after the client made them, and loses
+    those in flight when it restarts with in-memory messaging: while the holder's flow run
+    runs, `repair` keeps its slot. A holder outside any flow whose task run is unknown is
+    gone (as a deleted run)."""
+    from datetime import UTC, datetime
+
+    from prefect.client.orchestration import get_client
+    from prefect.states import Running
+
+    from orchestration.limits.holders import Holder, record
+
+    @flow
+    def holding() -> None: ...
+
+    name = new_limit(prefect_api, size=2)
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run(holding, state=Running())
+        for what, flow_run in (("in a running flow", run), ("a task alone", None)):
+            taken = client.increment_concurrency_slots_with_lease(
+                names=[name], slots=1, mode="concurrency", lease_duration=LEASE_SECONDS
+            ).json()
+            record(client, Holder(
+                limit=name, lease_id=uuid.UUID(taken["lease_id"]), what=what,
+                task_run_id=uuid.uuid4(),  # never recorded by the server
+                flow_run_id=flow_run and flow_run.id, flow_run_name=flow_run and flow_run.name,
+                since=datetime.now(UTC), renew_seconds=1.0,
+            ))  # fmt: skip
+    (repaired,) = repair([name])
+    assert [h.what for h in repaired.held] == ["in a running flow"]
+    assert (repaired.in_use, repaired.gone) == (2, 1)
+    assert active_slots(prefect_api, name) == 1
