@@ -12,17 +12,12 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 
+import orchestration.limits.renewal as renewal
 from orchestration.config import Config, DbtTarget
 from orchestration.errors import SlotWaitTimedOut
 from orchestration.limits.holders import current_holder, holders_of, record
 from orchestration.limits.names import warehouse_limit
-from orchestration.limits.renewal import (
-    API_ERRORS,
-    RENEW_SECONDS,
-    HeldSlot,
-    ask,
-    give_back_once,
-)
+from orchestration.limits.renewal import API_ERRORS, HeldSlot, ask, give_back_once
 from orchestration.runtime import interrupts
 from orchestration.runtime.logs import get_logger
 
@@ -90,7 +85,8 @@ def _take(name: str, what: str, wait_seconds: float | None) -> HeldSlot | None:
             give_back_once(client, lease.lease_id)
             log.debug("%s: no global concurrency limit %r: not bounded", what, name)
             return None
-        holder = current_holder(name, lease.lease_id, what, RENEW_SECONDS)
+        # read at the call, as the renewal reads it: the cadence recorded is the one kept
+        holder = current_holder(name, lease.lease_id, what, renewal.RENEW_SECONDS)
         try:
             record(client, holder)
         except API_ERRORS:
