@@ -171,25 +171,30 @@ def alive(client: SyncPrefectClient, holders: list[Holder]) -> set[UUID]:
     in flight when it restarts with in-memory messaging, while the holder may run on."""
     task_ids = [h.task_run_id for h in holders if h.task_run_id]
     flow_ids = [h.flow_run_id for h in holders if h.flow_run_id]
-    ended: set[UUID] = set()
-    unknown_tasks: set[UUID] = set()
+    known_tasks: set[UUID] = set()
+    final_tasks: set[UUID] = set()
     for chunk in _chunks(task_ids):
         runs = client.read_task_runs(
             task_run_filter=TaskRunFilter(id=TaskRunFilterId(any_=chunk)), limit=len(chunk)
         )
-        ended |= {r.id for r in runs if r.state is not None and r.state.is_final()}
-        unknown_tasks |= set(chunk) - {r.id for r in runs}
+        known_tasks |= {r.id for r in runs}
+        final_tasks |= {r.id for r in runs if r.state is not None and r.state.is_final()}
+    ended_flows: set[UUID] = set()
     for chunk in _chunks(flow_ids):
         flows = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)), limit=len(chunk)
         )
-        ended |= set(chunk) - {r.id for r in flows if r.state is None or not r.state.is_final()}
-    ended |= {
-        h.task_run_id for h in holders if h.task_run_id in unknown_tasks and not h.flow_run_id
-    }
-    return {
-        h.lease_id for h in holders if h.task_run_id not in ended and h.flow_run_id not in ended
-    }
+        ended_flows |= set(chunk) - {
+            r.id for r in flows if r.state is None or not r.state.is_final()
+        }
+
+    def ended(holder: Holder) -> bool:
+        if holder.task_run_id in final_tasks or holder.flow_run_id in ended_flows:
+            return True
+        unknown_task = holder.task_run_id is not None and holder.task_run_id not in known_tasks
+        return unknown_task and holder.flow_run_id is None
+
+    return {h.lease_id for h in holders if not ended(h)}
 
 
 def _chunks(ids: list[UUID]) -> list[list[UUID]]:
