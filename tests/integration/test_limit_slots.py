@@ -182,7 +182,7 @@ def test_a_holder_whose_task_run_the_server_has_not_recorded_is_alive_while_its_
     from datetime import UTC, datetime
 
     from prefect.client.orchestration import get_client
-    from prefect.states import Running
+    from prefect.states import Completed, Running
 
     from orchestration.limits.holders import Holder, record
 
@@ -206,3 +206,7 @@ def test_a_holder_whose_task_run_the_server_has_not_recorded_is_alive_while_its_
     assert [h.what for h in repaired.held] == ["in a running flow"]
     assert (repaired.in_use, repaired.gone) == (2, 1)
     assert active_slots(prefect_api, name) == 1
+    # no holder left behind on the session's server: its flow ends, repair gives its slot back
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run.id, Completed(), force=True)
+    repair([name])
