@@ -135,7 +135,9 @@ def ensure_local_server(say: Callable[[str], None] = print) -> LocalServer:
             if server is None:
                 say("starting a local Prefect server (its first start takes longest)...")
                 with Ticker(lambda s: f"... still starting it ({s:.0f}s)", say):
-                    server = _start()
+                    server, lost_port = _start()
+                if lost_port:
+                    say(lost_port)
                 say(
                     f"started a local Prefect server at {server.ui_url} (UI and API; log "
                     f"{_log_path()}); later elt commands reuse it; stop it with `elt server stop`"
@@ -258,11 +260,14 @@ def problem_lines(text: str, ignored: Iterable[re.Pattern[str]] = ()) -> list[st
     return found
 
 
-def _start() -> LocalServer:
+def _start() -> tuple[LocalServer, str]:
+    """The server started on the first of the candidate ports it can bind, and, when that is
+    not the port it had last time, a line that says what held that one (else "")."""
     log_path = _log_path()
     kept = _read_state().get("port")
     ports = _candidate_ports()
-    retry_kept_until = time.monotonic() + KEPT_PORT_WAIT_SECONDS
+    kept_holder = ""
+    retry_kept_until: float | None = None
     while ports:
         port = ports[0]
         env = {
@@ -302,13 +307,24 @@ def _start() -> LocalServer:
         else:
             server = replace(server, answered=True)
             _save_state(server)
-            return server
+            if not kept or port == kept:
+                return server, ""
+            holder = kept_holder or port_holders(kept) or "by a process gone since"
+            return server, f"port {kept}, its port last time, was taken ({holder})"
+
         _forget_process()
         if not _lost_its_port(offset):  # it did not fail for its port: do not try others
             break
-        if port == kept and time.monotonic() < retry_kept_until:
-            time.sleep(1.0)  # its port, taken for a moment (by what, its log says): again
-            continue
+        if port == kept:
+            # Its port, taken between our check and the server's bind (which comes after the
+            # server's own start-up, seconds later): given a while from now to be freed.
+            kept_holder = port_holders(port) or kept_holder
+            retry_kept_until = retry_kept_until or time.monotonic() + KEPT_PORT_WAIT_SECONDS
+            while not _port_free(port) and time.monotonic() < retry_kept_until:
+                time.sleep(0.2)
+            if _port_free(port) and time.monotonic() < retry_kept_until:
+                continue
+            kept_holder = port_holders(port) or kept_holder
         ports = ports[1:]
     problems = _log_problems(offset)
     raise ConfigError(
@@ -334,6 +350,17 @@ def _lost_its_port(offset: int) -> bool:
 
 PORT_TAKEN = re.compile(r"already in use", re.IGNORECASE)
 KEPT_PORT_WAIT_SECONDS = 10.0  # a kept port still held: most likely by our server, just stopped
+
+
+def port_holders(port: int) -> str:
+    """The processes listening on `port`, as `pid N: command`, for saying why a port was not
+    ours; "" when none is."""
+    holders = []
+    for proc in _listeners(port):
+        with contextlib.suppress(OSError):
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            holders.append(f"pid {proc.name}: {command.strip()[:120]}")
+    return "; ".join(holders)
 
 
 def _candidate_ports(attempts: int = 3) -> list[int]:
@@ -446,6 +473,18 @@ def _our_port_holders(port: int) -> list[int]:
     """The processes of this checkout's server (their PREFECT_HOME is ours) that hold a
     listening socket on `port`, whatever their group: one that left the server's group still
     holds the port after the server has ended, and the next start would lose its port."""
+    ours = f"PREFECT_HOME={_prefect_home()}".encode()
+    holders = []
+    for proc in _listeners(port):
+        with contextlib.suppress(OSError):
+            if ours in (proc / "environ").read_bytes().split(b"\0"):
+                holders.append(int(proc.name))
+    return holders
+
+
+def _listeners(port: int) -> list[Path]:
+    """The /proc folders of the processes (those this user may see) that hold a socket
+    listening on `port`, on any address."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError):
@@ -455,16 +494,13 @@ def _our_port_holders(port: int) -> list[int]:
                     inodes.add(f"socket:[{fields[9]}]")
     if not inodes:
         return []
-    ours = f"PREFECT_HOME={_prefect_home()}".encode()
-    holders = []
+    found = []
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            holds = any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir())
-            if holds and ours in (proc / "environ").read_bytes().split(b"\0"):
-                holders.append(int(proc.name))
-    return holders
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                    found.append(proc)
+    return found
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
