@@ -172,8 +172,8 @@ def _stream(
     phase: str | Callable[[], str],
     json_events: bool = False,
 ) -> Iterator[str]:
-    """Run `cmd`, yield its stdout lines, say which `phase` it is in while it is quiet, fail
-    with its tail. The caller logs each line it is yielded.
+    """Run `cmd`, yield its stdout lines, say which `phase` it is in while the user sees
+    nothing, fail with its tail. A line yielded is not shown: the caller logs what it shows.
 
     With `json_events`, only lines that parse as JSON objects are yielded; other stdout and all
     stderr go to the debug log and, on failure, into the error message.
@@ -209,14 +209,15 @@ def _stream(
     try:
         # the first run installs the connector here, within the first `make run`: a line
         # every few seconds however long it takes (CI's fresh clone checks it)
-        with Ticker(describe, log.info, slows_down=False) as ticker:
+        with Ticker(describe, log.info, slows_down=False):
             while open_streams:
                 name, line = lines.get()
                 if line is None:
                     open_streams -= 1
                 elif name == "out" and (not json_events or line.startswith("{")):
+                    # Not `said()`: a line read is not a line shown (a phase's event is not);
+                    # what the caller logs of it, the terminal's listener notes.
                     yield line
-                    ticker.said()
                 elif line.strip():
                     stderr_tail = [*stderr_tail[-19:], line]
                     log.debug(line)

@@ -78,3 +78,43 @@ def test_without_a_watched_terminal_each_ticker_counts_from_its_own_start(monkey
     with Ticker(lambda seconds: "still working", lines.append, every=1):
         time.sleep(0.3)
     assert lines == []
+
+
+def test_a_connector_that_only_reports_events_still_gets_progress_lines(tmp_path, monkeypatch):
+    """The embedded sync reads the connector's events (a phase changed) without showing them:
+    reading one is not saying something, so the quiet lines keep coming. The connector here
+    reports an event every 50 ms until a progress line has been shown (or its 60 s are up)."""
+    import logging
+    import sys
+
+    from orchestration.airbyte import pyairbyte
+    from orchestration.runtime import ticker
+
+    monkeypatch.setattr(ticker, "QUIET_SECONDS", 0.3)
+    shown = tmp_path / "shown"
+
+    class Shown(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "still discovering" in record.getMessage():
+                shown.touch()
+
+    connector = (
+        "import json, pathlib, sys, time\n"
+        "deadline = time.monotonic() + 60\n"
+        f"while not pathlib.Path({str(shown)!r}).exists() and time.monotonic() < deadline:\n"
+        "    print(json.dumps({'event': 'discovering'}), flush=True)\n"
+        "    time.sleep(0.05)\n"
+    )
+    logger = logging.getLogger("elt")
+    handler = Shown()
+    logger.addHandler(handler)
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    try:
+        events = list(
+            pyairbyte._stream(
+                [sys.executable, "-c", connector], env={}, phase="discovering", json_events=True
+            )
+        )
+    finally:
+        logger.removeHandler(handler)
+    assert events and shown.exists(), "no progress line while the connector only sent events"
