@@ -36,7 +36,7 @@ DBT = str(Path(sys.executable).with_name("dbt"))
 # Commands that run one flow (its name on the API), with the plain dbt command they wrap.
 FLOW_COMMANDS = {
     ("sync",): ("airbyte-sync", None),
-    ("transform",): ("dbt-transform", ("build",)),
+    ("transform",): ("dbt-transform", ("build", "--vars", "{marts_whole: true}")),  # as elt's
     ("freshness",): ("freshness-check", ("source", "freshness")),
 }
 OTHER_COMMANDS = (("server", "status"), ("limits", "show"), ("automations", "show"))

@@ -1,13 +1,13 @@
-"""The shipped dbt project with its time-partitioned marts switched on, and a year of raw data
-for it, for the backfill's tests and benchmark.
+"""The shipped dbt project, its time-partitioned marts beginning on a given day, and a year of
+raw data for it, for the backfill's tests and benchmark.
 
-`microbatch_project` copies the shipped project with its var `time_partitioned_marts` true:
-`fct_purchases` (on `purchased_at`) and `daily_revenue` (on `purchase_date`) are then dbt
-microbatch models by day from `marts_begin` (macros/time_partitioned.sql); `stg_purchases`
-declares its `event_time`, so that each batch reads only its day. `generate_raw` writes the raw
-tables Airbyte would: users, products and `days` days of purchases; on `bad_days` one purchase
-names a user id that is not a number, so that exactly those days' batches fail (the raw column
-is text, as a schemaless source loads it).
+`microbatch_project` copies the shipped project (its var `time_partitioned_marts` is true:
+`fct_purchases` on `purchased_at` and `daily_revenue` on `purchase_date` are dbt microbatch
+models by day from `marts_begin`, macros/time_partitioned.sql) with `marts_begin` set;
+`stg_purchases` declares its `event_time`, so that each batch reads only its day.
+`generate_raw` writes the raw tables Airbyte would: users, products and `days` days of
+purchases; on `bad_days` one purchase names a user id that is not a number, so that exactly
+those days' batches fail (the raw column is text, as a schemaless source loads it).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ def microbatch_project(path: Path, begin: date, extra_config: str = "") -> Path:
     shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
     settings = project / "dbt_project.yml"
     text = settings.read_text()
-    switched = text.replace("time_partitioned_marts: false", "time_partitioned_marts: true")
-    switched = switched.replace('marts_begin: "2003-01-01"', f'marts_begin: "{begin}"')
-    assert switched.count(": true") > text.count(": true") and f'"{begin}"' in switched
+    assert "time_partitioned_marts: true" in text  # the shipped default
+    switched = text.replace('marts_begin: "2003-01-01"', f'marts_begin: "{begin}"')
+    assert f'"{begin}"' in switched
     if extra_config:
         switched = switched.replace("    marts:\n", f"    marts:\n      {extra_config}\n")
     settings.write_text(switched)

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from dbt.artifacts.schemas.results import NodeStatus
 
+from orchestration.dbt.whole_marts import SWITCH_VAR
 from orchestration.errors import StepFailed, UserError
 
 # The selection when a backfill names none: every microbatch model and what depends on them.
@@ -123,9 +124,6 @@ def _parents(manifest: Any, uid: str) -> list[str]:
     node = manifest.nodes.get(uid)
     depends_on = getattr(node, "depends_on", None)
     return list(getattr(depends_on, "nodes", None) or [])
-
-
-SWITCH_VAR = "time_partitioned_marts"  # the shipped project's: its marts by day, or tables
 
 
 def project_switch(project_dir: Path) -> str:

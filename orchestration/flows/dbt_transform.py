@@ -20,6 +20,7 @@ from orchestration.config import Config, DbtConfig, DbtTarget
 from orchestration.dbt.builds import record_builds
 from orchestration.dbt.run_results import DbtRunResult, run_results_since
 from orchestration.dbt.runner import run_dbt
+from orchestration.dbt.whole_marts import whole_marts_vars
 from orchestration.runtime import interrupts, milestones
 from orchestration.runtime.logs import get_logger
 from orchestration.tasks.dbt_commands import (
@@ -93,7 +94,7 @@ def dbt_transform(
         "select": select or config.dbt.select,
         "exclude": exclude or config.dbt.exclude,
         "full_refresh": full_refresh,
-        "dbt_vars": vars,
+        "dbt_vars": whole_marts_vars(config.dbt.project_path, vars),  # no days given: whole
     }
     if node_tasks:
         args = config.dbt.args(command, **options)

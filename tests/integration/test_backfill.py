@@ -11,7 +11,7 @@ import random
 import shutil
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -195,10 +195,13 @@ def table_rows(artifact: dict) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_a_daily_run_builds_only_its_lookback_and_a_late_day_waits_for_a_backfill(tmp_path, cli):
-    """With the marts time-partitioned, the daily `elt transform` builds only today and the two
-    days before it (`lookback` 2): a purchase that arrives late for yesterday is in the marts
-    after it; one for six days ago is not, until `elt backfill` rebuilds that day."""
+def test_a_run_given_no_days_builds_the_marts_whole_and_dbts_lookback_is_one_var_away(
+    tmp_path, cli
+):
+    """`elt transform` is given no days: it builds the time-partitioned marts whole, in one
+    statement, so a purchase that arrives late for six days ago is in them. With
+    `marts_whole: false` the build is dbt's own microbatch run, which rebuilds only today and
+    the two days before (`lookback` 2): the old day waits until `elt backfill` rebuilds it."""
     today = datetime.now(UTC).date()
     first = today - timedelta(days=10)
     project = microbatch_project(tmp_path, begin=first)
@@ -209,22 +212,16 @@ def test_a_daily_run_builds_only_its_lookback_and_a_late_day_waits_for_a_backfil
         "DUCKDB_PATH": str(warehouse),
         "DBT_TARGET_PATH": str(tmp_path / "target"),
     }
-    built = cli("transform", cwd=tmp_path, **settings)  # the first run: every day since begin
+    built = cli("transform", cwd=tmp_path, **settings)  # the first run: each mart whole
     assert built.returncode == 0, built.stderr
-    assert batches_built(tmp_path / "target") == {"fct_purchases": 11, "daily_revenue": 11}
+    assert batches_built(tmp_path / "target") == {}
 
     yesterday, six_days_ago = today - timedelta(days=1), today - timedelta(days=6)
-    with duckdb.connect(str(warehouse)) as db:  # two purchases arrive late
-        for purchase_id, day in ((900001, yesterday), (900002, six_days_ago)):
-            db.execute(
-                "insert into raw.purchases by name select ? as id, '1' as user_id,"
-                " 1::bigint as product_id, ?::timestamp + interval 12 hour as purchased_at,"
-                " now() at time zone 'UTC' as _airbyte_extracted_at",
-                [purchase_id, day],
-            )
-    daily = cli("transform", cwd=tmp_path, **settings)
+    late_purchase(warehouse, 900001, yesterday)
+    late_purchase(warehouse, 900002, six_days_ago)
+    lookback = cli("transform", "--vars", "{marts_whole: false}", cwd=tmp_path, **settings)
 
-    assert daily.returncode == 0, daily.stderr
+    assert lookback.returncode == 0, lookback.stderr
     assert batches_built(tmp_path / "target") == {"fct_purchases": 3, "daily_revenue": 3}
     purchases = dict(query(warehouse, PURCHASES_ON.format(yesterday, six_days_ago)))
     assert purchases == {yesterday: PER_DAY + 1, six_days_ago: PER_DAY}  # the old day waits
@@ -233,6 +230,23 @@ def test_a_daily_run_builds_only_its_lookback_and_a_late_day_waits_for_a_backfil
     assert backfilled.returncode == 0, backfilled.stderr
     purchases = dict(query(warehouse, PURCHASES_ON.format(yesterday, six_days_ago)))
     assert purchases == {yesterday: PER_DAY + 1, six_days_ago: PER_DAY + 1}
+
+    late_purchase(warehouse, 900003, six_days_ago)  # late again: the daily run has it
+    daily = cli("transform", cwd=tmp_path, **settings)
+    assert daily.returncode == 0, daily.stderr
+    assert batches_built(tmp_path / "target") == {}
+    purchases = dict(query(warehouse, PURCHASES_ON.format(yesterday, six_days_ago)))
+    assert purchases == {yesterday: PER_DAY + 1, six_days_ago: PER_DAY + 2}
+
+
+def late_purchase(warehouse: Path, purchase_id: int, day: date) -> None:
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute(
+            "insert into raw.purchases by name select ? as id, '1' as user_id,"
+            " 1::bigint as product_id, ?::timestamp + interval 12 hour as purchased_at,"
+            " now() at time zone 'UTC' as _airbyte_extracted_at",
+            [purchase_id, day],
+        )
 
 
 PURCHASES_ON = (
@@ -303,18 +317,41 @@ def test_a_prefect_retry_of_the_flow_rebuilds_only_the_failed_day(elt_env, monke
     )
 
 
-def test_on_the_shipped_project_as_cloned_the_error_names_the_var_to_turn_on(tmp_path, cli):
-    """The shipped marts are tables until its var is on: `elt backfill` says which var, in one
-    line, and builds nothing."""
+def test_on_the_shipped_project_as_cloned_a_month_is_backfilled_by_day(tmp_path, cli):
+    """The shipped project's marts are time-partitioned as cloned: `elt transform` builds each
+    whole (one statement), and `elt backfill` rebuilds a month of them by day."""
     shipped = REPO / "dbt_project"
+    warehouse = tmp_path / "warehouse.duckdb"
+    generate_raw(warehouse, date(2026, 2, 1), 90, PER_DAY)
+    settings = {"DBT_PROJECT_DIR": str(shipped), "DUCKDB_PATH": str(warehouse),
+                "DBT_TARGET_PATH": str(tmp_path / "target")}  # fmt: skip
+    built = cli("transform", cwd=tmp_path, **settings)
+    assert built.returncode == 0, built.stderr
+    assert batches_built(tmp_path / "target") == {}  # one statement each, no batch
+    whole = scalar(warehouse, CHECKSUM.format("fct_purchases"))
+
+    ran = cli("backfill", "--start", "2026-03-01", "--end", "2026-03-31", cwd=tmp_path, **settings)
+
+    assert ran.returncode == 0, ran.stderr
+    assert batches_built(tmp_path / "target") == {"fct_purchases": 31, "daily_revenue": 31}
+    assert scalar(warehouse, CHECKSUM.format("fct_purchases")) == whole  # the same rows
+
+
+def test_a_project_with_its_marts_switched_off_names_the_var_to_turn_on(tmp_path, cli):
+    """With the var off, the marts are tables: `elt backfill` says which var, in one line, and
+    builds nothing."""
+    project = microbatch_project(tmp_path, begin=date(2026, 1, 1))
+    settings = project / "dbt_project.yml"
+    settings.write_text(settings.read_text().replace(
+        "time_partitioned_marts: true", "time_partitioned_marts: false"))  # fmt: skip
     ran = cli("backfill", "--start", "2026-03-01", "--end", "2026-03-31", cwd=tmp_path,
-              DBT_PROJECT_DIR=str(shipped), DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"),
+              DBT_PROJECT_DIR=str(project), DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"),
               DBT_TARGET_PATH=str(tmp_path / "target"))  # fmt: skip
     assert ran.returncode == 1
     assert ran.stderr.strip().splitlines()[-1] == (
         "error: the dbt project has no time-partitioned model to backfill (dbt's "
         "incremental_strategy 'microbatch', by day on an event_time): set the var "
-        f"time_partitioned_marts: true in {shipped / 'dbt_project.yml'}, and marts_begin to the "
+        f"time_partitioned_marts: true in {settings}, and marts_begin to the "
         "first day of its history"
     )
     assert not (tmp_path / "target" / "run_results.json").exists()  # dbt built nothing

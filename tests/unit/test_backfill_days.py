@@ -59,10 +59,17 @@ def test_a_selection_takes_what_depends_on_it_and_none_means_every_microbatch_mo
 
 
 def test_a_project_without_one_says_how_to_turn_the_shipped_marts_on(tmp_path):
-    """`elt backfill` on the shipped project as cloned (its marts are tables): the error names
-    the var that makes them time-partitioned; a project without that var gets the generic fix."""
+    """`elt backfill` on the shipped project with its marts switched off (tables): the error
+    names the var that makes them time-partitioned; a project without that var gets the
+    generic fix."""
     march = Days(date(2026, 3, 1), date(2026, 3, 31))
-    shipped = REPO / "dbt_project"
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    settings = (REPO / "dbt_project" / "dbt_project.yml").read_text()
+    assert "time_partitioned_marts: true" in settings  # as cloned: on
+    (shipped / "dbt_project.yml").write_text(
+        settings.replace("time_partitioned_marts: true", "time_partitioned_marts: false")
+    )
     with pytest.raises(UserError) as error:
         check_begin(march, [], selection([]), shipped)
     assert str(error.value) == (
