@@ -23,10 +23,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from dbt.artifacts.schemas.results import NodeStatus
 
-from orchestration.dbt.whole_marts import SWITCH_VAR
+from orchestration.dbt.whole_marts import SWITCH_VAR, switch
 from orchestration.errors import StepFailed, UserError
 
 # The selection when a backfill names none: every microbatch model and what depends on them.
@@ -129,12 +128,7 @@ def _parents(manifest: Any, uid: str) -> list[str]:
 def project_switch(project_dir: Path) -> str:
     """How to turn the project's time-partitioned marts on, when it has the shipped project's
     var for it (set false); else nothing."""
-    try:
-        settings = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return ""
-    variables = settings.get("vars") if isinstance(settings, dict) else None
-    if not isinstance(variables, dict) or variables.get(SWITCH_VAR) is not False:
+    if switch(project_dir) is not False:
         return ""
     return (
         f"set the var {SWITCH_VAR}: true in {project_dir / 'dbt_project.yml'}, and marts_begin"

@@ -32,7 +32,7 @@ def whole_marts_vars(
 ) -> Mapping[str, object] | str | None:
     """A build's `--vars`, with `marts_whole: true` added when the project is the shipped one
     with its time-partitioned marts on and the build's own vars leave both vars unset."""
-    if not _switched_on(project_dir):
+    if switch(project_dir) is not True:
         return dbt_vars
     given = _as_mapping(dbt_vars)
     if given is None or SWITCH_VAR in given or WHOLE_VAR in given:
@@ -40,13 +40,15 @@ def whole_marts_vars(
     return {**given, WHOLE_VAR: True}
 
 
-def _switched_on(project_dir: Path) -> bool:
+def switch(project_dir: Path) -> object:
+    """The value of the shipped project's var `time_partitioned_marts` in the project's
+    `dbt_project.yml`; None when it has no such var (or no readable file)."""
     try:
         settings = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
     except (OSError, yaml.YAMLError):
-        return False
+        return None
     variables = settings.get("vars") if isinstance(settings, dict) else None
-    return isinstance(variables, dict) and variables.get(SWITCH_VAR) is True
+    return variables.get(SWITCH_VAR) if isinstance(variables, dict) else None
 
 
 def _as_mapping(dbt_vars: Mapping[str, object] | str | None) -> dict[str, Any] | None:
@@ -61,4 +63,4 @@ def _as_mapping(dbt_vars: Mapping[str, object] | str | None) -> dict[str, Any] |
     return dict(dbt_vars) if isinstance(dbt_vars, Mapping) else None
 
 
-__all__ = ["SWITCH_VAR", "WHOLE_VAR", "whole_marts_vars"]
+__all__ = ["SWITCH_VAR", "WHOLE_VAR", "switch", "whole_marts_vars"]
