@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Annotated, cast
+
+import typer
 
 from orchestration.cli._options import (
     FLAG_ORIGINS,
@@ -21,8 +23,20 @@ __all__ = ["run"]
 
 
 @setting_flags("embedded.faker_count", "embedded.faker_seed")
-def run(settings: Settings, select: Select = None, block: BlockName = None) -> None:
-    """Run the full pipeline: sync, dbt build, freshness check."""
+def run(
+    settings: Settings,
+    select: Select = None,
+    build_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Build every model; by default only what the sync's new rows (or changed "
+            "code) reach since the last complete build is built, the rest reused.",
+        ),
+    ] = False,
+    block: BlockName = None,
+) -> None:
+    """Run the full pipeline: sync, dbt build (of what changed), freshness check."""
     # imported before the first guarded action, with the collector paused (_policy)
     from orchestration.flows.full_pipeline import full_pipeline
     from orchestration.tasks.pipeline_steps import PipelineSummary
@@ -33,7 +47,10 @@ def run(settings: Settings, select: Select = None, block: BlockName = None) -> N
 
     def run_pipeline() -> PipelineSummary:
         try:
-            return cast(PipelineSummary, full_pipeline(**settings, select=select, block_name=block))
+            summary = full_pipeline(
+                **settings, select=select, block_name=block, build_all=build_all
+            )
+            return cast(PipelineSummary, summary)
         except AirbyteSyncFailed as failed:  # every connection's row, then the failures
             show_syncs(failed.results)
             raise

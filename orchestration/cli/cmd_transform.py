@@ -49,6 +49,14 @@ def transform(
         bool,
         typer.Option("--allow-empty", help="Succeed when the selection matches no node."),
     ] = False,
+    changed: Annotated[
+        bool,
+        typer.Option(
+            "--changed",
+            help="Build only what new source rows or changed code reach since this target's "
+            "last complete build (as `elt run` does); reuse the rest.",
+        ),
+    ] = False,
     block: BlockName = None,
 ) -> None:
     """Run `dbt deps` (when packages changed) and `dbt build` on any dbt project."""
@@ -71,6 +79,7 @@ def transform(
                 node_tasks=node_tasks,
                 allow_empty=allow_empty,
                 block_name=block,
+                changed_only=changed,
                 **settings,
             ),
         ),
@@ -81,6 +90,7 @@ def transform(
         + (f" ({counts})" if counts else "")
         + f" in {result.elapsed_s:.1f}s"
         + (f" on target {result.target}" if result.target else "")
+        + result.reuse_note()
     )
 
 

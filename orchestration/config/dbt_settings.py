@@ -141,10 +141,12 @@ class DbtConfig(Block):
         full_refresh: bool = False,
         dbt_vars: Mapping[str, object] | str | None = None,
         event_time: tuple[str, str] | None = None,
+        state: Path | None = None,
     ) -> list[str]:
         """The dbt command line for `command` (e.g. `build`, `source freshness`) against this
         project, profile and target. `event_time`: dbt's `--event-time-start` and (exclusive)
-        `--event-time-end`, the batches a microbatch model builds."""
+        `--event-time-end`, the batches a microbatch model builds. `state`: dbt's `--state`, the
+        folder of the manifest that `state:` selectors compare with."""
         self.check_files()
         args = [*command.split(), "--project-dir", str(self.project_path)]
         args += ["--profiles-dir", str(self.profiles_path)]
@@ -165,6 +167,8 @@ class DbtConfig(Block):
                 args.append("--full-refresh")
             if event_time and command in {"build", "run"}:
                 args += ["--event-time-start", event_time[0], "--event-time-end", event_time[1]]
+            if state is not None:
+                args += ["--state", str(state)]
         return args
 
 

@@ -29,8 +29,15 @@ def record_builds(target_name: str, nodes: Iterable[NodeResult], finished_at: da
     built = [
         n.name for n in nodes if n.has_sla and n.resource_type == "model" and n.status == "success"
     ]
-    if not built:
+    record_current(target_name, built, finished_at)
+
+
+def record_current(target_name: str, models: Iterable[str], at: datetime) -> None:
+    """Remember that these models hold, at `at`, what a build then would write: built then,
+    or reused by a change-driven build because nothing they read had changed."""
+    models = list(models)
+    if not models:
         return
     value = {k: v.isoformat() for k, v in load_builds(target_name).items()}
-    value.update(dict.fromkeys(built, finished_at.isoformat()))
+    value.update(dict.fromkeys(models, at.isoformat()))
     Variable.set(variable_name(target_name), value, overwrite=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from dbt.artifacts.schemas.results import NodeStatus
 
+from orchestration.dbt.changes import ReusedNode
 from orchestration.errors import StepFailed
 
 # dbt's own statuses (a `NodeStatus` is its string: "error", "fail", "runtime error")
@@ -62,6 +63,8 @@ class DbtRunResult:
     unmatched: list[str] = field(default_factory=list)  # selectors that matched no node
     exit_code: int = 0  # dbt's own: 0 ok, 1 a node failed, 2 dbt could not run (parse, usage)
     target: str = ""  # the dbt target it ran on, for the summaries
+    reused: list[ReusedNode] = field(default_factory=list)  # a change-driven build's unchanged
+    plan: str = ""  # a change-driven build's reason for its selection
     raw: Any = field(default=None, repr=False, compare=False)  # dbt's own result object
 
     @property
@@ -87,8 +90,15 @@ class DbtRunResult:
         if others:
             parts.append(f"{others} other {_plural('node', others)}")
         if not parts:
-            return "nothing to retry" if self.command == "retry" else "no nodes"
+            if self.command == "retry":
+                return "nothing to retry"
+            return "nothing changed" if self.reused else "no nodes"
         return ", ".join(parts)
+
+    def reuse_note(self) -> str:
+        """A change-driven build's reused nodes, for a summary line ("" when none)."""
+        n = len(self.reused)
+        return f"; {n} reused, unchanged since their last build" if n else ""
 
     def failure_message(self) -> str:
         """One message naming every failed node and dbt's reason, or dbt's own error."""

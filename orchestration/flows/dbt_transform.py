@@ -23,6 +23,7 @@ from orchestration.dbt.runner import run_dbt
 from orchestration.dbt.whole_marts import whole_marts_vars
 from orchestration.runtime import interrupts, milestones
 from orchestration.runtime.logs import get_logger
+from orchestration.tasks.changed_builds import build_changes
 from orchestration.tasks.dbt_commands import (
     check_selection,
     dbt_command,
@@ -69,6 +70,8 @@ def dbt_transform(
     node_tasks: bool = False,
     allow_empty: bool = False,
     block_name: str | None = None,
+    changed_only: bool = False,
+    keep_state: bool = False,
 ) -> DbtRunResult:
     """Install dbt packages if needed, then build (seeds, models, snapshots, tests).
 
@@ -81,6 +84,11 @@ def dbt_transform(
     `--vars`: YAML text is handed to dbt as written, a mapping is written as YAML.
     `block_name` takes the dbt (and Snowflake) settings from the blocks of that name; the
     Snowflake credentials reach dbt's profile as environment variables, never as a file.
+
+    `changed_only` builds only what new source rows or changed code reach since the target's
+    last complete build, and reuses the rest; that build, or with `keep_state` a whole one,
+    becomes the target's last complete build (kept on the Prefect server) unless the build
+    was narrowed by `select` or an `exclude` of its own.
     """
     config = transform_config(target, threads, project_dir, profiles_dir, block_name)
     dbt_target = config.require_warehouse()
@@ -96,6 +104,13 @@ def dbt_transform(
         "full_refresh": full_refresh,
         "dbt_vars": whole_marts_vars(config.dbt.project_path, vars),  # no days given: whole
     }
+    if (changed_only or keep_state) and not retrying and not node_tasks:
+        complete = not select and set(exclude or []) <= set(config.dbt.exclude)
+        result = build_changes(
+            config, dbt_target, options, changed_only=changed_only, keep_state=complete
+        )
+        check_selection(result, config, options["select"], allow_empty)
+        return result
     if node_tasks:
         args = config.dbt.args(command, **options)
         return build_with_node_tasks(config.dbt, config.dbt_env(dbt_target), args, dbt_target)

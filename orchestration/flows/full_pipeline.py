@@ -32,11 +32,14 @@ def full_pipeline(
     freshness_threshold_hours: float | None = None,
     s3_keys: list[str] | None = None,
     block_name: str | None = None,
+    build_all: bool = False,
 ) -> PipelineSummary:
     """Extract/load, transform, then check the freshness SLA; stops at the first failure.
 
     `s3_keys` is set when the S3 sensor started this run: the new landing files, logged.
     `block_name` takes the configuration from the blocks saved under that name.
+    The build is change-driven: only what the sync's new rows (or changed code) reach since the
+    target's last complete build is built, the rest reused; `build_all` builds everything.
     """
     if s3_keys:
         get_logger().info(
@@ -62,7 +65,13 @@ def full_pipeline(
             )
         drift = summary.drift or DriftReport(config.dbt.target)
         exclude = [*config.dbt.exclude, *drift.exclude] or None
-        summary.build = dbt_transform(select=select, exclude=exclude, block_name=block_name)
+        summary.build = dbt_transform(
+            select=select,
+            exclude=exclude,
+            block_name=block_name,
+            changed_only=not build_all,
+            keep_state=True,
+        )
         try:
             summary.freshness = freshness_check(
                 threshold_hours=freshness_threshold_hours, block_name=block_name

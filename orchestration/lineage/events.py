@@ -4,7 +4,9 @@
   inputs and the raw tables as outputs, with row and byte counts where known;
 - a dbt invocation: OpenLineage's dbt integration reads the run's manifest and run results
   (inputs, outputs, schema, column lineage, test assertions);
-- a freshness check: one run whose inputs carry a `freshness` assertion each.
+- a freshness check: one run whose inputs carry a `freshness` assertion each;
+- a change-driven dbt build's reused models: one run whose inputs carry an `eltReused` facet
+  (when and by which flow run each was last built).
 
 Every run names the Prefect flow run it belongs to in its `parent` facet.
 """
@@ -16,6 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import attr
+from openlineage.client.facet_v2 import InputDatasetFacet
 
 from orchestration.airbyte.sync_results import SyncResult
 from orchestration.checks.freshness import SlaResult
@@ -181,6 +186,47 @@ def freshness_events(
     ]  # fmt: skip
 
 
+@attr.define
+class EltReusedInputFacet(InputDatasetFacet):
+    """A model a change-driven build did not rebuild: its code and inputs had not changed."""
+
+    lastBuiltAt: str
+    lastBuiltByFlowRun: str
+
+    @staticmethod
+    def _get_schema() -> str:
+        return "https://github.com/elt-orchestration/facets/EltReusedInputFacet.json"
+
+
+def reused_events(
+    reused: Iterable[tuple[str, str, str]],
+    datasets: dict[tuple[str, str], tuple[str, str]],
+    parent: PrefectRun | None,
+) -> list[Any]:
+    """One COMPLETE run of `elt.dbt.reused`: each reused model (name, last built at, by flow
+    run) an input with an `eltReused` facet. `datasets`: (kind, name) -> (namespace, name)."""
+    from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
+
+    inputs = []
+    for name, built_at, run_id in reused:
+        where = datasets.get(("mart", name))
+        if where is not None:
+            facet = EltReusedInputFacet(lastBuiltAt=built_at, lastBuiltByFlowRun=run_id)
+            inputs.append(
+                InputDataset(namespace=where[0], name=where[1], inputFacets={"eltReused": facet})
+            )
+    if not inputs:
+        return []
+    run = Run(runId=str(uuid.uuid4()), facets=_run_facets(parent))
+    job = Job(namespace=job_namespace(), name="elt.dbt.reused")
+    now = _time(None)
+    return [
+        RunEvent(eventType=state, eventTime=now, run=run, job=job, inputs=inputs,
+                 outputs=[], producer=PRODUCER)
+        for state in (RunState.START, RunState.COMPLETE)
+    ]  # fmt: skip
+
+
 def landing_events(
     bucket: str, keys: list[str], job_name: str, parent: PrefectRun | None
 ) -> list[Any]:
@@ -199,4 +245,12 @@ def landing_events(
     ]  # fmt: skip
 
 
-__all__ = ["PrefectRun", "dbt_events", "freshness_events", "landing_events", "sync_events"]
+__all__ = [
+    "EltReusedInputFacet",
+    "PrefectRun",
+    "dbt_events",
+    "freshness_events",
+    "landing_events",
+    "reused_events",
+    "sync_events",
+]

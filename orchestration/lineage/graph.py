@@ -17,7 +17,7 @@ Key = tuple[str, str]  # (namespace, name)
 class Node:
     namespace: str
     name: str
-    state: str = ""  # COMPLETE | FAIL | RUNNING (START seen last) | "" (only read)
+    state: str = ""  # COMPLETE | FAIL | RUNNING (START seen last) | REUSED | "" (only read)
     written_at: str = ""
     job: str = ""
     fresh: bool | None = None  # the last freshness assertion on it
@@ -35,7 +35,8 @@ class Node:
     @property
     def outcome(self) -> str:
         """The last run that wrote it, in a word ("" when nothing wrote it)."""
-        return {"COMPLETE": "OK", "FAIL": "FAILED", "RUNNING": "running"}.get(self.state, "")
+        outcomes = {"COMPLETE": "OK", "FAIL": "FAILED", "RUNNING": "running", "REUSED": "reused"}
+        return outcomes.get(self.state, "")
 
     @property
     def freshness(self) -> str:
@@ -74,6 +75,9 @@ class Graph:
             for assertion in facet.get("assertions") or []:
                 if assertion.get("assertion") == "freshness":
                     node.fresh = bool(assertion.get("success"))
+            reused = (dataset.get("inputFacets") or {}).get("eltReused")
+            if reused and node.state in ("", "REUSED"):  # not written in this graph's runs
+                node.state, node.written_at = "REUSED", str(reused.get("lastBuiltAt", ""))
         for node in outputs:
             node.state = "RUNNING" if state == "START" else state
             node.written_at = str(event.get("eventTime", ""))

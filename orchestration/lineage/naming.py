@@ -34,6 +34,7 @@ class Warehouse:
 
     namespace: str
     database: str | None
+    location: str = ""  # which warehouse: the DuckDB file, or the account, host and database
 
     def table(self, schema: str, table: str) -> str:
         return ".".join(part for part in (self.database, schema, table) if part)
@@ -65,7 +66,16 @@ def warehouse(config: Config, target: DbtTarget) -> Warehouse:
         database = output.get("database")
         if target.adapter_type == "duckdb" and not database:
             database = Path(str(output.get("path", ""))).stem or None  # dbt-duckdb's naming
-    return Warehouse(ol.dataset_namespace, database)
+    return Warehouse(ol.dataset_namespace, database, location(output))
+
+
+def location(output: dict[str, Any]) -> str:
+    """The warehouse a profile's output points at, in one line without credentials: two
+    targets with one name (a test's own DuckDB file, another account) are two warehouses."""
+    if output.get("path"):
+        return f"{output.get('type')}:{Path(str(output['path'])).resolve()}"
+    parts = (output.get(key) for key in ("type", "account", "host", "port", "database"))
+    return ":".join(str(part) for part in parts if part not in (None, ""))
 
 
 def stream_dataset(connection: str) -> str:

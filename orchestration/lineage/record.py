@@ -100,6 +100,18 @@ def freshness(config: Config, target: DbtTarget, results: list[SlaResult]) -> No
     _send(config, build)
 
 
+def reused(config: Config, target: DbtTarget, models: list[tuple[str, str, str]]) -> None:
+    """A change-driven build's reused models: (name, last built at, by flow run)."""
+
+    def build() -> list[Any]:
+        where = naming.warehouse(config, target)
+        manifest = config.dbt.target_path(config.env) / "manifest.json"
+        datasets = manifest_datasets(json.loads(manifest.read_text()), where.namespace)
+        return events.reused_events(models, datasets, events.PrefectRun.current())
+
+    _send(config, build)
+
+
 def landing(
     config: Config, bucket: str, keys: list[str], handed_to: events.PrefectRun | None
 ) -> None:

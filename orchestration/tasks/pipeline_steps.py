@@ -43,6 +43,7 @@ class PipelineSummary:
             out.append(
                 f"dbt {b.command}: {b.summary(ok_only=True)} OK in {b.elapsed_s:.1f}s"
                 + (f" on target {b.target}" if b.target else "")
+                + b.reuse_note()
             )
         if self.freshness:
             verdict = "PASS" if all(r.passed for r in self.freshness) else "FAIL"

@@ -1,0 +1,123 @@
+"""A change-driven build (`elt run`'s, `elt transform --changed`) builds what new source rows or
+changed code reach since the target's last complete build, reuses the rest (reported with the
+run that built it), and leaves the marts equal to a full rebuild of the same raw data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from prefect.client.orchestration import get_client
+
+from bench.microbatch_project import generate_raw, microbatch_project
+from orchestration.dbt.run_results import DbtRunResult
+from orchestration.flows.dbt_transform import dbt_transform
+from tests.conftest import scalar
+from tests.integration.test_backfill import late_purchase
+
+MODELS = {"stg_users", "stg_products", "stg_purchases", "dim_users", "dim_products"} | {
+    "fct_purchases",
+    "daily_revenue",
+}
+MARTS = ("dim_users", "dim_products", "fct_purchases", "daily_revenue")
+CHECKSUM = "select md5(string_agg(t::varchar, '|' order by t::varchar)) from analytics.{} t"
+
+
+def build(runs: list[str] | None = None) -> DbtRunResult:
+    """A change-driven build; its flow run's id appended to `runs`."""
+    state = dbt_transform(changed_only=True, return_state=True)
+    assert state.is_completed(), state.message
+    if runs is not None:
+        runs.append(str(state.state_details.flow_run_id))
+    return state.result()
+
+
+def models_built(result: DbtRunResult) -> set[str]:
+    return {n.name for n in result.nodes if n.resource_type == "model"}
+
+
+def checksums(warehouse: Path) -> list[str]:
+    return [scalar(warehouse, CHECKSUM.format(mart)) for mart in MARTS]
+
+
+def rebuilt_whole(workdir: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The marts of a plain, whole `dbt build` of a copy of the same raw data."""
+    copy = workdir / "whole" / "warehouse.duckdb"
+    shutil.rmtree(copy.parent, ignore_errors=True)
+    copy.parent.mkdir()
+    shutil.copyfile(warehouse, copy)
+    with monkeypatch.context() as whole:
+        whole.setenv("DUCKDB_PATH", str(copy))
+        whole.setenv("DBT_TARGET_PATH", str(copy.parent / "target"))
+        state = dbt_transform(return_state=True)
+    assert state.is_completed(), state.message
+    return checksums(copy)
+
+
+def reused_artifact(flow_run_id: str) -> list[dict]:
+    body = {
+        "artifacts": {"key": {"any_": ["dbt-build-reused"]}},
+        "flow_runs": {"id": {"any_": [flow_run_id]}},
+    }
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.request("POST", "/artifacts/filter", json=body).json()
+    data = artifact["data"]
+    return json.loads(data) if isinstance(data, str) else data
+
+
+@pytest.mark.slow
+def test_only_what_new_rows_and_changed_code_reach_is_built_and_the_marts_equal_a_full_rebuild(
+    elt_env, monkeypatch
+):
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=60)
+    project = microbatch_project(elt_env, begin=first)
+    warehouse = elt_env / "warehouse.duckdb"
+    generate_raw(warehouse, first, 60, 6)
+    monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(elt_env / "target"))
+
+    runs: list[str] = []
+    first_build = build(runs)  # no earlier build of this warehouse: everything
+    assert models_built(first_build) == MODELS
+    assert first_build.reused == []
+    assert first_build.plan.startswith("no complete build of this target is recorded yet")
+
+    again = build(runs)  # nothing new: nothing built, no test rerun, everything reused
+    assert again.nodes == []
+    assert {r.name for r in again.reused} == MODELS
+    assert {r.last_built.run for r in again.reused} == {runs[0]}  # reported with their build
+    rows = reused_artifact(runs[1])
+    assert {(row["node"], row["by_flow_run"]) for row in rows} == {(m, runs[0]) for m in MODELS}
+
+    late_purchase(warehouse, 900001, today - timedelta(days=40))  # a late row ...
+    with duckdb.connect(str(warehouse)) as db:  # ... and a purchase moved to another day
+        db.execute(
+            "insert into raw.purchases by name select id, user_id, product_id,"
+            " purchased_at - interval 20 day as purchased_at, updated_at + interval 1 day"
+            " as updated_at, now() at time zone 'UTC' as _airbyte_extracted_at"
+            " from raw.purchases where id = 7"
+        )
+    late = build()
+    assert models_built(late) == {"stg_purchases", "fct_purchases", "daily_revenue", "dim_users"}
+    assert {r.name for r in late.reused} == {"stg_users", "stg_products", "dim_products"}
+    assert any(n.resource_type == "test" for n in late.nodes)  # the built models' tests ran
+    assert checksums(warehouse) == rebuilt_whole(elt_env, warehouse, monkeypatch)
+
+    with duckdb.connect(str(warehouse)) as db:  # a new user only
+        db.execute(
+            "insert into raw.users by name select 5000 as id, 'new' as name,"
+            " now() at time zone 'UTC' as updated_at,"
+            " now() at time zone 'UTC' as _airbyte_extracted_at"
+        )
+    assert models_built(build()) == {"stg_users", "dim_users"}
+
+    model = project / "models" / "marts" / "dim_products.sql"
+    model.write_text(model.read_text() + "\n-- a changed model\n")
+    code = build()
+    assert models_built(code) == {"dim_products"}  # dbt's own state:modified
+    assert checksums(warehouse) == rebuilt_whole(elt_env, warehouse, monkeypatch)

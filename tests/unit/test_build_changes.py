@@ -1,0 +1,148 @@
+"""What a change-driven build selects and reuses: only what new source rows or changed code reach;
+everything wherever that is not proven (no earlier build, a newest row not known, changed vars or
+project file, a node that would land in another table)."""
+
+from __future__ import annotations
+
+import json
+
+from openlineage.client.serde import Serde
+
+from orchestration.dbt.build_state import BuildState, LastBuilt, block_name
+from orchestration.dbt.changes import (
+    CHANGED_CODE,
+    fingerprint,
+    narrow,
+    plan_build,
+    reused_nodes,
+)
+from orchestration.lineage.events import reused_events
+from orchestration.lineage.graph import Graph
+
+USERS = "source.elt.airbyte.users"
+PURCHASES = "source.elt.airbyte.purchases"
+BEFORE, LATER = "2026-12-01T06:00:00+00:00", "2026-12-02T06:00:00+00:00"
+
+
+def manifest(**relations: str) -> dict:
+    """Models named by keyword, each with its table; plus a test and an ephemeral model."""
+    nodes = {
+        f"model.elt.{name}": {
+            "name": name,
+            "resource_type": "model",
+            "relation_name": table,
+            "config": {"materialized": "table", "enabled": True},
+        }
+        for name, table in relations.items()
+    }
+    nodes["model.elt.helper"] = {
+        "name": "helper",
+        "resource_type": "model",
+        "relation_name": None,
+        "config": {"materialized": "ephemeral", "enabled": True},
+    }
+    nodes["test.elt.not_null_dim_users"] = {"name": "not_null", "resource_type": "test"}
+    return {"nodes": nodes, "sources": {USERS: {}, PURCHASES: {}}}
+
+
+CURRENT = manifest(dim_users='"w"."analytics"."dim_users"', fct='"w"."analytics"."fct"')
+
+
+def state(sources: dict[str, str | None], built: dict | None = None) -> BuildState:
+    return BuildState("same", sources, {}, json.dumps(built or CURRENT))
+
+
+def test_the_first_build_of_a_target_builds_all():
+    plan = plan_build(None, {USERS: LATER}, "same", CURRENT)
+    assert plan.select is None
+    assert plan.reason.startswith("no complete build of this target is recorded yet")
+
+
+def test_only_the_sources_with_newer_rows_are_selected_with_any_changed_code():
+    previous = state({USERS: BEFORE, PURCHASES: BEFORE})
+    plan = plan_build(previous, {USERS: LATER, PURCHASES: BEFORE}, "same", CURRENT)
+    assert plan.select == ["source:elt.airbyte.users+", CHANGED_CODE]
+    assert plan.changed_sources == (USERS,)
+    assert plan.needs_state
+    assert "airbyte.users" in plan.reason
+
+
+def test_nothing_new_selects_only_changed_code():
+    previous = state({USERS: LATER, PURCHASES: BEFORE})
+    plan = plan_build(previous, {USERS: LATER, PURCHASES: BEFORE}, "same", CURRENT)
+    assert plan.select == [CHANGED_CODE]
+    assert plan.reason.startswith("no source has new rows")
+
+
+def test_a_source_whose_newest_row_is_not_known_now_or_then_counts_as_changed():
+    previous = state({USERS: None, PURCHASES: BEFORE})  # e.g. no loaded_at_field then
+    plan = plan_build(previous, {USERS: LATER, PURCHASES: None}, "same", CURRENT)
+    assert plan.changed_sources == (PURCHASES, USERS)
+    new_source = plan_build(state({}), {USERS: BEFORE}, "same", CURRENT)  # added since
+    assert new_source.changed_sources == (USERS,)
+
+
+def test_changed_vars_or_project_file_or_dbt_version_build_all(tmp_path):
+    (tmp_path / "dbt_project.yml").write_text("vars: {days: 1}\n")
+    first = fingerprint(tmp_path, "{marts_whole: true}", "1.10.0")
+    assert first == fingerprint(tmp_path, "{marts_whole: true}", "1.10.0")
+    assert first != fingerprint(tmp_path, "{marts_whole: false}", "1.10.0")
+    assert first != fingerprint(tmp_path, "{marts_whole: true}", "1.11.0")
+    (tmp_path / "dbt_project.yml").write_text("vars: {days: 2}\n")
+    moved = fingerprint(tmp_path, "{marts_whole: true}", "1.10.0")
+    assert moved != first
+    previous = BuildState(first, {USERS: LATER}, {}, json.dumps(CURRENT))
+    plan = plan_build(previous, {USERS: LATER}, moved, CURRENT)
+    assert plan.select is None
+    assert "vars, dbt_project.yml or dbt's version changed" in plan.reason
+
+
+def test_a_model_built_into_another_table_now_builds_all():
+    elsewhere = manifest(dim_users='"w"."dev_schema"."dim_users"', fct='"w"."analytics"."fct"')
+    plan = plan_build(state({USERS: LATER}), {USERS: LATER}, "same", elsewhere)
+    assert plan.select is None
+    assert plan.reason == "dim_users is built into another table now: building all"
+
+
+def test_the_users_own_selection_is_intersected_with_the_changes():
+    plan = plan_build(state({USERS: BEFORE}), {USERS: LATER}, "same", CURRENT)
+    assert narrow(["tag:daily fct"], plan) == [
+        "tag:daily,source:elt.airbyte.users+",
+        f"tag:daily,{CHANGED_CODE}",
+        "fct,source:elt.airbyte.users+",
+        f"fct,{CHANGED_CODE}",
+    ]
+    assert narrow([], plan) == plan.select
+    assert narrow(["fct"], plan_build(None, {}, "same", CURRENT)) == ["fct"]
+
+
+def test_reused_nodes_are_the_built_kinds_not_built_now_with_their_last_build():
+    last = LastBuilt("2026-12-01T06:00:00+00:00", "run-1")
+    previous = BuildState("same", {}, {"model.elt.fct": last}, json.dumps(CURRENT))
+    reused = reused_nodes(CURRENT, {"model.elt.dim_users", "test.elt.x"}, previous)
+    assert [(r.name, r.last_built) for r in reused] == [("fct", last)]  # no test, no ephemeral
+    assert reused[0].as_row() == {
+        "node": "fct",
+        "type": "model",
+        "last_built_at": last.at,
+        "by_flow_run": "run-1",
+    }
+
+
+def test_the_state_survives_its_round_trip_and_each_warehouse_has_its_own():
+    built = BuildState("f", {USERS: LATER}, {"model.elt.fct": LastBuilt(LATER, "r")}, "{}" * 999)
+    assert BuildState.from_json(built.to_json()) == built
+    assert len(built.to_json()) < 1000  # the manifest is kept compressed
+    one, other = block_name("Local", "duckdb:/a.duckdb"), block_name("Local", "duckdb:/b.duckdb")
+    assert one != other and one.startswith("elt-build-state-local-")
+
+
+def test_reused_models_are_reused_in_the_lineage_graph_with_their_last_build():
+    datasets = {("mart", "fct"): ("duckdb://w", "w.analytics.fct")}
+    events = reused_events([("fct", LATER, "run-1"), ("gone", LATER, "")], datasets, None)
+    graph = Graph.from_events(json.loads(Serde.to_json(e)) for e in events)
+    node = graph.nodes[("duckdb://w", "w.analytics.fct")]
+    assert (node.outcome, node.written_at) == ("reused", LATER)
+    assert len(graph.nodes) == 1  # a model without a dataset is left out, not guessed
+    facet = json.loads(Serde.to_json(events[-1]))["inputs"][0]["inputFacets"]["eltReused"]
+    assert facet["lastBuiltByFlowRun"] == "run-1"
