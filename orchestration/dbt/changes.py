@@ -76,9 +76,11 @@ def plan_build(
     newest_rows: Mapping[str, str | None],
     current_fingerprint: str,
     manifest: Mapping[str, Any],
+    reshaped: Iterable[str] = (),
 ) -> BuildPlan:
     """The selection of a change-driven build. `newest_rows`: every source of the current
-    manifest and its newest `loaded_at` (None: not known)."""
+    manifest and its newest `loaded_at` (None: not known). `reshaped`: source tables
+    (`source.table`) whose columns changed (schema drift), changed whatever their rows."""
     if previous is None:
         return BuildPlan(None, "no complete build of this target is recorded yet: building all")
     if previous.fingerprint != current_fingerprint:
@@ -90,12 +92,18 @@ def plan_build(
     moved = moved_relations(previous.manifest_nodes(), manifest.get("nodes", {}))
     if moved:
         return BuildPlan(None, f"{moved[0]} is built into another table now: building all")
-    before = previous.sources
-    changed = tuple(sorted(uid for uid, now in newest_rows.items() if newer(now, before.get(uid))))
+    before, reshaped = previous.sources, set(reshaped)
+    changed = tuple(
+        sorted(
+            uid
+            for uid, now in newest_rows.items()
+            if newer(now, before.get(uid)) or table_name(uid) in reshaped
+        )
+    )
     select = [source_selector(uid) + "+" for uid in changed] + [CHANGED_CODE]
     if changed:
-        names = ", ".join(uid.split(".", 2)[-1] for uid in changed)
-        reason = f"new rows since the last complete build in {names}; and any changed code"
+        names = ", ".join(table_name(uid) for uid in changed)
+        reason = f"new rows or columns in {names} since the last complete build; and changed code"
     else:
         reason = "no source has new rows since the last complete build: only changed code"
     return BuildPlan(select, reason, changed)
@@ -106,6 +114,11 @@ def newer(now: str | None, before: str | None) -> bool:
     if now is None or before is None:
         return True
     return datetime.fromisoformat(now) > datetime.fromisoformat(before)
+
+
+def table_name(unique_id: str) -> str:
+    """`source.<package>.<source>.<table>` as `<source>.<table>`."""
+    return unique_id.split(".", 2)[-1]
 
 
 def source_selector(unique_id: str) -> str:

@@ -72,6 +72,7 @@ def dbt_transform(
     block_name: str | None = None,
     changed_only: bool = False,
     keep_state: bool = False,
+    reshaped: list[str] | None = None,
 ) -> DbtRunResult:
     """Install dbt packages if needed, then build (seeds, models, snapshots, tests).
 
@@ -88,7 +89,8 @@ def dbt_transform(
     `changed_only` builds only what new source rows or changed code reach since the target's
     last complete build, and reuses the rest; that build, or with `keep_state` a whole one,
     becomes the target's last complete build (kept on the Prefect server) unless the build
-    was narrowed by `select` or an `exclude` of its own.
+    was narrowed by `select` or an `exclude` of its own. `reshaped`: source tables
+    (`source.table`) whose columns changed (schema drift): changed, whatever their rows.
     """
     config = transform_config(target, threads, project_dir, profiles_dir, block_name)
     dbt_target = config.require_warehouse()
@@ -107,7 +109,12 @@ def dbt_transform(
     if (changed_only or keep_state) and not retrying and not node_tasks:
         complete = not select and set(exclude or []) <= set(config.dbt.exclude)
         result = build_changes(
-            config, dbt_target, options, changed_only=changed_only, keep_state=complete
+            config,
+            dbt_target,
+            options,
+            changed_only=changed_only,
+            keep_state=complete,
+            reshaped=reshaped,
         )
         check_selection(result, config, options["select"], allow_empty)
         return result

@@ -71,6 +71,7 @@ def full_pipeline(
             block_name=block_name,
             changed_only=not build_all,
             keep_state=True,
+            reshaped=sorted({change.table for change in drift.changes}) or None,
         )
         try:
             summary.freshness = freshness_check(

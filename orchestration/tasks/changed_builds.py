@@ -75,9 +75,11 @@ def build_changes(
     *,
     changed_only: bool,
     keep_state: bool,
+    reshaped: list[str] | None = None,
 ) -> DbtRunResult:
     """`dbt build` of what changed since the target's last complete build (`changed_only`),
-    or of everything; then, when `keep_state`, this build becomes the target's state."""
+    or of everything; then, when `keep_state`, this build becomes the target's state.
+    `reshaped`: source tables (`source.table`) whose columns changed, built downstream of."""
     log = get_logger()
     dbt_vars = options.get("dbt_vars")
     status = source_status(config, target, dbt_vars)
@@ -91,7 +93,7 @@ def build_changes(
     elif not status.manifest_text:
         plan = BuildPlan(None, "dbt could not read the sources' newest rows: building all")
     else:
-        plan = plan_build(previous, status.newest_rows, current, status.manifest)
+        plan = plan_build(previous, status.newest_rows, current, status.manifest, reshaped or ())
     log.info("Change-driven build: %s", plan.reason)
     with TemporaryDirectory(prefix="elt-state-") as state_dir:
         build_options = {**options, "select": narrow(options.get("select") or [], plan)}

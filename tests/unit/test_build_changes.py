@@ -67,6 +67,15 @@ def test_only_the_sources_with_newer_rows_are_selected_with_any_changed_code():
     assert "airbyte.users" in plan.reason
 
 
+def test_a_source_whose_columns_changed_is_changed_whatever_its_rows():
+    previous = state({USERS: LATER, PURCHASES: BEFORE})
+    plan = plan_build(
+        previous, {USERS: LATER, PURCHASES: BEFORE}, "same", CURRENT, ["airbyte.users"]
+    )
+    assert plan.changed_sources == (USERS,)
+    assert plan.reason.startswith("new rows or columns in airbyte.users since")
+
+
 def test_nothing_new_selects_only_changed_code():
     previous = state({USERS: LATER, PURCHASES: BEFORE})
     plan = plan_build(previous, {USERS: LATER, PURCHASES: BEFORE}, "same", CURRENT)
