@@ -27,6 +27,7 @@ def main() -> int:
     parser.add_argument("--streams", default="users,products,purchases")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--always-updated", action="store_true")
     args = parser.parse_args()
 
     # Keep stdout for our JSON protocol; PyAirbyte's console output goes to stderr.
@@ -39,7 +40,11 @@ def main() -> int:
     emit("loading")
     import airbyte as ab  # imported after the redirect: it prints on import
 
-    config: dict[str, object] = {"count": args.count, "parallelism": 1}
+    config: dict[str, object] = {
+        "count": args.count,
+        "parallelism": 1,
+        "always_updated": args.always_updated,
+    }
     if args.seed is not None:
         config["seed"] = args.seed
     install_root = Path(os.environ["AIRBYTE_PROJECT_DIR"])
@@ -63,7 +68,9 @@ def main() -> int:
     )
     emit("reading", connector=CONNECTOR, streams=streams, count=args.count)
     started = time.monotonic()
-    result = source.read(cache=cache, write_strategy="auto")
+    settings = Settings(args)
+    result = source.read(cache=cache, write_strategy="auto", force_full_refresh=settings.changed)
+    settings.save()
     counts, stream_bytes, total_bytes = read_counts(result)  # read in this sync
     emit(
         "result",
@@ -73,6 +80,28 @@ def main() -> int:
         seconds=round(time.monotonic() - started, 3),
     )
     return 0
+
+
+class Settings:
+    """What the connector generates (count, seed, streams), as of the last sync into this file.
+
+    Incremental (`always_updated` false), source-faker emits nothing once a stream has a
+    state, whatever its count (its `read_records` returns early when the state has an
+    `updated_at`). So a sync whose settings differ from the last one's is a full refresh: the
+    tables are replaced with what the new settings generate.
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.path = args.duckdb.with_name(args.duckdb.name + ".faker.json")
+        self.wanted = {"count": args.count, "seed": args.seed, "streams": args.streams}
+        try:
+            last = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            last = None
+        self.changed = last is not None and last != self.wanted
+
+    def save(self) -> None:
+        self.path.write_text(json.dumps(self.wanted))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ class FakerSync:
     count: int
     seed: int | None
     home: Path  # connector cache and state
+    always_updated: bool = False  # source-faker's: re-emit every record on every sync
 
 
 def uv_binary() -> str:
@@ -98,6 +99,8 @@ def run_embedded_sync(sync: FakerSync) -> SyncResult:
     ]
     if sync.seed is not None:
         cmd += ["--seed", str(sync.seed)]
+    if sync.always_updated:
+        cmd.append("--always-updated")
     env = {
         **_uv_env(),
         "AIRBYTE_OFFLINE_MODE": "1",  # no connector registry: install from the package index

@@ -19,6 +19,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class EmbeddedConfig(BaseModel):
     faker_count: int = Field(default=1000, ge=1, description="Records per stream.")
     faker_seed: int | None = Field(default=None, description="Seed for repeatable data.")
+    faker_always_updated: bool = Field(
+        default=False,
+        description="source-faker's `always_updated`: every sync re-emits every record as "
+        "updated now; false: incremental, a sync with nothing new emits nothing.",
+    )
     project_dir: Path = Field(default=REPO_ROOT / "embedded")
     duckdb_path: Path = Field(default=Path(".elt/warehouse.duckdb"))
 

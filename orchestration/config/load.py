@@ -218,6 +218,7 @@ class Config:
             streams=self.airbyte.streams,
             count=self.embedded.faker_count,
             seed=self.embedded.faker_seed,
+            always_updated=self.embedded.faker_always_updated,
             home=self.local.elt_home,
         )
 

@@ -24,6 +24,10 @@ from orchestration.runtime.artifacts import publish_table
 from orchestration.runtime.elt_events import EltEvent, emit_elt_event
 from orchestration.runtime.logs import get_logger
 
+EMBEDDED_STALE_FIX = (
+    "the embedded source-faker syncs incrementally and brings nothing new while its count stays "
+    "the same; `elt run --count N` with a larger N, or FAKER_ALWAYS_UPDATED=true, brings new rows"
+)
 EVENTS = {
     "ok": EltEvent.FRESHNESS_OK,
     "warn": EltEvent.FRESHNESS_WARN,
@@ -95,8 +99,12 @@ def freshness_check(
     warned = [r for r in results if r.status == "warn"]
     if warned:
         log.warning("Freshness warning: %s", ", ".join(r.describe() for r in warned))
-    if any(r.status == "error" for r in results):
-        raise FreshnessBreached(breach_message(r for r in results if r.status == "error"), results)
+    breached = [r for r in results if r.status == "error"]
+    if breached:
+        message = breach_message(breached)
+        if config.airbyte.embedded and any(r.kind == "source" for r in breached):
+            message += f": {EMBEDDED_STALE_FIX}"
+        raise FreshnessBreached(message, results)
     log.info("Freshness OK: %s", ", ".join(r.describe() for r in results))
     return results
 

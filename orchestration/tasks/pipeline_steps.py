@@ -41,7 +41,8 @@ class PipelineSummary:
         if self.build:
             b = self.build
             out.append(
-                f"dbt {b.command}: {b.summary(ok_only=True)} OK in {b.elapsed_s:.1f}s"
+                f"dbt {b.command}: {b.summary(ok_only=True)}{' OK' if b.nodes else ''}"
+                f" in {b.elapsed_s:.1f}s"
                 + (f" on target {b.target}" if b.target else "")
                 + b.reuse_note()
             )

@@ -14,6 +14,7 @@ import pytest
 from prefect.client.orchestration import get_client
 
 from bench.microbatch_project import generate_raw, microbatch_project
+from orchestration.dbt.builds import load_builds
 from orchestration.dbt.run_results import DbtRunResult
 from orchestration.flows.dbt_transform import dbt_transform
 from tests.conftest import scalar
@@ -87,10 +88,12 @@ def test_only_what_new_rows_and_changed_code_reach_is_built_and_the_marts_equal_
     assert first_build.reused == []
     assert first_build.plan.startswith("no complete build of this target is recorded yet")
 
+    before_again = datetime.now(UTC)
     again = build(runs)  # nothing new: nothing built, no test rerun, everything reused
     assert again.nodes == []
     assert {r.name for r in again.reused} == MODELS
     assert {r.last_built.run for r in again.reused} == {runs[0]}  # reported with their build
+    assert load_builds("local")["daily_revenue"] >= before_again  # its deadline: met
     rows = reused_artifact(runs[1])
     assert {(row["node"], row["by_flow_run"]) for row in rows} == {(m, runs[0]) for m in MODELS}
 

@@ -133,6 +133,10 @@ def test_make_run_cold_then_warm_never_silent_and_its_run_in_the_ui(tmp_path, lo
     silence, before = second.longest_silence()
     assert silence <= 5, f"{silence:.1f}s without a line before {before!r}:\n{second.transcript()}"
     assert "started a local Prefect server" not in second.output  # reused
+    # the embedded sync is incremental: nothing new, nothing synced, every model reused
+    assert "synced 0 rows from embedded:source-faker" in second.output, second.transcript()
+    assert "dbt build: nothing changed" in second.output, second.transcript()
+    assert "7 reused, unchanged since their last build" in second.output
     runs = httpx.post(f"{ui}/api/flow_runs/filter", json={}).json()
     top = [r["state"]["type"] for r in runs if r["parent_task_run_id"] is None]
     assert top == ["COMPLETED", "COMPLETED"]  # both pipelines, one server
