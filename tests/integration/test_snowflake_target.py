@@ -356,3 +356,24 @@ def test_schema_drift_reads_the_snowflake_target_through_dbts_connection(fake_sn
     (values,) = [c for c in report.changes if c.kind == "values changed"]
     assert (values.column, values.breaking, round(values.share or 0, 1)) == ("age", True, 0.3)
     assert "model.elt.dim_users" in report.held_back
+
+
+def test_a_change_driven_build_on_snowflake_builds_what_new_rows_reach(fake_snowflake):
+    """The same change-driven build on the Snowflake target: dbt's `source freshness` reads each
+    raw table's newest row there; nothing new builds nothing, a new user builds its models."""
+    first = dbt_transform(changed_only=True)
+    assert first.count("model") == 7 and first.reused == []
+    unchanged = dbt_transform(changed_only=True)
+    assert unchanged.nodes == []
+    assert len(unchanged.reused) == 7
+    cur = fake_snowflake.cursor()
+    cur.execute(  # a user synced since: its extracted_at is the newest of RAW.USERS
+        'insert into RAW."USERS" ("ID", "NAME", "_AIRBYTE_RAW_ID", "_AIRBYTE_EXTRACTED_AT",'
+        " \"_AIRBYTE_META\") select 999999, 'late', 'r-999999',"
+        ' dateadd(hour, 1, max("_AIRBYTE_EXTRACTED_AT")), \'{}\' from RAW."USERS"'
+    )
+    users = dbt_transform(changed_only=True)
+    built = {n.name for n in users.nodes if n.resource_type == "model"}
+    assert built == {"stg_users", "dim_users"}
+    cur.execute("select count(*) from ELT.ANALYTICS.DIM_USERS where user_id = 999999")
+    assert cur.fetchone()[0] == 1
