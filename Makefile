@@ -63,9 +63,11 @@ setup: .venv/.synced embedded/.venv/.synced
 	$(UV) pip install --quiet --python .venv-lowest/bin/python --no-deps -e .
 	@touch $@
 
+# --upgrade: resolved afresh, not from the file's own pins (which uv prefers, so a direct
+# dependency added later would keep the version the file already had, not its floor).
 lock-lowest: | $(UV)
 	$(UV) pip compile pyproject.toml --group dev --resolution lowest-direct --universal \
-		--quiet --no-header -o .ci/lowest-direct.txt
+		--upgrade --quiet --no-header -o .ci/lowest-direct.txt
 
 run: setup
 	.venv/bin/elt run
