@@ -155,13 +155,27 @@ def dbt_events(config: Config, target: DbtTarget, parent: PrefectRun | None) -> 
         return []
 
 
+def inputs_only_run(job_name: str, inputs: list[Any], parent: PrefectRun | None) -> list[Any]:
+    """A run that reads `inputs` and writes nothing, as its START and COMPLETE events."""
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+
+    run = Run(runId=str(uuid.uuid4()), facets=_run_facets(parent))
+    job = Job(namespace=job_namespace(), name=job_name)
+    now = _time(None)
+    return [
+        RunEvent(eventType=state, eventTime=now, run=run, job=job, inputs=inputs,
+                 outputs=[], producer=PRODUCER)
+        for state in (RunState.START, RunState.COMPLETE)
+    ]  # fmt: skip
+
+
 def freshness_events(
     results: list[SlaResult], datasets: dict[tuple[str, str], tuple[str, str]],
     parent: PrefectRun | None,
 ) -> list[Any]:  # fmt: skip
     """One COMPLETE run of the freshness check: each checked table an input with a
     `freshness` assertion. `datasets`: (kind, name) -> (namespace, name)."""
-    from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
+    from openlineage.client.event_v2 import InputDataset
     from openlineage.client.generated import data_quality_assertions_dataset as dq
 
     inputs = []
@@ -176,14 +190,7 @@ def freshness_events(
                 namespace=where[0], name=where[1], inputFacets={"dataQualityAssertions": facet}
             )
         )
-    now = _time(None)
-    run = Run(runId=str(uuid.uuid4()), facets=_run_facets(parent))
-    job = Job(namespace=job_namespace(), name="elt.freshness")
-    return [
-        RunEvent(eventType=state, eventTime=now, run=run, job=job, inputs=inputs,
-                 outputs=[], producer=PRODUCER)
-        for state in (RunState.START, RunState.COMPLETE)
-    ]  # fmt: skip
+    return inputs_only_run("elt.freshness", inputs, parent)
 
 
 @attr.define
@@ -205,7 +212,7 @@ def reused_events(
 ) -> list[Any]:
     """One COMPLETE run of `elt.dbt.reused`: each reused model (name, last built at, by flow
     run) an input with an `eltReused` facet. `datasets`: (kind, name) -> (namespace, name)."""
-    from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
+    from openlineage.client.event_v2 import InputDataset
 
     inputs = []
     for name, built_at, run_id in reused:
@@ -217,14 +224,7 @@ def reused_events(
             )
     if not inputs:
         return []
-    run = Run(runId=str(uuid.uuid4()), facets=_run_facets(parent))
-    job = Job(namespace=job_namespace(), name="elt.dbt.reused")
-    now = _time(None)
-    return [
-        RunEvent(eventType=state, eventTime=now, run=run, job=job, inputs=inputs,
-                 outputs=[], producer=PRODUCER)
-        for state in (RunState.START, RunState.COMPLETE)
-    ]  # fmt: skip
+    return inputs_only_run("elt.dbt.reused", inputs, parent)
 
 
 def landing_events(
@@ -232,17 +232,10 @@ def landing_events(
 ) -> list[Any]:
     """A sensor's batch: the landing files (`s3://<bucket>` / `<key>`) as the inputs of a run
     whose parent is the flow run they were handed to."""
-    from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
+    from openlineage.client.event_v2 import InputDataset
 
     inputs = [InputDataset(namespace=f"s3://{bucket}", name=key) for key in keys]
-    run = Run(runId=str(uuid.uuid4()), facets=_run_facets(parent))
-    job = Job(namespace=job_namespace(), name=job_name)
-    now = _time(None)
-    return [
-        RunEvent(eventType=state, eventTime=now, run=run, job=job, inputs=inputs,
-                 outputs=[], producer=PRODUCER)
-        for state in (RunState.START, RunState.COMPLETE)
-    ]  # fmt: skip
+    return inputs_only_run(job_name, inputs, parent)
 
 
 __all__ = [

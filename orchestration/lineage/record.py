@@ -91,23 +91,26 @@ def dbt(config: Config, target: DbtTarget) -> None:
 
 
 def freshness(config: Config, target: DbtTarget, results: list[SlaResult]) -> None:
-    def build() -> list[Any]:
-        where = naming.warehouse(config, target)
-        manifest = config.dbt.target_path(config.env) / "manifest.json"
-        datasets = manifest_datasets(json.loads(manifest.read_text()), where.namespace)
-        return events.freshness_events(results, datasets, events.PrefectRun.current())
-
-    _send(config, build)
+    _send_on_datasets(config, target, lambda d, p: events.freshness_events(results, d, p))
 
 
 def reused(config: Config, target: DbtTarget, models: list[tuple[str, str, str]]) -> None:
     """A change-driven build's reused models: (name, last built at, by flow run)."""
+    _send_on_datasets(config, target, lambda d, p: events.reused_events(models, d, p))
+
+
+def _send_on_datasets(
+    config: Config,
+    target: DbtTarget,
+    make: Callable[[dict[tuple[str, str], tuple[str, str]], events.PrefectRun | None], list[Any]],
+) -> None:
+    """Events about the project's tables, named as dbt's events name them (its manifest)."""
 
     def build() -> list[Any]:
         where = naming.warehouse(config, target)
         manifest = config.dbt.target_path(config.env) / "manifest.json"
         datasets = manifest_datasets(json.loads(manifest.read_text()), where.namespace)
-        return events.reused_events(models, datasets, events.PrefectRun.current())
+        return make(datasets, events.PrefectRun.current())
 
     _send(config, build)
 
