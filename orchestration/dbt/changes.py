@@ -39,7 +39,8 @@ class BuildPlan:
 
     @property
     def needs_state(self) -> bool:
-        return self.select is not None and any(CHANGED_CODE in s for s in self.select)
+        """A change-driven selection always holds `state:modified+`: dbt needs `--state`."""
+        return self.select is not None
 
 
 @dataclass(frozen=True)

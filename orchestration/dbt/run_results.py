@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +42,11 @@ class NodeResult:
             "rows_affected": "" if self.rows_affected is None else self.rows_affected,
             "message": self.message,
         }
+
+
+def declares_sla(meta: Mapping[str, Any] | None, config_meta: Mapping[str, Any] | None) -> bool:
+    """Whether a node's meta (its own, then its config's, which wins) declares an `sla`."""
+    return isinstance({**(meta or {}), **(config_meta or {})}.get("sla"), dict)
 
 
 def node_table(nodes: list[NodeResult]) -> list[dict[str, object]]:

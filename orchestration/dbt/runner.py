@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from dbt.cli.main import dbtRunner
 
-from orchestration.dbt.run_results import DbtRunResult, NodeResult
+from orchestration.dbt.run_results import DbtRunResult, NodeResult, declares_sla
 from orchestration.runtime import interrupts
 
 LOST_AFTER = 1.0  # seconds after a stop: a node dbt starts then never saw the interruption
@@ -201,16 +201,14 @@ def node_results(result: object) -> list[NodeResult]:
                 duration_s=float(getattr(r, "execution_time", 0.0) or 0.0),
                 rows_affected=rows if isinstance(rows, int) and rows >= 0 else None,
                 message=str(getattr(r, "message", "") or ""),
-                has_sla=_declares_sla(node),
+                has_sla=declares_sla(getattr(node, "meta", None), _config_meta(node)),
             )
         )
     return nodes
 
 
-def _declares_sla(node: Any) -> bool:
-    config = getattr(node, "config", None)
-    meta = {**(getattr(node, "meta", None) or {}), **(getattr(config, "meta", None) or {})}
-    return isinstance(meta.get("sla"), dict)
+def _config_meta(node: Any) -> Any:
+    return getattr(getattr(node, "config", None), "meta", None)
 
 
 def _result_error(result: object) -> str:

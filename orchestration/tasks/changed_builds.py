@@ -33,7 +33,7 @@ from orchestration.dbt.changes import (
     plan_build,
     reused_nodes,
 )
-from orchestration.dbt.run_results import DbtRunResult
+from orchestration.dbt.run_results import DbtRunResult, declares_sla
 from orchestration.dbt.runner import run_dbt
 from orchestration.lineage import naming
 from orchestration.lineage import record as lineage
@@ -45,12 +45,12 @@ from orchestration.tasks.dbt_commands import dbt_command
 
 @dataclass(frozen=True)
 class SourceStatus:
-    newest_rows: dict[str, str | None]  # every source of the manifest; None: not known
-    manifest_text: str  # the project as parsed now ("" when dbt could not parse it)
+    """The sources' newest rows, and the project as dbt parsed it for them: the build that
+    follows parses the same project with the same vars, so its manifest is this one."""
 
-    @property
-    def manifest(self) -> dict[str, Any]:
-        return json.loads(self.manifest_text) if self.manifest_text else {}
+    newest_rows: dict[str, str | None]  # every source of the manifest; None: not known
+    manifest_text: str  # "" when dbt could not parse the project
+    manifest: dict[str, Any]
 
 
 def source_status(config: Config, target: DbtTarget, dbt_vars: Any) -> SourceStatus:
@@ -58,14 +58,15 @@ def source_status(config: Config, target: DbtTarget, dbt_vars: Any) -> SourceSta
     dbt cannot measure (no `loaded_at_field`, a query error) is not known."""
     result = run_dbt(config.dbt.args("source freshness", dbt_vars=dbt_vars), config.dbt_env(target))
     if result.exit_code == 2:  # dbt did not parse: the build will say why
-        return SourceStatus({}, "")
+        return SourceStatus({}, "", {})
     manifest_text = (config.dbt.target_path(config.env) / "manifest.json").read_text()
-    newest: dict[str, str | None] = dict.fromkeys(json.loads(manifest_text).get("sources", {}))
+    manifest = json.loads(manifest_text)
+    newest: dict[str, str | None] = dict.fromkeys(manifest.get("sources", {}))
     for r in getattr(result.raw, "results", None) or []:
         loaded = getattr(r, "max_loaded_at", None)
         if isinstance(loaded, datetime) and r.node.unique_id in newest:
             newest[r.node.unique_id] = loaded.astimezone(UTC).isoformat()
-    return SourceStatus(newest, manifest_text)
+    return SourceStatus(newest, manifest_text, manifest)
 
 
 def build_changes(
@@ -97,27 +98,25 @@ def build_changes(
     log.info("Change-driven build: %s", plan.reason)
     with TemporaryDirectory(prefix="elt-state-") as state_dir:
         build_options = {**options, "select": narrow(options.get("select") or [], plan)}
-        if plan.needs_state and previous is not None:
+        if plan.needs_state and previous is not None:  # (a plan with a selection has one)
             (Path(state_dir) / "manifest.json").write_text(previous.manifest)
             build_options["state"] = Path(state_dir)
         result = interrupts.unless_cancelled(dbt_command("build", config, target, build_options))
     finished = datetime.now(UTC)
-    manifest_text = (config.dbt.target_path(config.env) / "manifest.json").read_text()
-    manifest = json.loads(manifest_text)
     built = {n.unique_id for n in result.nodes}
-    reused = reused_nodes(manifest, built, previous) if plan.select is not None else []
-    report_reused(config, target, reused, manifest, finished)
+    reused = reused_nodes(status.manifest, built, previous) if plan.select is not None else []
+    report_reused(config, target, reused, status.manifest, finished)
     if keep_state and status.manifest_text:
         nodes = dict(previous.nodes) if previous else {}
         run = str(flow_run.id or "")
         nodes.update(
             {
                 uid: LastBuilt(finished.isoformat(), run)
-                for uid in built_nodes(manifest)
+                for uid in built_nodes(status.manifest)
                 if uid in built
             }
         )
-        state = BuildState(current, status.newest_rows, nodes, manifest_text)
+        state = BuildState(current, status.newest_rows, nodes, status.manifest_text)
         save_state(target.name, location, state)
     return replace(result, reused=reused, plan=plan.reason)
 
@@ -147,25 +146,14 @@ def report_reused(
     lineage.reused(
         config,
         target,
-        [
-            (
-                r.name,
-                r.last_built.at if r.last_built else "",
-                r.last_built.run if r.last_built else "",
-            )
-            for r in reused
-            if r.resource_type == "model"
-        ],
+        [(r.name, r.last_built.at, r.last_built.run) for r in reused if r.resource_type == "model"],
     )
     nodes = manifest.get("nodes", {})
-    record_current(
-        target.name, [r.name for r in reused if declares_sla(nodes.get(r.unique_id, {}))], at
-    )
+    record_current(target.name, [r.name for r in reused if has_sla(nodes.get(r.unique_id, {}))], at)
 
 
-def declares_sla(node: Mapping[str, Any]) -> bool:
-    meta = {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
-    return isinstance(meta.get("sla"), dict)
+def has_sla(node: Mapping[str, Any]) -> bool:
+    return declares_sla(node.get("meta"), (node.get("config") or {}).get("meta"))
 
 
 __all__ = ["SourceStatus", "build_changes", "source_status"]

@@ -128,6 +128,15 @@ def test_only_what_new_rows_and_changed_code_reach_is_built_and_the_marts_equal_
     assert models_built(code) == {"dim_products"}  # dbt's own state:modified
     assert checksums(warehouse) == rebuilt_whole(elt_env, warehouse, monkeypatch)
 
+    # `elt run --all` (full_pipeline's build_all): everything, and the next run compares with it
+    everything = dbt_transform(changed_only=False, keep_state=True, return_state=True)
+    assert everything.is_completed(), everything.message
+    assert models_built(everything.result()) == MODELS
+    assert everything.result().plan == "building all, as asked (--all)"
+    after = build()
+    assert after.nodes == []
+    assert {r.last_built.run for r in after.reused} == {str(everything.state_details.flow_run_id)}
+
 
 def new_purchases(db, rng: random.Random, ids: itertools.count) -> None:
     for _ in range(rng.randint(1, 5)):
