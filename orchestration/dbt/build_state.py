@@ -42,11 +42,15 @@ class BuildState:
     nodes: dict[str, LastBuilt] = field(default_factory=dict)  # unique_id -> its last build
     manifest: str = ""  # the build's manifest.json
 
-    def manifest_nodes(self) -> dict[str, Any]:
+    def manifest_json(self) -> dict[str, Any]:
         try:
-            nodes = json.loads(self.manifest).get("nodes")
+            manifest = json.loads(self.manifest)
         except ValueError:
             return {}
+        return manifest if isinstance(manifest, dict) else {}
+
+    def manifest_nodes(self) -> dict[str, Any]:
+        nodes = self.manifest_json().get("nodes")
         return nodes if isinstance(nodes, dict) else {}
 
     def to_json(self) -> str:

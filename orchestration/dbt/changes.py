@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -173,14 +173,86 @@ def reused_nodes(
     ]
 
 
+def time_partitioned_models(manifest: Mapping[str, Any]) -> set[str]:
+    """The models built by day: those whose config comes from the project's `time_partitioned`
+    macro (dbt lists the macros a node calls in its `depends_on`)."""
+    return {
+        uid
+        for uid, node in manifest.get("nodes", {}).items()
+        if node.get("resource_type") == "model"
+        and any(m.rsplit(".", 1)[-1] == "time_partitioned" for m in _macros_of(node))
+    }
+
+
+def downstream(manifest: Mapping[str, Any], starts: Iterable[str]) -> set[str]:
+    """Every node that reads from `starts`, directly or not (dbt's `child_map`)."""
+    return _closure(manifest.get("child_map", {}), starts)
+
+
+def code_changed(before: Mapping[str, Any], now: Mapping[str, Any], uid: str) -> bool:
+    """Whether `uid` or a node it reads from changed its SQL or config (what `state:modified`
+    sees), or a macro one of them calls changed, or left, since the manifest `before`."""
+    upstream = _closure(now.get("parent_map", {}), [uid]) | {uid}
+    old_nodes, new_nodes = before.get("nodes", {}), now.get("nodes", {})
+    old_macros, new_macros = before.get("macros", {}), now.get("macros", {})
+    for node_id in upstream:
+        if node_id.startswith("source."):
+            continue
+        old, new = old_nodes.get(node_id), new_nodes.get(node_id)
+        if old is None or new is None:
+            return True
+        if old.get("checksum") != new.get("checksum") or old.get("config") != new.get("config"):
+            return True
+        for macro in _macros_of(new):
+            if (old_macros.get(macro) or {}).get("macro_sql") != (new_macros.get(macro) or {}).get(
+                "macro_sql"
+            ):
+                return True
+    return False
+
+
+def day_ranges(days: Sequence[str]) -> str:
+    """ISO days as runs of consecutive days: `2019-05-02, 2026-10-27..2026-10-29`."""
+    dates = sorted({date.fromisoformat(d) for d in days})
+    runs: list[list[date]] = []
+    for day in dates:
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return (
+        ", ".join(str(run[0]) if len(run) == 1 else f"{run[0]}..{run[-1]}" for run in runs)
+        or "none"
+    )
+
+
+def _macros_of(node: Mapping[str, Any]) -> list[str]:
+    return list((node.get("depends_on") or {}).get("macros") or [])
+
+
+def _closure(edges: Mapping[str, Sequence[str]], starts: Iterable[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = [child for start in starts for child in edges.get(start, [])]
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(edges.get(node, []))
+    return seen
+
+
 __all__ = [
     "BuildPlan",
     "ReusedNode",
     "built_nodes",
+    "code_changed",
+    "day_ranges",
+    "downstream",
     "fingerprint",
     "narrow",
     "newer",
     "plan_build",
     "reused_nodes",
     "source_selector",
+    "time_partitioned_models",
 ]

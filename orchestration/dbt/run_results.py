@@ -71,6 +71,7 @@ class DbtRunResult:
     target: str = ""  # the dbt target it ran on, for the summaries
     reused: list[ReusedNode] = field(default_factory=list)  # a change-driven build's unchanged
     plan: str = ""  # a change-driven build's reason for its selection
+    days: list[str] | None = None  # the days its time-partitioned marts replaced (None: whole)
     raw: Any = field(default=None, repr=False, compare=False)  # dbt's own result object
 
     @property

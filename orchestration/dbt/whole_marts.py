@@ -25,6 +25,7 @@ import yaml
 
 SWITCH_VAR = "time_partitioned_marts"  # the shipped project's: its marts by day, or tables
 WHOLE_VAR = "marts_whole"
+DAYS_VAR = "marts_days"  # the days an existing mart replaces, and only those
 
 
 def whole_marts_vars(
@@ -38,6 +39,15 @@ def whole_marts_vars(
     if given is None or SWITCH_VAR in given or WHOLE_VAR in given:
         return dbt_vars  # text dbt will refuse itself, or the user's own choice
     return {**given, WHOLE_VAR: True}
+
+
+def with_days(
+    dbt_vars: Mapping[str, object] | str | None, days: list[str]
+) -> Mapping[str, object] | str | None:
+    """A build's `--vars` with `marts_days`: the time-partitioned marts replace those days only
+    (text that is not a mapping is left for dbt to refuse)."""
+    given = _as_mapping(dbt_vars)
+    return dbt_vars if given is None else {**given, DAYS_VAR: days}
 
 
 def switch(project_dir: Path) -> object:
@@ -63,4 +73,4 @@ def _as_mapping(dbt_vars: Mapping[str, object] | str | None) -> dict[str, Any] |
     return dict(dbt_vars) if isinstance(dbt_vars, Mapping) else None
 
 
-__all__ = ["SWITCH_VAR", "WHOLE_VAR", "switch", "whole_marts_vars"]
+__all__ = ["DAYS_VAR", "SWITCH_VAR", "WHOLE_VAR", "switch", "whole_marts_vars", "with_days"]

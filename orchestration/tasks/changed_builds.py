@@ -28,6 +28,7 @@ from orchestration.dbt.changes import (
     BuildPlan,
     ReusedNode,
     built_nodes,
+    day_ranges,
     fingerprint,
     narrow,
     plan_build,
@@ -35,12 +36,14 @@ from orchestration.dbt.changes import (
 )
 from orchestration.dbt.run_results import DbtRunResult, declares_sla
 from orchestration.dbt.runner import run_dbt
+from orchestration.dbt.whole_marts import with_days
 from orchestration.lineage import naming
 from orchestration.lineage import record as lineage
 from orchestration.runtime import interrupts
 from orchestration.runtime.artifacts import publish_table
 from orchestration.runtime.logs import get_logger
 from orchestration.tasks.dbt_commands import dbt_command
+from orchestration.tasks.touched_days import TouchedDays, touched_days
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,14 @@ def build_changes(
     else:
         plan = plan_build(previous, status.newest_rows, current, status.manifest, reshaped or ())
     log.info("Change-driven build: %s", plan.reason)
+    touched = touched_days(
+        config, target, dbt_vars, plan, previous, status.manifest, reshaped or ()
+    )
+    build_options = {**options, "select": narrow(options.get("select") or [], plan)}
+    if touched.days is not None:
+        build_options["dbt_vars"] = with_days(dbt_vars, touched.days)
+    report_days(target, touched)
     with TemporaryDirectory(prefix="elt-state-") as state_dir:
-        build_options = {**options, "select": narrow(options.get("select") or [], plan)}
         if plan.needs_state and previous is not None:  # (a plan with a selection has one)
             (Path(state_dir) / "manifest.json").write_text(previous.manifest)
             build_options["state"] = Path(state_dir)
@@ -118,7 +127,26 @@ def build_changes(
         )
         state = BuildState(current, status.newest_rows, nodes, status.manifest_text)
         save_state(target.name, location, state)
-    return replace(result, reused=reused, plan=plan.reason)
+    return replace(result, reused=reused, plan=plan.reason, days=touched.days)
+
+
+def report_days(target: DbtTarget, touched: TouchedDays) -> None:
+    """The days the time-partitioned marts rebuild, in the log and an artifact; or why whole."""
+    if touched.days is None:
+        if touched.reason:
+            get_logger().info("Time-partitioned marts: %s", touched.reason)
+        return
+    get_logger().info(
+        "Time-partitioned marts rebuild %d day(s) the new rows touch: %s",
+        len(touched.days),
+        day_ranges(touched.days),
+    )
+    publish_table(
+        "dbt-build-days",
+        [{"day": day} for day in touched.days],
+        f"dbt build on target {target.name}: the days the time-partitioned marts rebuilt "
+        f"(those the new rows touch): {day_ranges(touched.days)}",
+    )
 
 
 def report_reused(

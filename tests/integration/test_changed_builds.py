@@ -63,8 +63,16 @@ def rebuilt_whole(workdir: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def reused_artifact(flow_run_id: str) -> list[dict]:
+    return table_artifact("dbt-build-reused", flow_run_id)
+
+
+def days_artifact(flow_run_id: str) -> list[dict]:
+    return table_artifact("dbt-build-days", flow_run_id)
+
+
+def table_artifact(key: str, flow_run_id: str) -> list[dict]:
     body = {
-        "artifacts": {"key": {"any_": ["dbt-build-reused"]}},
+        "artifacts": {"key": {"any_": [key]}},
         "flow_runs": {"id": {"any_": [flow_run_id]}},
     }
     with get_client(sync_client=True) as client:
@@ -108,10 +116,38 @@ def test_only_what_new_rows_and_changed_code_reach_is_built_and_the_marts_equal_
             " as updated_at, now() at time zone 'UTC' as _airbyte_extracted_at"
             " from raw.purchases where id = 7"
         )
-    late = build()
+    late = build(runs)
     assert models_built(late) == {"stg_purchases", "fct_purchases", "daily_revenue", "dim_users"}
     assert {r.name for r in late.reused} == {"stg_users", "stg_products", "dim_products"}
     assert any(n.resource_type == "test" for n in late.nodes)  # the built models' tests ran
+    moved_from = first + timedelta(days=1)  # purchase 7's day, and the day it moved to
+    touched = [today - timedelta(days=40), moved_from - timedelta(days=20), moved_from]
+    assert late.days == sorted(str(d) for d in touched)  # the late row's, both of the moved one's
+    assert {row["day"] for row in days_artifact(runs[-1])} == set(late.days)
+    assert checksums(warehouse) == rebuilt_whole(elt_env, warehouse, monkeypatch)
+
+    with duckdb.connect(str(warehouse)) as db:  # a new price: every day with that product
+        db.execute(
+            "insert into raw.products by name select id, make, model, year, price + 1 as price,"
+            " updated_at + interval 1 day as updated_at,"
+            " now() at time zone 'UTC' as _airbyte_extracted_at from raw.products where id = 3"
+        )
+        product_days = {
+            str(d)
+            for (d,) in db.execute(
+                "select distinct purchase_date from analytics.fct_purchases where product_id = 3"
+            ).fetchall()
+        }
+    price = build()
+    assert set(price.days or ()) == product_days and 0 < len(product_days) < 60
+    assert checksums(warehouse) == rebuilt_whole(elt_env, warehouse, monkeypatch)
+
+    mart = project / "models" / "marts" / "fct_purchases.sql"  # a mart's code: whole, not days
+    mart.write_text(mart.read_text().replace("coalesce(pr.price, 0)", "coalesce(pr.price, 0) * 2"))
+    late_purchase(warehouse, 900002, today - timedelta(days=3))
+    whole = build()
+    assert whole.days is None
+    assert {"fct_purchases", "daily_revenue"} <= models_built(whole)
     assert checksums(warehouse) == rebuilt_whole(elt_env, warehouse, monkeypatch)
 
     with duckdb.connect(str(warehouse)) as db:  # a new user only
@@ -198,7 +234,16 @@ def toggle_repeat_buyer_rule(project: Path) -> None:
     )
 
 
-ACTIONS = ("purchases", "returned", "moved", "user", "price", "nothing", "code")
+def toggle_double_amounts(project: Path) -> None:
+    """A change of a time-partitioned mart's logic: every amount doubled, or no longer."""
+    model = project / "models" / "marts" / "fct_purchases.sql"
+    text, plain, doubled = model.read_text(), "coalesce(pr.price, 0)", "coalesce(pr.price, 0) * 2"
+    model.write_text(
+        text.replace(doubled, plain) if doubled in text else text.replace(plain, doubled)
+    )
+
+
+ACTIONS = ("purchases", "returned", "moved", "user", "price", "nothing", "code", "mart code")
 
 
 @pytest.mark.slow
@@ -206,7 +251,8 @@ def test_any_sequence_of_syncs_and_code_changes_leaves_the_marts_equal_to_a_full
     elt_env, monkeypatch
 ):
     """A property: whatever arrives (new, late, returned or moved purchases, a new user, a new
-    price, nothing) and whatever code changes, in any order, the change-driven build leaves
+    price, nothing) and whatever code changes (a dimension's, a time-partitioned mart's), in
+    any order, the change-driven build, which replaces only the days the new rows touch, leaves
     every mart equal to a whole rebuild of the same raw data. The sequence is random; its seed
     is in the failure (rerun it with ELT_PROPERTY_SEED)."""
     seed = int(os.environ.get("ELT_PROPERTY_SEED") or random.SystemRandom().randrange(2**32))
@@ -234,6 +280,8 @@ def test_any_sequence_of_syncs_and_code_changes_leaves_the_marts_equal_to_a_full
                 new_price(db, rng)
         if action == "code":
             toggle_repeat_buyer_rule(project)
+        if action == "mart code":
+            toggle_double_amounts(project)
         result = build()
         where = f"seed {seed}, steps {steps}"
         if action == "nothing":

@@ -11,7 +11,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -331,6 +331,10 @@ def test_the_time_partitioned_marts_backfill_by_day_on_snowflake(fakesnow_kwargs
     ) in compiled  # the batch reads its own day of stg_purchases, nothing else
 
 
+def compiled_models(project: Path) -> Path:
+    return dbt_target(project) / "compiled" / "elt" / "models"
+
+
 def project_compiled(target: Path, model: str, day) -> str:
     (path,) = (target / "compiled" / "elt" / "models" / "marts" / model).glob(f"{model}_{day}.sql")
     return path.read_text()
@@ -358,9 +362,19 @@ def test_schema_drift_reads_the_snowflake_target_through_dbts_connection(fake_sn
     assert "model.elt.dim_users" in report.held_back
 
 
-def test_a_change_driven_build_on_snowflake_builds_what_new_rows_reach(fake_snowflake):
+def test_a_change_driven_build_on_snowflake_builds_what_new_rows_reach(
+    fake_snowflake, tmp_path, monkeypatch
+):
     """The same change-driven build on the Snowflake target: dbt's `source freshness` reads each
-    raw table's newest row there; nothing new builds nothing, a new user builds its models."""
+    raw table's newest row there; nothing new builds nothing, a new user builds its models, a
+    late purchase replaces its day of the marts, and only that day (the compiled SQL)."""
+    from bench.microbatch_project import microbatch_project
+
+    # The shipped project; the replaced days go through a transient table, as in the backfill's
+    # test above (the emulator cannot create dbt-snowflake's default, a temporary table named
+    # database.schema.x).
+    project = microbatch_project(tmp_path, date(2003, 1, 1), "+tmp_relation_type: transient")
+    monkeypatch.setenv("DBT_PROJECT_DIR", str(project))
     first = dbt_transform(changed_only=True)
     assert first.count("model") == 7 and first.reused == []
     unchanged = dbt_transform(changed_only=True)
@@ -377,3 +391,23 @@ def test_a_change_driven_build_on_snowflake_builds_what_new_rows_reach(fake_snow
     assert built == {"stg_users", "dim_users"}
     cur.execute("select count(*) from ELT.ANALYTICS.DIM_USERS where user_id = 999999")
     assert cur.fetchone()[0] == 1
+
+    cur.execute(  # a late purchase, of a day long past: the marts replace that day only
+        'insert into RAW."PURCHASES" ("ID", "USER_ID", "PRODUCT_ID", "PURCHASED_AT",'
+        ' "_AIRBYTE_RAW_ID", "_AIRBYTE_EXTRACTED_AT", "_AIRBYTE_META") select 999999, 1, 1,'
+        " '2019-05-02 10:00:00+00:00'::timestamp_tz, 'r-p-999999',"
+        ' dateadd(hour, 1, max("_AIRBYTE_EXTRACTED_AT")), \'{}\' from RAW."PURCHASES"'
+    )
+    cur.execute(
+        "select purchases from ELT.ANALYTICS.DAILY_REVENUE where purchase_date = '2019-05-02'"
+    )
+    before = (cur.fetchone() or (0,))[0]
+    late = dbt_transform(changed_only=True)
+    assert late.days == ["2019-05-02"]
+    assert {"fct_purchases", "daily_revenue"} <= {n.name for n in late.nodes}
+    cur.execute(
+        "select purchases from ELT.ANALYTICS.DAILY_REVENUE where purchase_date = '2019-05-02'"
+    )
+    assert cur.fetchone()[0] == before + 1
+    compiled = (compiled_models(project) / "marts" / "daily_revenue.sql").read_text()
+    assert "in (cast('2019-05-02' as date))" in compiled, compiled  # the day, in the SQL

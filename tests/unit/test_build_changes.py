@@ -11,11 +11,16 @@ from openlineage.client.serde import Serde
 from orchestration.dbt.build_state import BuildState, LastBuilt, block_name
 from orchestration.dbt.changes import (
     CHANGED_CODE,
+    code_changed,
+    day_ranges,
+    downstream,
     fingerprint,
     narrow,
     plan_build,
     reused_nodes,
+    time_partitioned_models,
 )
+from orchestration.dbt.whole_marts import with_days
 from orchestration.lineage.events import reused_events
 from orchestration.lineage.graph import Graph
 
@@ -155,3 +160,59 @@ def test_reused_models_are_reused_in_the_lineage_graph_with_their_last_build():
     assert len(graph.nodes) == 1  # a model without a dataset is left out, not guessed
     facet = json.loads(Serde.to_json(events[-1]))["inputs"][0]["inputFacets"]["eltReused"]
     assert facet["lastBuiltByFlowRun"] == "run-1"
+
+
+def days_project(fct_sql: str = "select 1", helper_sql: str = "v1") -> dict:
+    """stg -> fct (time-partitioned) -> daily (time-partitioned); users -> dim."""
+
+    def model(name: str, checksum: str, parents: list[str], macros: list[str]) -> dict:
+        return {
+            "name": name,
+            "resource_type": "model",
+            "checksum": {"name": "sha256", "checksum": checksum},
+            "config": {"materialized": "table"},
+            "depends_on": {"nodes": parents, "macros": macros},
+        }
+
+    tp = "macro.elt.time_partitioned"
+    nodes = {
+        "model.elt.stg": model("stg", "s", [PURCHASES], ["macro.elt.helper"]),
+        "model.elt.fct": model("fct", fct_sql, ["model.elt.stg"], [tp]),
+        "model.elt.daily": model("daily", "d", ["model.elt.fct"], [tp]),
+        "model.elt.dim": model("dim", "u", [USERS], []),
+    }
+    parents = {uid: n["depends_on"]["nodes"] for uid, n in nodes.items()}
+    children: dict[str, list[str]] = {USERS: [], PURCHASES: []}
+    for uid, ups in parents.items():
+        children.setdefault(uid, [])
+        for up in ups:
+            children.setdefault(up, []).append(uid)
+    macros = {tp: {"macro_sql": "tp"}, "macro.elt.helper": {"macro_sql": helper_sql}}
+    return {"nodes": nodes, "parent_map": parents, "child_map": children, "macros": macros}
+
+
+def test_the_time_partitioned_marts_are_those_built_by_the_macro_and_found_downstream():
+    project = days_project()
+    assert time_partitioned_models(project) == {"model.elt.fct", "model.elt.daily"}
+    assert downstream(project, [PURCHASES]) == {"model.elt.stg", "model.elt.fct", "model.elt.daily"}
+    assert downstream(project, [USERS]) == {"model.elt.dim"}
+
+
+def test_a_mart_whose_code_or_upstream_code_or_macro_changed_is_not_rebuilt_by_days():
+    before = days_project()
+    assert not code_changed(before, days_project(), "model.elt.daily")
+    assert code_changed(before, days_project(fct_sql="select 2"), "model.elt.daily")  # upstream
+    assert code_changed(before, days_project(helper_sql="v2"), "model.elt.fct")  # a macro
+    assert not code_changed(before, days_project(fct_sql="select 2"), "model.elt.dim")
+
+
+def test_days_read_as_runs_of_consecutive_days_and_the_days_var_joins_the_builds_vars():
+    days = ["2026-10-29", "2019-05-02", "2026-10-27", "2026-10-28", "2026-11-02"]
+    assert day_ranges(days) == "2019-05-02, 2026-10-27..2026-10-29, 2026-11-02"
+    assert day_ranges([]) == "none"
+    assert with_days({"marts_whole": True}, ["2019-05-02"]) == {
+        "marts_whole": True,
+        "marts_days": ["2019-05-02"],
+    }
+    assert with_days("{a: 1}", []) == {"a": 1, "marts_days": []}
+    assert with_days("[not, a, mapping]", ["2019-05-02"]) == "[not, a, mapping]"

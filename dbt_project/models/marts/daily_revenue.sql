@@ -8,4 +8,5 @@ select
     sum(case when purchase_status = 'returned' then amount else 0 end) as returned_revenue,
     sum(case when purchase_status = 'purchased' then amount else 0 end) as net_revenue
 from {{ ref('fct_purchases') }}
+where 1 = 1 {{ only_days('purchase_date') }}
 group by purchase_date

@@ -12,4 +12,4 @@ select
     cast(coalesce(pr.price, 0) as {{ dbt.type_numeric() }}) as amount
 from {{ ref('stg_purchases') }} as p
 left join {{ ref('stg_products') }} as pr on pr.product_id = p.product_id
-where p.purchased_at is not null
+where p.purchased_at is not null {{ only_days('p.purchased_at') }}
