@@ -94,6 +94,7 @@ bench: setup
 	.venv/bin/python bench/dbt_overhead.py
 	.venv/bin/python bench/s3_sensor_scale.py
 	.venv/bin/python bench/schema_drift.py
+	.venv/bin/python bench/daily_changes.py
 
 parity: setup parity/.venv/.synced
 	.venv/bin/python bench/parity.py

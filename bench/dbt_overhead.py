@@ -68,8 +68,14 @@ class Times:
     cpu: list[float] = field(default_factory=list)  # user + system of the process tree
 
 
-def run(command: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float]:
-    """Wall seconds and CPU seconds of one whole process (and every child it waited for)."""
+def run(
+    command: list[str],
+    env: dict[str, str],
+    cwd: Path | None = None,
+    output: list[str] | None = None,
+) -> tuple[float, float]:
+    """Wall seconds and CPU seconds of one whole process (and every child it waited for); its
+    standard output appended to `output` when given."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
@@ -78,6 +84,8 @@ def run(command: list[str], env: dict[str, str], cwd: Path | None = None) -> tup
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:3])} failed:\n{proc.stdout[-2000:]}{proc.stderr}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if output is not None:
+        output.append(proc.stdout + proc.stderr)
     return elapsed, cpu
 
 

@@ -71,8 +71,8 @@ def generate_raw(
                    case when i in ({bad}) and j = 0 then 'oops'
                         else ((i * 7 + j) % 1000 + 1)::varchar end as user_id,
                    ((i + j) % 100 + 1)::bigint as product_id,
-                   {day} + to_days(i) + to_hours(j) as added_to_cart_at,
-                   {day} + to_days(i) + to_hours(j) + to_minutes(5) as purchased_at,
+                   {day} + to_days(i) + to_hours(j % 24) as added_to_cart_at,
+                   {day} + to_days(i) + to_hours(j % 24) + to_minutes(5) as purchased_at,
                    case when j = {per_day - 1} then {day} + to_days(i + 1) end as returned_at,
                    {day} + to_days(i) as created_at, {day} + to_days(i) as updated_at,
                    {loaded}

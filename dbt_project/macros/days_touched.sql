@@ -5,7 +5,8 @@
 
   A purchase's day as it is now, and as the mart holds it (an event time that moved leaves a
   day too); every day holding a purchase of a product whose row changed (the mart prices at the
-  current price). A new user touches no day. `elt run` runs it with `dbt show` and passes the
+  current price); every day holding a purchase no longer in the raw table. A new user touches
+  no day. `elt run` runs it with `dbt show` and passes the
   days to the build as `marts_days`; for a table this macro does not know, it fails, and the
   marts are built whole.
 -#}
@@ -43,6 +44,12 @@ select distinct day from (
     select purchase_date as day
     from {{ mart }}
     where product_id in (select product_id from changed_products)
+    union all  -- a purchase no longer in the raw table (a full refresh sync replaced it)
+    select purchase_date as day
+    from {{ mart }}
+    where purchase_id not in (
+        select cast(id as {{ dbt.type_bigint() }}) from {{ purchases }} where id is not null
+    )
 ) as touched
 {% endmacro %}
 

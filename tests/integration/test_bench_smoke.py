@@ -37,6 +37,10 @@ SMOKE = {
         ["--moments", "1", "--busy", "0", "--models", "5", "--faker-count", "100"],
         ["5-model tree: 1 signals at random", "shipped project: 1 signals", "slowest exit after"],
     ),
+    "daily_changes": (
+        ["--purchases", "3000", "--years", "1", "--runs", "1"],
+        ["purchases over 1 years", "marts identical in all three warehouses: yes", "goal 0.05"],
+    ),
     "dbt_overhead": (
         ["--smoke", "--skip-node-tasks"],  # those modes and Dagster's: parity's dbt piece
         ["5-model tree: ", "jaffle_shop_duckdb: ", "dbt_transform/cli median ratio: "],
@@ -68,6 +72,7 @@ DBT_MODES = ("dbt build", "elt transform", "dagster asset materialize")  # dbt_o
 SHARES_THE_SESSION_SERVER = {
     "airbyte_concurrency",
     "backfill",
+    "daily_changes",
     "dbt_overhead",
     "interrupt_stress",
     "parity-airbyte",

@@ -142,6 +142,16 @@ def test_only_what_new_rows_and_changed_code_reach_is_built_and_the_marts_equal_
     assert set(price.days or ()) == product_days and 0 < len(product_days) < 60
     assert checksums(warehouse) == rebuilt_whole(elt_env, warehouse, monkeypatch)
 
+    lonely = first - timedelta(days=10)  # a purchase alone on its day, before the history
+    late_purchase(warehouse, 900003, lonely)
+    assert build().days == [str(lonely)]
+    with duckdb.connect(str(warehouse)) as db:  # a full refresh sync that lost it
+        db.execute("delete from raw.purchases where id = 900003")
+        db.execute("update raw.purchases set _airbyte_extracted_at = now() at time zone 'UTC'")
+    refreshed = build()
+    assert str(lonely) in (refreshed.days or ())  # the day the mart held it on
+    assert checksums(warehouse) == rebuilt_whole(elt_env, warehouse, monkeypatch)
+
     mart = project / "models" / "marts" / "fct_purchases.sql"  # a mart's code: whole, not days
     mart.write_text(mart.read_text().replace("coalesce(pr.price, 0)", "coalesce(pr.price, 0) * 2"))
     late_purchase(warehouse, 900002, today - timedelta(days=3))
@@ -201,6 +211,13 @@ def new_version_of_purchase(db, rng: random.Random, change: str) -> None:
     )
 
 
+def refreshed_without_one_purchase(db) -> None:
+    """A full refresh sync: the raw table replaced, every row loaded anew, one purchase gone."""
+    (purchase,) = db.execute("select id from raw.purchases order by random() limit 1").fetchone()
+    db.execute(f"delete from raw.purchases where id = {purchase}")
+    db.execute("update raw.purchases set _airbyte_extracted_at = now() at time zone 'UTC'")
+
+
 def new_user(db, ids: itertools.count) -> None:
     db.execute(
         "insert into raw.users by name select ? as id, 'new' as name,"
@@ -243,18 +260,28 @@ def toggle_double_amounts(project: Path) -> None:
     )
 
 
-ACTIONS = ("purchases", "returned", "moved", "user", "price", "nothing", "code", "mart code")
+ACTIONS = (
+    "purchases",
+    "returned",
+    "moved",
+    "refreshed",
+    "user",
+    "price",
+    "nothing",
+    "code",
+    "mart code",
+)
 
 
 @pytest.mark.slow
 def test_any_sequence_of_syncs_and_code_changes_leaves_the_marts_equal_to_a_full_rebuild(
     elt_env, monkeypatch
 ):
-    """A property: whatever arrives (new, late, returned or moved purchases, a new user, a new
-    price, nothing) and whatever code changes (a dimension's, a time-partitioned mart's), in
-    any order, the change-driven build, which replaces only the days the new rows touch, leaves
-    every mart equal to a whole rebuild of the same raw data. The sequence is random; its seed
-    is in the failure (rerun it with ELT_PROPERTY_SEED)."""
+    """A property: whatever arrives (new, late, returned or moved purchases, a full refresh that
+    lost a purchase, a new user, a new price, nothing) and whatever code changes (a dimension's,
+    a time-partitioned mart's), in any order, the change-driven build, which replaces only the
+    days the new rows touch, leaves every mart equal to a whole rebuild of the same raw data.
+    The sequence is random; its seed is in the failure (rerun it with ELT_PROPERTY_SEED)."""
     seed = int(os.environ.get("ELT_PROPERTY_SEED") or random.SystemRandom().randrange(2**32))
     rng = random.Random(seed)
     today = datetime.now(UTC).date()
@@ -274,6 +301,8 @@ def test_any_sequence_of_syncs_and_code_changes_leaves_the_marts_equal_to_a_full
                 new_purchases(db, rng, ids)
             elif action in ("returned", "moved"):
                 new_version_of_purchase(db, rng, action)
+            elif action == "refreshed":
+                refreshed_without_one_purchase(db)
             elif action == "user":
                 new_user(db, ids)
             elif action == "price":
