@@ -13,14 +13,17 @@
   (bench/parity_lineage.py);
 - backfill: 365 days of the time-partitioned marts (dbt microbatch), `elt backfill` and
   Dagster's partitioned `@dbt_assets` with a single-run backfill policy: time, runs created,
-  and whether the marts equal a whole rebuild (bench/parity_backfill.py).
+  and whether the marts equal a whole rebuild (bench/parity_backfill.py);
+- automation: what one daily sync's new purchases rebuild, `elt run`'s change-driven build and
+  Dagster's Declarative Automation (`eager()`): models, marts, runs, and whether the marts
+  equal a whole rebuild (bench/parity_automation.py).
 
 Dagster runs from its own environment, parity/ (its own lock; `make parity` installs it).
 Prints the table and writes it, with the date, versions and machine, to parity/results.md.
 
     .venv/bin/python bench/parity.py [--runs 3] [--s3-objects 100000]
         [--skip-dbt] [--skip-airbyte] [--skip-s3] [--skip-freshness] [--skip-lineage]
-        [--skip-backfill]
+        [--skip-backfill] [--skip-automation]
 """
 
 from __future__ import annotations
@@ -42,7 +45,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import parity_airbyte, parity_backfill, parity_freshness, parity_lineage, parity_s3
+from bench import (
+    parity_airbyte,
+    parity_automation,
+    parity_backfill,
+    parity_freshness,
+    parity_lineage,
+    parity_s3,
+)
 from bench.dbt_overhead import PROJECTS, measure
 from tests.servers import bench_server
 
@@ -135,6 +145,11 @@ def backfill_rows(days: int = 365) -> list[str]:
     return side_rows(parity_backfill.run(days))
 
 
+def automation_rows(days: int = 365) -> list[str]:
+    print(f"Automation: one daily sync into {days} days of purchases on each side", flush=True)
+    return side_rows(parity_automation.run(days))
+
+
 def side_rows(results: Mapping[str, Mapping[str, str]]) -> list[str]:
     columns = list(next(iter(results.values())))
     rows = ["| side | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
@@ -172,6 +187,7 @@ def main() -> int:
     parser.add_argument("--skip-freshness", action="store_true")
     parser.add_argument("--skip-lineage", action="store_true")
     parser.add_argument("--skip-backfill", action="store_true")
+    parser.add_argument("--skip-automation", action="store_true")
     parser.add_argument(
         "--smoke",
         action="store_true",
@@ -211,6 +227,8 @@ def main() -> int:
          args.skip_lineage, lineage_rows),
         ("Backfill", f"Backfill: {days} days of the time-partitioned marts (dbt microbatch)",
          args.skip_backfill, lambda: backfill_rows(days)),
+        ("Automation", f"Automation: what one daily sync rebuilds ({days} days of purchases)",
+         args.skip_automation, lambda: automation_rows(days)),
     ]  # fmt: skip
     earlier = {} if args.smoke else earlier_sections()
     for prefix, title, skipped, rows in sections:

@@ -62,6 +62,7 @@ PARITY = {
     "parity_freshness": ("freshness", "## Freshness: a stale table"),
     "parity_lineage": ("lineage", "## Lineage: the shipped project's graph"),
     "parity_backfill": ("backfill", "## Backfill: 3 days"),
+    "parity_automation": ("automation", "## Automation: what one daily sync rebuilds"),
 }
 DBT_MODES = ("dbt build", "elt transform", "dagster asset materialize")  # dbt_overhead's
 
@@ -76,6 +77,7 @@ SHARES_THE_SESSION_SERVER = {
     "dbt_overhead",
     "interrupt_stress",
     "parity-airbyte",
+    "parity-automation",
     "parity-backfill",
     "parity-dbt",
     "parity-lineage",
