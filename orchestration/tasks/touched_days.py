@@ -10,7 +10,7 @@ statement each way, however far apart they are.
 Wherever the days are not proven, the marts are built whole: no such macro; a changed source it
 has no rule for, or one whose last newest row is unknown or whose columns changed; a mart, a
 model it reads or a macro they call whose code changed (dbt would select it as modified); the
-query failing (a mart dropped by hand).
+query failing (a mart dropped by hand); more than `MAX_DAYS` days.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from orchestration.dbt.changes import (
 from orchestration.dbt.runner import run_dbt
 
 DAYS_MACRO = "days_touched"
+MAX_DAYS = 5_000  # more, and the marts are built whole
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,15 @@ def touched_days(
     if table is None:
         why = (result.error or "no result").splitlines()[0] if result.error else "no result"
         return TouchedDays(None, f"the days touched could not be read ({why}): marts built whole")
-    return TouchedDays([_iso_day(row[0]) for row in table.rows])
+    return bounded([_iso_day(row[0]) for row in table.rows])
+
+
+def bounded(days: list[str]) -> TouchedDays:
+    """The days, unless so many that the marts are better built whole: a list of thousands of
+    days is most of the history, and SQL text (Snowflake takes at most 16,384 items in a list)."""
+    if len(days) > MAX_DAYS:
+        return TouchedDays(None, f"the new rows touch {len(days)} days: marts built whole")
+    return TouchedDays(days)
 
 
 def _table(raw: Any) -> Any:
@@ -96,4 +105,4 @@ def _iso_day(value: object) -> str:
     return date.fromisoformat(str(value)[:10]).isoformat()
 
 
-__all__ = ["TouchedDays", "touched_days"]
+__all__ = ["MAX_DAYS", "TouchedDays", "bounded", "touched_days"]

@@ -5,6 +5,7 @@ project file, a node that would land in another table)."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 from openlineage.client.serde import Serde
 
@@ -23,6 +24,7 @@ from orchestration.dbt.changes import (
 from orchestration.dbt.whole_marts import with_days
 from orchestration.lineage.events import reused_events
 from orchestration.lineage.graph import Graph
+from orchestration.tasks.touched_days import MAX_DAYS, bounded
 
 USERS = "source.elt.airbyte.users"
 PURCHASES = "source.elt.airbyte.purchases"
@@ -216,3 +218,11 @@ def test_days_read_as_runs_of_consecutive_days_and_the_days_var_joins_the_builds
     }
     assert with_days("{a: 1}", []) == {"a": 1, "marts_days": []}
     assert with_days("[not, a, mapping]", ["2019-05-02"]) == "[not, a, mapping]"
+
+
+def test_so_many_days_touched_that_the_marts_are_built_whole():
+    days = [str(date(2003, 1, 1) + timedelta(days=i)) for i in range(MAX_DAYS + 1)]
+    assert bounded(days[:MAX_DAYS]).days == days[:MAX_DAYS]
+    whole = bounded(days)
+    assert whole.days is None
+    assert whole.reason == f"the new rows touch {MAX_DAYS + 1} days: marts built whole"
