@@ -59,12 +59,25 @@ image_run() {  # image_run TAG [ENV=VALUE...] -- ARGS...   as `docker run --rm [
     if [ "$ENGINE" = docker ]; then
         docker run --rm "${env[@]}" "$tag" "$@"
     else
-        local ctr
-        ctr=$(buildah from --quiet "$tag")
-        # buildah run does not apply ENTRYPOINT: call it as docker run would
-        buildah run --isolation chroot --network host "${env[@]}" "$ctr" -- docker-entrypoint "$@" \
-            || { local rc=$?; buildah rm "$ctr" >/dev/null; return $rc; }
-        buildah rm "$ctr" >/dev/null
+        local ctr rc errors deadline=$((SECONDS + 60))
+        errors=$(mktemp)
+        while :; do
+            ctr=$(buildah from --quiet "$tag")
+            # buildah run does not apply ENTRYPOINT: call it as docker run would
+            rc=0
+            buildah run --isolation chroot --network host "${env[@]}" "$ctr" -- \
+                docker-entrypoint "$@" 2>"$errors" || rc=$?
+            buildah rm "$ctr" >/dev/null
+            cat "$errors" >&2
+            # buildah's chroot isolation sometimes fails to seal its own copy in a memfd
+            # (EBUSY) before the command starts: that start alone is retried, for a minute
+            if [ "$rc" -eq 0 ] || ! grep -q "sealing memfd copy" "$errors" \
+                || [ "$SECONDS" -ge "$deadline" ]; then break; fi
+            echo "buildah could not start the container: retrying" >&2
+            sleep 1
+        done
+        rm -f "$errors"
+        return "$rc"
     fi
 }
 
