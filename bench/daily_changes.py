@@ -42,12 +42,11 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.dbt_overhead import run
-from bench.microbatch_project import generate_raw, microbatch_project
+from bench.microbatch_project import generate_raw, mart_checksums, microbatch_project
 from tests.servers import bench_server
 
 BIN = Path(sys.executable).parent
 MARTS = ("dim_users", "dim_products", "fct_purchases", "daily_revenue")
-CHECKSUM = "select md5(string_agg(t::varchar, '|' order by t::varchar)) from analytics.{} t"
 GOAL = 0.05
 CHANGED = "elt transform --changed"
 
@@ -106,8 +105,7 @@ def days_replaced(said: str) -> int:
 
 
 def checksums(warehouse: Path) -> list[str]:
-    with duckdb.connect(str(warehouse), read_only=True) as db:
-        return [db.execute(CHECKSUM.format(mart)).fetchone()[0] for mart in MARTS]
+    return mart_checksums(warehouse, MARTS)
 
 
 def main() -> int:

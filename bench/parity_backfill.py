@@ -23,10 +23,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import httpx
 
-from bench.microbatch_project import generate_raw, microbatch_project
+from bench.microbatch_project import generate_raw, mart_checksums, microbatch_project
 from tests.servers import bench_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,13 +34,11 @@ DAGSTER = REPO / "parity" / ".venv" / "bin" / "dagster"
 DEFS = REPO / "parity" / "dagster_backfill_defs.py"
 BIN = Path(sys.executable).parent
 SIDES = ("elt backfill", "Dagster (partitioned @dbt_assets, single-run backfill)")
-CHECKSUM = "select md5(string_agg(t::varchar, '|' order by t::varchar)) from analytics.{} t"
 MARTS = ("fct_purchases", "daily_revenue")
 
 
 def checksums(warehouse: Path) -> list[str]:
-    with duckdb.connect(str(warehouse), read_only=True) as db:
-        return [str(db.execute(CHECKSUM.format(m)).fetchone()[0]) for m in MARTS]  # type: ignore[index]
+    return mart_checksums(warehouse, MARTS)
 
 
 def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> float:

@@ -17,6 +17,7 @@ import json
 import re
 import zlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 from prefect.blocks.core import Block
@@ -42,7 +43,9 @@ class BuildState:
     nodes: dict[str, LastBuilt] = field(default_factory=dict)  # unique_id -> its last build
     manifest: str = ""  # the build's manifest.json
 
+    @cached_property
     def manifest_json(self) -> dict[str, Any]:
+        """The manifest parsed, once: the plan and the days both read it."""
         try:
             manifest = json.loads(self.manifest)
         except ValueError:
@@ -50,7 +53,7 @@ class BuildState:
         return manifest if isinstance(manifest, dict) else {}
 
     def manifest_nodes(self) -> dict[str, Any]:
-        nodes = self.manifest_json().get("nodes")
+        nodes = self.manifest_json.get("nodes")
         return nodes if isinstance(nodes, dict) else {}
 
     def to_json(self) -> str:

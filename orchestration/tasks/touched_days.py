@@ -61,7 +61,7 @@ def touched_days(
     macro = next((m for m in manifest.get("macros", {}) if m.endswith("." + DAYS_MACRO)), None)
     if macro is None:
         return TouchedDays(None, f"the project has no macro {DAYS_MACRO}: marts built whole")
-    before = previous.manifest_json()
+    before = previous.manifest_json
     if (before.get("macros", {}).get(macro) or {}).get("macro_sql") != manifest["macros"][
         macro
     ].get("macro_sql") or any(code_changed(before, manifest, uid) for uid in reached):
